@@ -14,6 +14,7 @@ only when asked for them.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -154,10 +155,8 @@ class ReconnectingTransport(Transport):
         self.stats.losses += 1
         self.stats.last_error = str(err) or type(err).__name__
         self.stats.events.append((self._clock(), f"lost: {self.stats.last_error}"))
-        try:
+        with contextlib.suppress(Exception):  # the link is already gone
             self.inner.close()
-        except Exception:  # noqa: BLE001 - the link is already gone
-            pass
         self._next_attempt = self._clock() + next(self._delays)
         if self.on_lost is not None:
             self.on_lost(self.stats.last_error)
@@ -290,8 +289,7 @@ def open_transport(
     if not found:
         extra = f" (BLE: {listing.ble_error})" if listing.ble_error else ""
         raise InputError(
-            "no board found: plug it in or switch it on, or pass --serial PORT / --ble NAME"
-            + extra
+            "no board found: plug it in or switch it on, or pass --serial PORT / --ble NAME" + extra
         )
     if len(found) > 1:
         names = ", ".join(f"{d.kind} {d.address}" for d in found)
