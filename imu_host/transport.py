@@ -56,6 +56,10 @@ class Transport(ABC):
     def close(self) -> None:
         """Disconnect and release the link; idempotent."""
 
+    def drop(self) -> None:
+        """Release a link that was lost, keeping what is needed to reopen it."""
+        self.close()
+
     @property
     def is_open(self) -> bool:
         return False
@@ -156,7 +160,7 @@ class ReconnectingTransport(Transport):
         self.stats.last_error = str(err) or type(err).__name__
         self.stats.events.append((self._clock(), f"lost: {self.stats.last_error}"))
         with contextlib.suppress(Exception):  # the link is already gone
-            self.inner.close()
+            self.inner.drop()
         self._next_attempt = self._clock() + next(self._delays)
         if self.on_lost is not None:
             self.on_lost(self.stats.last_error)
@@ -242,6 +246,7 @@ def list_devices(
     ble_timeout: float = 3.0,
     all_serial: bool = False,
     scanner_backend: type | None = None,
+    ble_loop: Any = None,
 ) -> DeviceListing:
     """Serial ports that look like MicroPython boards, and BLE devices advertising NUS."""
     from imu_host import transport_serial
@@ -253,7 +258,9 @@ def list_devices(
         from imu_host import transport_ble
 
         try:
-            ble_devices = transport_ble.scan_nus(ble_timeout, scanner_backend=scanner_backend)
+            ble_devices = transport_ble.scan_nus(
+                ble_timeout, scanner_backend=scanner_backend, loop=ble_loop
+            )
         except transport_ble.BluetoothUnavailable as err:
             ble_error = str(err)
     return DeviceListing(ports, ble_devices, ble_error)
@@ -267,6 +274,7 @@ def open_transport(
     ble_timeout: float = 5.0,
     client_backend: type | None = None,
     scanner_backend: type | None = None,
+    ble_loop: Any = None,
 ) -> Transport:
     """Make (not open) the transport the user asked for; neither given -> the only device."""
     if serial and ble:
@@ -283,8 +291,11 @@ def open_transport(
             scan_timeout=ble_timeout,
             client_backend=client_backend,
             scanner_backend=scanner_backend,
+            loop=ble_loop,
         )
-    listing = list_devices(ble_timeout=ble_timeout, scanner_backend=scanner_backend)
+    listing = list_devices(
+        ble_timeout=ble_timeout, scanner_backend=scanner_backend, ble_loop=ble_loop
+    )
     found = listing.serial + listing.ble
     if not found:
         extra = f" (BLE: {listing.ble_error})" if listing.ble_error else ""
@@ -301,4 +312,5 @@ def open_transport(
         ble_timeout=ble_timeout,
         client_backend=client_backend,
         scanner_backend=scanner_backend,
+        ble_loop=ble_loop,
     )
