@@ -513,10 +513,9 @@ def render_figure(
     if reps:
         ax_rom.set_ylim(0, max(r.rom_deg for r in reps) * 1.4)
 
-    ax_spd.bar(
-        idx, [r.peak_descent_dps for r in reps], color=colors, edgecolor="black", lw=0.4,
-        label="peak descent speed",
-    )
+    ax_spd.bar(idx, [r.peak_descent_dps for r in reps], color=colors, edgecolor="black", lw=0.4)
+    ax_spd.bar([], [], color="lightgray", edgecolor="black", lw=0.4,
+               label="peak descent speed (bar, side colour)")
     ax_spd.plot(
         idx, [r.peak_return_dps for r in reps], ls="", marker="o", mfc="white", mec="black",
         label="peak return speed",
