@@ -14,6 +14,8 @@ from imu_host.errors import InputError
 COMMANDS: dict[str, str] = {
     "replay": "imu_host.cmd_replay",
     "simulate": "imu_host.cmd_simulate",
+    "devices": "imu_host.cmd_devices",
+    "live": "imu_host.cmd_live",
 }
 
 

@@ -1,0 +1,139 @@
+"""``imu-host live``: count reps from a board in real time, record the session."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from imu_host.errors import InputError
+
+HELP = "live session from a board over USB serial or BLE: reps, form cues, recording"
+
+EPILOG = """\
+Recording: on by default, to a timestamped CSV (recording v1) in $IMU_HOST_RECORDINGS,
+or ./recordings if unset; flushed every second, never overwriting a file. Replaying it
+with `imu-host replay FILE` reproduces the reps and flags shown live.
+Output: a refreshing view on a terminal, one line per event in a pipe, or one JSON
+object per event with --json-events. Ends on Ctrl-C, --target or --duration.
+"""
+
+
+def add_source_arguments(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--serial", metavar="PORT", help="serial port (e.g. /dev/ttyACM0, COM3)")
+    src.add_argument("--ble", metavar="NAME_OR_ADDRESS", help="BLE device name or address")
+    p.add_argument("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
+
+
+def add_session_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", type=int, metavar="N", help="reps per side; stop when both reach it")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of streaming")
+    p.add_argument("--quiet", action="store_true", help="no terminal bell on form cues")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument(
+        "--json-events", action="store_true", help="one JSON object per event on stdout"
+    )
+    out.add_argument(
+        "--lines", action="store_true", help="line per event even on a terminal (no live view)"
+    )
+    rec = p.add_mutually_exclusive_group()
+    rec.add_argument("--record", metavar="FILE", help="record to FILE (must not exist)")
+    rec.add_argument("--no-record", action="store_true", help="do not record")
+    p.add_argument("--raw", metavar="FILE", help="also capture every received byte to FILE")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = EPILOG
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    add_source_arguments(p)
+    add_session_arguments(p)
+
+
+def make_options(args: argparse.Namespace, out: IO[str], source: str = "") -> Any:
+    from imu_host.live import LiveOptions, default_recording_path
+
+    if args.target is not None and args.target <= 0:
+        raise InputError("--target must be a positive number of reps")
+    if args.duration is not None and args.duration <= 0:
+        raise InputError("--duration must be > 0 seconds")
+    if args.json_events:
+        mode = "json"
+    elif args.lines or not out.isatty():
+        mode = "lines"
+    else:
+        mode = "tty"
+    if args.no_record:
+        record = None
+    elif args.record:
+        record = Path(args.record)
+        if record.exists():
+            raise InputError("already exists; refusing to overwrite a recording", path=args.record)
+    else:
+        record = default_recording_path()
+    raw = Path(args.raw) if args.raw else None
+    if raw is not None and raw.exists():
+        raise InputError("already exists; refusing to overwrite a raw capture", path=args.raw)
+    return LiveOptions(
+        target=args.target,
+        duration_s=args.duration,
+        quiet=args.quiet,
+        mode=mode,
+        record_path=record,
+        raw_path=raw,
+        source=source,
+    )
+
+
+def print_summary(summary: dict[str, Any], mode: str, out: IO[str], err: IO[str]) -> None:
+    """The replay summary, then where the recording went."""
+    live = summary.get("live", {})
+    if mode == "json":
+        out.write(json.dumps({"event": "summary", **summary}) + "\n")
+        where = err
+    else:
+        text = None
+        try:
+            from imu_host.cmd_replay import format_summary  # the same text replay prints
+
+            text = format_summary({k: v for k, v in summary.items() if k != "live"})
+        except (ImportError, AttributeError, TypeError, KeyError):
+            text = None
+        if text is None:
+            text = json.dumps({k: v for k, v in summary.items() if k != "live"}, indent=2)
+        out.write(text.rstrip("\n") + "\n")
+        where = out
+    q = live
+    where.write(
+        f"session ended: {q.get('stop_reason') or 'stopped'}; {q.get('samples', 0)} samples, "
+        f"{q.get('samples_lost', 0)} lost, {q.get('crc_errors', 0)} CRC errors, "
+        f"{q.get('reconnects', 0)} reconnects\n"
+    )
+    if q.get("recording"):
+        where.write(f"recording: {q['recording']}\n")
+    else:
+        where.write("recording: none (--no-record)\n")
+    if q.get("raw_capture"):
+        where.write(f"raw capture: {q['raw_capture']}\n")
+    out.flush()
+    err.flush()
+
+
+def run_session(transport: Any, args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    from imu_host.live import LiveSession
+
+    out = out or sys.stdout
+    options = make_options(args, out, source=transport.description)
+    session = LiveSession(transport, options, out=out, err=sys.stderr)
+    summary = session.run()
+    print_summary(summary, options.mode, out, sys.stderr)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from imu_host.transport import open_transport
+
+    transport = open_transport(serial=args.serial, ble=args.ble, baudrate=args.baud)
+    return run_session(transport, args)
