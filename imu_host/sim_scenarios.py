@@ -1,0 +1,369 @@
+"""Named scenario families for :mod:`imu_host.sim`.
+
+Each family is a function that fills a :class:`Setup` (movement plan, sensor spec, mounting,
+extras) from the scenario's random generator.  Every draw comes from that generator, so the
+same (name, seed) always gives the same recording, and different seeds give different tempo,
+amplitudes, mounting and noise within the family's definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imu_host.sim_motion import LEFT, RIGHT, MotionBuilder, Prelude
+from imu_host.sim_physics import FINE_DT, SensorSpec, random_rotation, rot_axis
+
+OTHER = {LEFT: RIGHT, RIGHT: LEFT}
+
+
+@dataclass
+class Setup:
+    rng: np.random.Generator
+    mb: MotionBuilder
+    spec: SensorSpec
+    follows_convention: bool
+    mount: np.ndarray  # sensor -> thigh frame
+    beta_deg: float  # thigh elevation at centre (deg up from horizontal toward the knee)
+    radius_m: float  # distance of the sensor point from the roll axis at centre
+    wobble_deg: float = 0.0  # cone: hip-flexion change at the typical amplitude (signed)
+    typical_amp: float = 35.0
+    prelude: Prelude | None = None
+    crop: tuple[str, float] | None = None  # ("counted" | "excluded", travel fraction / hold frac)
+    slip: tuple[float, float, float] | None = None  # (time_s, angle_deg, duration_s)
+    n_gaps: int = 0
+    still: list[tuple[float, float]] = field(default_factory=list)  # lying still, no reps
+    notes: list[str] = field(default_factory=list)
+    accel_ranges: tuple[float, ...] = (2.0, 4.0, 8.0)
+    gyro_ranges: tuple[float, ...] = (250.0, 500.0, 2000.0)
+
+
+def default_setup(rng: np.random.Generator) -> Setup:
+    """Draw the per-recording defaults: mounting, thigh geometry, sensor errors."""
+    follows = bool(rng.random() < 0.5)
+    if follows:  # nominal mounting (+X to the knee, +Z out of the thigh) within a few degrees
+        mount = rot_axis(rng.normal(size=3), np.deg2rad(rng.uniform(0.0, 8.0)))
+    else:
+        mount = random_rotation(rng)
+    spec = SensorSpec(
+        rate_hz=100.0,
+        rate_error=float(rng.uniform(-0.01, 0.03)),
+        jitter_s=float(rng.uniform(0.0001, 0.001)),
+        ts_round_s=1e-3 if rng.random() < 0.3 else 1e-6,
+        accel_noise_g=float(rng.uniform(0.005, 0.03)),
+        gyro_noise_dps=float(rng.uniform(0.1, 1.0)),
+        gyro_bias_dps=rng.uniform(-3.0, 3.0, size=3),
+        gyro_drift_dps=float(rng.uniform(0.1, 0.8)),
+        accel_scale=1.0 + rng.uniform(-0.03, 0.03, size=3),
+        accel_offset_g=rng.uniform(-0.03, 0.03, size=3),
+        drop_prob=float(rng.uniform(0.0, 0.003)),
+    )
+    wobble = float(rng.uniform(0.0, 6.0) * rng.choice([-1.0, 1.0])) if rng.random() < 0.5 else 0.0
+    mb = MotionBuilder(rng)
+    return Setup(
+        rng=rng,
+        mb=mb,
+        spec=spec,
+        follows_convention=follows,
+        mount=mount,
+        beta_deg=float(rng.uniform(40.0, 50.0)),
+        radius_m=float(rng.uniform(0.35, 0.45)),
+        wobble_deg=wobble,
+    )
+
+
+# --------------------------------------------------------------------------- set helpers
+
+TEMPO = {
+    # (descent s, hold s, return s, centre rest s) ranges
+    "slow": ((3.0, 4.0), (2.0, 5.0), (3.0, 4.0), (1.0, 3.0)),
+    "medium": ((2.0, 3.0), (1.0, 3.0), (2.0, 3.0), (0.5, 2.0)),
+    "brisk": ((1.5, 2.0), (0.0, 1.0), (1.5, 2.0), (0.0, 1.0)),
+}
+
+
+def alternating(rng: np.random.Generator, n_per_side: int) -> list[str]:
+    first = LEFT if rng.random() < 0.5 else RIGHT
+    return [first if i % 2 == 0 else OTHER[first] for i in range(2 * n_per_side)]
+
+
+def side_amps(rng: np.random.Generator, lo: float = 20.0, hi: float = 45.0) -> dict[str, float]:
+    base = rng.uniform(lo, hi)
+    return {LEFT: base * rng.uniform(0.9, 1.1), RIGHT: base * rng.uniform(0.9, 1.1)}
+
+
+def run_set(
+    sc: Setup,
+    sides: list[str],
+    tempo: str,
+    *,
+    amps: dict[str, float] | None = None,
+    fast: set[int] | frozenset[int] = frozenset(),
+    bounce: set[int] | frozenset[int] = frozenset(),
+    yank: set[int] | frozenset[int] = frozenset(),
+    hold: tuple[float, float] | None = None,
+    rest: tuple[float, float] | None = None,
+    fidget_prob: float = 0.0,
+    lead_rest: tuple[float, float] = (1.0, 3.0),
+    tail_rest: tuple[float, float] = (1.5, 3.0),
+) -> None:
+    """A set of reps (sides in order) at a tempo, with rests at centre between them."""
+    rng, mb = sc.rng, sc.mb
+    d_r, h_r, r_r, c_r = TEMPO[tempo]
+    h_r = hold or h_r
+    c_r = rest or c_r
+    amps = amps or side_amps(rng)
+    sc.typical_amp = float(np.mean(list(amps.values())))
+    mb.rest(rng.uniform(*lead_rest))
+    for i, side in enumerate(sides):
+        amp = float(np.clip(amps[side] * rng.uniform(0.88, 1.12), 15.0, 90.0))
+        mb.rep(
+            side,
+            amp,
+            rng.uniform(*d_r),
+            rng.uniform(*h_r),
+            rng.uniform(*r_r),
+            fast_drop=i in fast,
+            bounce=i in bounce,
+            fast_return=i in yank,
+        )
+        if i < len(sides) - 1:
+            r = rng.uniform(*c_r)
+            if fidget_prob and rng.random() < fidget_prob:
+                mb.rest(rng.uniform(0.8, 1.5))
+                mb.fidget(rng.uniform(2.5, 6.0), rng.uniform(0.6, 1.6))
+                r = max(r, 0.8)
+            mb.rest(r)
+    mb.rest(rng.uniform(*tail_rest))
+
+
+def pick(rng: np.random.Generator, n: int, frac: tuple[float, float], at_least: int) -> set[int]:
+    """Indices (never the first rep) of a random fraction of n reps."""
+    k = max(at_least, int(round(n * rng.uniform(*frac))))
+    return {int(i) for i in rng.choice(np.arange(1, n), size=min(k, n - 1), replace=False)}
+
+
+# --------------------------------------------------------------------------- families
+
+
+def controlled_slow(sc: Setup) -> None:
+    run_set(sc, alternating(sc.rng, int(sc.rng.integers(3, 5))), "slow")
+
+
+def controlled_medium(sc: Setup) -> None:
+    run_set(sc, alternating(sc.rng, int(sc.rng.integers(4, 7))), "medium")
+
+
+def controlled_brisk(sc: Setup) -> None:
+    sc.spec.rate_hz = 200.0
+    run_set(sc, alternating(sc.rng, int(sc.rng.integers(6, 10))), "brisk")
+
+
+def fast_drops_mixed(sc: Setup) -> None:
+    sides = alternating(sc.rng, int(sc.rng.integers(5, 7)))
+    run_set(sc, sides, "medium", fast=pick(sc.rng, len(sides), (0.25, 0.5), 2))
+
+
+def bounces(sc: Setup) -> None:
+    sides = alternating(sc.rng, int(sc.rng.integers(4, 6)))
+    run_set(sc, sides, "medium", bounce=pick(sc.rng, len(sides), (0.3, 0.5), 2))
+
+
+def yanked_returns(sc: Setup) -> None:
+    sides = alternating(sc.rng, int(sc.rng.integers(4, 6)))
+    run_set(sc, sides, "medium", yank=pick(sc.rng, len(sides), (0.3, 0.5), 2))
+
+
+def long_holds(sc: Setup) -> None:
+    run_set(sc, alternating(sc.rng, int(sc.rng.integers(3, 5))), "medium", hold=(5.0, 8.0))
+
+
+def non_alternating(sc: Setup) -> None:
+    rng = sc.rng
+    n = int(rng.integers(8, 13))
+    while True:
+        sides = [LEFT if rng.random() < 0.5 else RIGHT for _ in range(n)]
+        repeats = sum(a == b for a, b in zip(sides, sides[1:], strict=False))
+        if repeats >= 2 and 3 <= sides.count(LEFT) <= n - 3:
+            break
+    run_set(sc, sides, "medium")
+    sc.notes.append("sides do not alternate: " + " ".join(s[0].upper() for s in sides))
+
+
+def one_side_tighter(sc: Setup) -> None:
+    rng = sc.rng
+    tight = LEFT if rng.random() < 0.5 else RIGHT
+    free = rng.uniform(35.0, 55.0)
+    amps = {OTHER[tight]: free, tight: free * rng.uniform(0.4, 0.6)}
+    run_set(sc, alternating(rng, int(rng.integers(4, 6))), "medium", amps=amps)
+    sc.notes.append(f"{tight} side tighter: ~{amps[tight]:.0f} vs ~{free:.0f} deg")
+
+
+def floor_reach(sc: Setup) -> None:
+    amps = side_amps(sc.rng, 72.0, 82.0)
+    run_set(sc, alternating(sc.rng, int(sc.rng.integers(3, 5))), "medium", amps=amps)
+    sc.notes.append("large range: knees reach (or nearly reach) the floor")
+
+
+def fidgets(sc: Setup) -> None:
+    rng, mb = sc.rng, sc.mb
+    mb.rest(rng.uniform(1.0, 2.0))
+    for _ in range(int(rng.integers(1, 3))):
+        mb.fidget(rng.uniform(2.5, 6.0), rng.uniform(0.6, 1.6))
+        mb.rest(rng.uniform(1.0, 2.5))
+    run_set(sc, alternating(rng, int(rng.integers(4, 6))), "medium", fidget_prob=0.6)
+    sc.notes.append("fidgets (< 8 deg out-and-back wobbles) are not reps")
+
+
+def still_before_after(sc: Setup) -> None:
+    rng, mb = sc.rng, sc.mb
+    t0 = rng.uniform(10.0, 20.0)
+    mb.rest(t0)
+    sc.still.append((0.0, t0))
+    run_set(sc, alternating(rng, int(rng.integers(3, 5))), "medium", lead_rest=(0.5, 1.0))
+    t1 = mb.t
+    mb.rest(rng.uniform(10.0, 20.0))
+    sc.still.append((t1, mb.t))
+
+
+def walk_sit_lie(sc: Setup) -> None:
+    sc.prelude = _prelude(sc)
+    run_set(sc, alternating(sc.rng, int(sc.rng.integers(4, 6))), "medium", lead_rest=(2.0, 4.0))
+    sc.notes.append("walks, sits down on the mat and lies back before the set (no reps there)")
+
+
+def _prelude(sc: Setup) -> Prelude:
+    from imu_host.sim_motion import walk_sit_lie as make
+
+    pre = make(sc.rng, 90.0 + sc.beta_deg, lying_hip(sc))
+    sc.mb.hold(pre.sit_end_s)
+    return pre
+
+
+def lying_hip(sc: Setup) -> np.ndarray:
+    """Hip position (relative to the roll axis) that puts the sensor at radius_m when lying."""
+    b = np.deg2rad(sc.beta_deg)
+    ds, rs = SENSOR_POS_THIGH[0], SENSOR_POS_THIGH[2]
+    return np.array([0.0, 0.0, sc.radius_m - ds * np.sin(b) - rs * np.cos(b)])
+
+
+SENSOR_POS_THIGH = np.array([0.30, 0.0, 0.07])  # 30 cm from the hip toward the knee, on the skin
+
+
+def strap_slip(sc: Setup) -> None:
+    rng = sc.rng
+    sides = alternating(rng, int(rng.integers(4, 6)))
+    run_set(sc, sides, "medium", rest=(2.5, 4.0))
+    mid = sc.mb.rests[len(sides) // 2]  # a centre rest in the middle of the set
+    t = (mid[0] + 0.4 * (mid[1] - mid[0])) * FINE_DT
+    ang = rng.uniform(15.0, 40.0) * rng.choice([-1.0, 1.0])
+    sc.slip = (float(t), float(ang), float(rng.uniform(0.05, 0.15)))
+    sc.notes.append(f"strap slips {ang:+.0f} deg about the thigh axis at {t:.2f} s (centre rest)")
+
+
+def high_noise(sc: Setup) -> None:
+    rng, spec = sc.rng, sc.spec
+    spec.accel_noise_g = float(rng.uniform(0.05, 0.1))
+    spec.gyro_noise_dps = float(rng.uniform(2.0, 5.0))
+    spec.gyro_bias_dps = rng.uniform(-5.0, 5.0, size=3)
+    spec.gyro_drift_dps = float(rng.uniform(1.0, 3.0))
+    spec.spikes = int(rng.integers(4, 12))
+    sc.accel_ranges = (8.0,)
+    run_set(sc, alternating(rng, int(rng.integers(4, 6))), "medium")
+    sc.notes.append(f"high noise with {spec.spikes} single-sample knocks of 1-4 g")
+
+
+def accel_only(sc: Setup) -> None:
+    sc.spec.has_gyro = False
+    run_set(sc, alternating(sc.rng, int(sc.rng.integers(4, 6))), "medium")
+
+
+def rate_50hz(sc: Setup) -> None:
+    sc.spec.rate_hz = 50.0
+    tempo = "medium" if sc.rng.random() < 0.5 else "brisk"
+    run_set(sc, alternating(sc.rng, int(sc.rng.integers(4, 7))), tempo)
+
+
+def packet_gaps(sc: Setup) -> None:
+    rng = sc.rng
+    sc.spec.drop_prob = float(rng.uniform(0.003, 0.01))
+    sc.n_gaps = int(rng.integers(2, 5))
+    run_set(sc, alternating(rng, int(rng.integers(4, 6))), "medium", rest=(2.5, 4.0))
+    sc.notes.append("packet gaps of 10-100 samples, only during centre rests")
+
+
+def continuous_swing(sc: Setup) -> None:
+    rng, mb = sc.rng, sc.mb
+    base_d = rng.uniform(1.6, 4.0)
+    amps = side_amps(rng, 20.0, 60.0)
+    if rng.random() < 0.5:  # asymmetric
+        amps[LEFT if rng.random() < 0.5 else RIGHT] *= rng.uniform(0.55, 0.8)
+    sc.typical_amp = float(np.mean(list(amps.values())))
+    n = int(np.clip(rng.uniform(45.0, 75.0) / base_d, 10, 24))
+    side = LEFT if rng.random() < 0.5 else RIGHT
+    mb.rest(rng.uniform(1.0, 3.0))
+    for _ in range(n):
+        d = base_d * rng.uniform(0.9, 1.1)
+        a = amps[side] * rng.uniform(0.9, 1.1)
+        a = float(np.clip(a, 15.0, 0.97 * 55.0 * d / np.pi))  # peak speed a*pi/d stays controlled
+        mb.swing(side, a, d)
+        side = OTHER[side]
+    mb.rest(rng.uniform(1.5, 3.0))
+    sc.notes.append(f"continuous swinging, no pause at either end, ~{base_d:.1f} s per excursion")
+
+
+def start_partway_counted(sc: Setup) -> None:
+    rng = sc.rng
+    run_set(sc, alternating(rng, int(rng.integers(4, 6))), "medium", lead_rest=(0.0, 0.0))
+    sc.crop = ("counted", float(rng.uniform(0.05, 0.25)))
+    sc.notes.append("recording starts early in the first descent (< 25% of travel done): counted")
+
+
+def start_partway_excluded(sc: Setup) -> None:
+    rng = sc.rng
+    run_set(
+        sc,
+        alternating(rng, int(rng.integers(4, 6))),
+        "medium",
+        lead_rest=(0.0, 0.0),
+        hold=(2.0, 3.5),
+    )
+    sc.crop = ("excluded", float(rng.uniform(0.2, 0.8)))
+    sc.notes.append("recording starts at a side during a hold: that excursion is not counted")
+
+
+def cone_path(sc: Setup) -> None:
+    sc.wobble_deg = float(sc.rng.uniform(7.0, 10.0) * sc.rng.choice([-1.0, 1.0]))
+    run_set(sc, alternating(sc.rng, int(sc.rng.integers(4, 6))), "medium")
+    sc.notes.append("cone path: thigh flexion changes with roll (out-of-plane wobble)")
+
+
+FAMILIES: dict[str, tuple[Callable[[Setup], None], str]] = {
+    "controlled_slow": (controlled_slow, "alternating controlled reps, slow tempo, 2-5 s holds"),
+    "controlled_medium": (controlled_medium, "alternating controlled reps, medium tempo"),
+    "controlled_brisk": (controlled_brisk, "brisk controlled reps, short holds/rests, 200 Hz"),
+    "fast_drops_mixed": (
+        fast_drops_mixed,
+        "controlled set with momentum-driven fast drops mixed in",
+    ),
+    "bounces": (bounces, "some reps bounce 2-3 times at end range"),
+    "yanked_returns": (yanked_returns, "some reps return to centre fast (yanked)"),
+    "long_holds": (long_holds, "holds of 5-8 s at end range"),
+    "non_alternating": (non_alternating, "sides in a non-alternating order (L L R L R R ...)"),
+    "one_side_tighter": (one_side_tighter, "one side reaches only 40-60% of the other's range"),
+    "floor_reach": (floor_reach, "very large range (70-90 deg, knees near the floor)"),
+    "fidgets": (fidgets, "small fidgets (< 8 deg) between reps that are not reps"),
+    "still_before_after": (still_before_after, "lying still 10-20 s before and after the set"),
+    "walk_sit_lie": (walk_sit_lie, "walks, sits down on the mat, lies back, then does a set"),
+    "strap_slip": (strap_slip, "strap slips 15-40 deg about the thigh axis mid-set"),
+    "high_noise": (high_noise, "very noisy sensor with single-sample knocks"),
+    "accel_only": (accel_only, "accelerometer only (no gyro columns)"),
+    "rate_50hz": (rate_50hz, "50 Hz sample rate"),
+    "packet_gaps": (packet_gaps, "packet gaps (10-100 lost samples) during centre rests"),
+    "continuous_swing": (continuous_swing, "continuous side-to-side swinging, no pause anywhere"),
+    "start_partway_counted": (start_partway_counted, "starts just after leaving centre (counted)"),
+    "start_partway_excluded": (start_partway_excluded, "starts at a side in a hold (not counted)"),
+    "cone_path": (cone_path, "knees trace a cone (7-10 deg out-of-plane wobble)"),
+}
