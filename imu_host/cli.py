@@ -16,6 +16,8 @@ COMMANDS: dict[str, str] = {
     "simulate": "imu_host.cmd_simulate",
     "devices": "imu_host.cmd_devices",
     "live": "imu_host.cmd_live",
+    "report": "imu_host.cmd_report",
+    "history": "imu_host.cmd_history",
 }
 
 

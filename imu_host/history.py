@@ -152,7 +152,7 @@ def _iso(dt: datetime) -> str:
     return _utc(dt).isoformat(timespec="seconds")
 
 
-def _parse_dt(value: Any) -> datetime | None:
+def parse_datetime(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -417,7 +417,7 @@ class HistoryDB:
         """Store (or update, if already stored) one session; returns its id."""
         nums = session_numbers(summary)
         meta = _source_meta(summary)
-        start = started_at or _parse_dt(meta.get("started_at")) or _parse_dt(
+        start = started_at or parse_datetime(meta.get("started_at")) or parse_datetime(
             summary.get("started_at")
         )
         key = self.source_key(summary, source, start, source_hash)

@@ -3,7 +3,7 @@
 Entry point (called by ``imu-host report`` and by ``replay --report DIR``)::
 
     write_report(out_dir, reps, angle_t_s, angle_deg, flag_events, meta,
-                 target_per_side=None, summary=None, html=False) -> ReportPaths
+                 target_per_side=None, summary=None, *, html=False, protect=()) -> ReportPaths
 
 - ``reps``: the completed :class:`~imu_host.events.Rep` list (the authoritative numbers).
 - ``angle_t_s`` / ``angle_deg``: the knee angle trace (0 = centre, positive = left). Either
@@ -46,7 +46,7 @@ import json
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -701,13 +701,17 @@ def render_html(markdown_text: str, png_bytes: bytes | None) -> str:
 
 @dataclass(frozen=True)
 class ReportPaths:
-    """Files written by :func:`write_report` (``html`` is None unless asked for)."""
+    """Files written by :func:`write_report` (``html`` is None unless asked for).
+
+    ``summary`` is the object written to ``summary.json`` (what to save to the history).
+    """
 
     out_dir: Path
     summary_json: Path
     markdown: Path
     figure_png: Path
     html: Path | None = None
+    summary: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def prepare_out_dir(out_dir: str | Path, protect: Iterable[str | Path] = ()) -> Path:
@@ -771,7 +775,7 @@ def write_report(
     if html:
         html_path = d / HTML_NAME
         html_path.write_text(render_html(md, fig_path.read_bytes()), "utf-8")
-    return ReportPaths(d, summary_path, md_path, fig_path, html_path)
+    return ReportPaths(d, summary_path, md_path, fig_path, html_path, summ)
 
 
 def reps_from_dicts(items: Iterable[Mapping[str, Any]]) -> list[Rep]:
