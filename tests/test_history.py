@@ -327,3 +327,59 @@ def test_plot(rows, tmp_path):
     p = plot_history(rows, tmp_path / "trend.png")
     assert p.read_bytes()[:8] == PNG_MAGIC
     assert p.stat().st_size > 10_000
+
+
+# ------------------------------------------------------------------------ command
+
+
+def run_history(argv, capsys):
+    import argparse
+
+    from imu_host import cmd_history
+
+    parser = argparse.ArgumentParser()
+    cmd_history.add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        rc = cmd_history.run(args)
+    except InputError as err:  # what imu_host.cli.main does
+        print(f"imu-host: error: {err}", file=__import__("sys").stderr)
+        rc = 2
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_history_command(tmp_path, capsys):
+    db = tmp_path / "h.sqlite3"
+    with HistoryDB(db) as h:
+        h.save_session(summary_of(SESSION_A), "a.csv", T0)
+        h.save_session(summary_of(SESSION_B), "b.csv", T0 + timedelta(days=10))
+    rc, out, err = run_history(
+        ["--db", str(db), "--csv", str(tmp_path / "h.csv"), "--plot", str(tmp_path / "t.png")],
+        capsys)
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 3 and lines[1].split()[-1] == "a.csv"
+    assert (tmp_path / "t.png").read_bytes()[:8] == PNG_MAGIC
+    assert len((tmp_path / "h.csv").read_text().splitlines()) == 3
+    rc, out, _ = run_history(["--db", str(db), "--since", "2026-03-05"], capsys)
+    assert rc == 0 and len(out.splitlines()) == 2 and out.splitlines()[1].split()[-1] == "b.csv"
+
+
+def test_history_command_errors(tmp_path, capsys):
+    rc, _, err = run_history(["--db", str(tmp_path / "x.sqlite3"), "--since", "March"], capsys)
+    assert rc == 2 and "--since must be a date" in err
+    # a missing database is reported and not created
+    rc, out, err = run_history(["--db", str(tmp_path / "none.sqlite3")], capsys)
+    assert rc == 0 and "no sessions stored" in err and not (tmp_path / "none.sqlite3").exists()
+    rc, _, err = run_history(
+        ["--db", str(tmp_path / "none.sqlite3"), "--plot", str(tmp_path / "p.png")], capsys)
+    assert rc == 2 and "no sessions to plot" in err
+    rc, _, err = run_history(["--plot", str(tmp_path / "p.jpg")], capsys)
+    assert rc == 2 and "must end in .png" in err
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_text("hello")
+    rc, _, err = run_history(["--db", str(bad)], capsys)
+    assert rc == 2 and str(bad) in err and "not an SQLite file" in err
+    assert len(err.strip().splitlines()) == 1
+    assert bad.read_text() == "hello"

@@ -379,3 +379,72 @@ def test_missing_matplotlib_message(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == (
         "plotting needs matplotlib, which is not installed: pip install 'imu-host[report]'")
+
+
+# ------------------------------------------------------------------------ command
+
+
+def run_report(argv, capsys):
+    import argparse
+
+    from imu_host import cmd_report
+
+    parser = argparse.ArgumentParser()
+    cmd_report.add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        rc = cmd_report.run(args)
+    except InputError as err:  # what imu_host.cli.main does
+        print(f"imu-host: error: {err}", file=sys.stderr)
+        rc = 2
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_report_command_from_summary_json(tmp_path, capsys):
+    src = tmp_path / "session.json"
+    src.write_text(json.dumps({"duration_s": 50.0, "reps": [r.to_dict() for r in SESSION]}))
+    rc, out, err = run_report([str(src), "--target", "5", "--db", str(tmp_path / "h.db")],
+                              capsys)
+    assert rc == 0, err
+    out_dir = tmp_path / "session_report"
+    assert out.split() == [str(out_dir / n) for n in ("summary.json", "report.md", "report.png")]
+    s = json.loads((out_dir / "summary.json").read_text())
+    assert (s["reps_left"], s["reps_right"], s["clean_reps"]) == (4, 3, 3)
+    assert s["report"]["target_per_side"] == {"left": 5, "right": 5}
+    assert "2 of 4 drops to the left were too fast" in err
+    assert not (tmp_path / "h.db").exists()  # a summary is not a new session
+
+
+def test_report_command_from_history(tmp_path, capsys):
+    from imu_host.history import HistoryDB
+
+    db = tmp_path / "h.sqlite3"
+    with HistoryDB(db) as h:
+        sid = h.save_session({"duration_s": 50.0, "reps": [r.to_dict() for r in SESSION]}, "x")
+    out_dir = tmp_path / "o"
+    rc, _, err = run_report([str(sid), "--db", str(db), "--out", str(out_dir), "--html"], capsys)
+    assert rc == 0, err
+    assert "**3 of 7 reps clean (43%)**" in (out_dir / "report.md").read_text()
+    assert (out_dir / "report.html").is_file()
+    rc, _, err = run_report(["99", "--db", str(db), "--out", str(out_dir)], capsys)
+    assert rc == 2 and "no session with id 99" in err
+
+
+def test_report_command_errors(tmp_path, capsys):
+    rc, _, err = run_report([str(tmp_path / "missing.csv")], capsys)
+    assert rc == 2 and "no such file" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    rc, _, err = run_report([str(bad)], capsys)
+    assert rc == 2 and "not valid JSON" in err and str(bad) in err
+    other = tmp_path / "other.json"
+    other.write_text('{"a": 1}')
+    rc, _, err = run_report([str(other)], capsys)
+    assert rc == 2 and "not a session summary" in err
+    # the input itself would be overwritten: refused, untouched
+    inp = tmp_path / "summary.json"
+    text = json.dumps({"reps": [r.to_dict() for r in SESSION]})
+    inp.write_text(text)
+    rc, _, err = run_report([str(inp), "--out", str(tmp_path)], capsys)
+    assert rc == 2 and "would overwrite" in err and inp.read_text() == text
