@@ -1,0 +1,68 @@
+# IMU detection and the driver interface shared by all drivers.
+#
+# A driver takes a bus object (machine.I2C / SoftI2C or anything with
+# readfrom_mem_into / writeto_mem) and never creates pins. Interface:
+#   .name, .sensor_id, .who_am_i, .channels (6 = accel xyz + gyro xyz)
+#   .odr_mhz, .period_us, .accel_fs_g, .gyro_fs_dps, .accel_g_per_lsb, .gyro_dps_per_lsb
+#   .overflows                      FIFO overflow events so far
+#   configure(odr_hz, accel_fs_g, gyro_fs_dps)   may allocate; sets the fields above
+#   available() -> int               whole samples ready now (allocation-free)
+#   read_into(buf, off)              one sample as 6 int16 LE: ax ay az gx gy gz (allocation-free)
+#   flush()                          discard everything pending
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+MPU_ADDRS = (0x68, 0x69)
+LSM_ADDRS = (0x6A, 0x6B)
+MPU_WHO_AM_I = const(0x75)
+LSM_WHO_AM_I = const(0x0F)
+
+
+class IMUNotFound(Exception):
+    pass
+
+
+def _read_id(bus, addr, reg, one):
+    try:
+        bus.readfrom_mem_into(addr, reg, one)
+    except OSError:
+        return None
+    return one[0]
+
+
+def detect(bus, odr_hz=100, accel_fs_g=4, gyro_fs_dps=500, addr=None):
+    """Find a supported IMU on `bus` by WHO_AM_I and return a configured driver."""
+    import drv_lsm6ds
+    import drv_mpu6050
+
+    one = bytearray(1)
+    seen = []
+    for a in MPU_ADDRS:
+        if addr is not None and a != addr:
+            continue
+        who = _read_id(bus, a, MPU_WHO_AM_I, one)
+        if who is None:
+            seen.append("0x%02x: no answer" % a)
+            continue
+        if who in drv_mpu6050.MODELS:
+            return drv_mpu6050.MPU6xxx(bus, a, who, odr_hz, accel_fs_g, gyro_fs_dps)
+        seen.append("0x%02x: WHO_AM_I(0x%02x)=0x%02x" % (a, MPU_WHO_AM_I, who))
+    for a in LSM_ADDRS:
+        if addr is not None and a != addr:
+            continue
+        who = _read_id(bus, a, LSM_WHO_AM_I, one)
+        if who is None:
+            seen.append("0x%02x: no answer" % a)
+            continue
+        if who in drv_lsm6ds.MODELS:
+            return drv_lsm6ds.LSM6DSx(bus, a, who, odr_hz, accel_fs_g, gyro_fs_dps)
+        seen.append("0x%02x: WHO_AM_I(0x%02x)=0x%02x" % (a, LSM_WHO_AM_I, who))
+    raise IMUNotFound(
+        "no supported IMU (MPU-6050/6500/9250, LSM6DS3/DSL/DSO) on I2C bus %r: %s"
+        % (bus, "; ".join(seen))
+    )
