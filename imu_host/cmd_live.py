@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -121,13 +122,20 @@ def print_summary(summary: dict[str, Any], mode: str, out: IO[str], err: IO[str]
     err.flush()
 
 
-def run_session(transport: Any, args: argparse.Namespace, out: IO[str] | None = None) -> int:
+def run_session(
+    transport: Any,
+    args: argparse.Namespace,
+    out: IO[str] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> int:
+    """Run a live session on ``transport`` with the CLI options in ``args``; prints the
+    summary. ``stop()`` (checked when no bytes are arriving) ends it early."""
     from imu_host.live import LiveSession
 
     out = out or sys.stdout
     options = make_options(args, out, source=transport.description)
     session = LiveSession(transport, options, out=out, err=sys.stderr)
-    summary = session.run()
+    summary = session.run(stop)
     print_summary(summary, options.mode, out, sys.stderr)
     return 0
 

@@ -474,17 +474,32 @@ class LiveSession:
                     ):
                         self.stop_reason = "duration reached"
                         break
-                    if should_stop is not None and should_stop():
+                    if not data and should_stop is not None and should_stop():
                         self.stop_reason = "stopped"
                         break
             except KeyboardInterrupt:
                 self.stop_reason = "interrupted"
             with contextlib.suppress(Exception):
                 self.link.write(encode_command("stop"))
+            self.finish()
         finally:
             self.link.close()
             self._close_outputs()
         return self.summary()
+
+    def finish(self) -> list[object]:
+        """End of stream: let the pipeline close a rep that came back (as replay does)."""
+        if self.pipeline is None:
+            return []
+        events = list(self.pipeline.finish())
+        for ev in events:
+            self.events.append(ev)
+            if isinstance(ev, RepEvent):
+                self._last_rep = ev.rep
+            self._render_event(ev)
+            if self.on_event is not None:
+                self.on_event(ev, 0.0)
+        return events
 
     def _close_outputs(self) -> None:
         self._clear_view()
