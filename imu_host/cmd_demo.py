@@ -32,7 +32,7 @@ HELP = "run a ~30 s live session against a simulated board (no hardware needed)"
 
 FIRMWARE_ENV = "IMU_HOST_FIRMWARE_DIR"
 MICROPYTHON_ENV = "IMU_HOST_MICROPYTHON"
-UNIX_ENTRY = "unix_main.py"  # the firmware's Unix-port entry point (frames on stdout)
+UNIX_ENTRY = "unix_sim_main.py"  # the firmware's Unix-port entry point (frames on stdout)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,7 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "or the in-process equivalent",
     )
     p.add_argument(
-        "--speed", type=float, default=1.0, help="time-lapse factor for the simulated motion"
+        "--fast",
+        action="store_true",
+        help="stream the motion as fast as the host takes it instead of in real time",
     )
     add_session_arguments(p)
     p.set_defaults(no_record=False)
@@ -328,11 +330,15 @@ class MicroPythonBoard:
 
     def _out(self) -> None:  # firmware stdout -> host
         assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
         while True:
-            data = self.proc.stdout.read1(4096) if hasattr(self.proc.stdout, "read1") else b""
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
             if not data:
                 break
-            self.port.write(data, 1.0)
+            self.port.write(data, 10.0)  # the pipe gives back-pressure; do not drop
         self.done.set()
 
     def _in(self) -> None:  # host commands -> firmware stdin
@@ -361,7 +367,7 @@ class MicroPythonBoard:
 # ------------------------------------------------------------------ run
 
 
-def start_board(kind: str, port: Any, speed: float = 1.0) -> tuple[Any, str]:
+def start_board(kind: str, port: Any, fast: bool = False) -> tuple[Any, str]:
     """Start the simulated board behind ``port``; returns (board, description)."""
     fw = firmware_dir()
     exe = micropython_exe()
@@ -371,10 +377,10 @@ def start_board(kind: str, port: Any, speed: float = 1.0) -> tuple[Any, str]:
             f"(set {MICROPYTHON_ENV} / {FIRMWARE_ENV}, or use --board in-process)"
         )
     if kind != "in-process" and exe and fw and (fw / UNIX_ENTRY).is_file():
-        args = [] if speed == 1.0 else ["--speed", f"{speed:g}"]
+        args = ["--stopped", "--noise"] + (["--fast"] if fast else [])
         return MicroPythonBoard(port, exe, fw, args), f"firmware under {exe}"
     acc, gyr = script_samples()
-    board = SimulatedBoard(port, acc, gyr, speed=speed).start()
+    board = SimulatedBoard(port, acc, gyr, speed=0.0 if fast else 1.0).start()
     return board, "in-process simulated board"
 
 
@@ -383,20 +389,19 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     from imu_host.transport_serial import PtyDevicePort, SerialTransport
 
     out = out or sys.stdout
-    if args.speed <= 0:
-        raise InputError("--speed must be > 0")
     truth = script_truth()
     with tempfile.TemporaryDirectory(prefix="imu-host-demo-") as tmp:
         port = PtyDevicePort(str(Path(tmp) / "ttyIMU0"))
-        board, what = start_board(args.board, port, args.speed)
+        board, what = start_board(args.board, port, args.fast)
         try:
+            pace = "as fast as possible" if args.fast else "real time"
             print(
-                f"demo: {what} on {port.tty_name}; motion script {truth['duration_s']:.0f} s "
-                f"(time-lapse x{args.speed:g})",
+                f"demo: {what} on {port.tty_name}; "
+                f"motion script {truth['duration_s']:.0f} s, {pace}",
                 file=sys.stderr,
             )
-            if args.duration is None:
-                args.duration = truth["duration_s"] / args.speed + 1.0
+            if args.duration is None:  # safety net; normally ends when the board is done
+                args.duration = truth["duration_s"] + 10.0
             rc = run_session(SerialTransport(port.path), args, out=out, stop=board.done.is_set)
         finally:
             board.stop()
