@@ -1,0 +1,306 @@
+"""Knee-roll angle from a thigh IMU strapped any way round.
+
+The thigh rolls about the body's long (head-to-foot) axis. In the sensor frame that axis is
+fixed, so both the gyro vector and the motion of the gravity direction point along it.
+This module learns the axis from the data and reports the roll angle about it:
+
+1. Gravity: accelerometer low-passed (2nd-order Butterworth, ``accel_cutoff_hz``),
+   normalised to the unit "up" vector ``u``.
+2. Rotation evidence ``c`` per sample: the gyro vector (bias-corrected) where there is a
+   gyro, else the rotation rate of ``u`` (``-u[k-1] x u[k] / dt``). Its exponentially
+   weighted scatter matrix (time constant ``axis_time_constant_s``) has the roll axis as
+   its principal eigenvector; one power-iteration step per epoch keeps the estimate (and
+   its sign, so sides never swap) continuous.
+3. Angle: gravity projected on the plane normal to the axis gives ``theta_acc``. With a
+   gyro, ``theta`` is a complementary filter of the integrated roll rate and
+   ``theta_acc`` (time constant ``complementary_time_constant_s``): fast drops are measured
+   by the gyro, drift is removed by gravity. Gyro bias is learned while the leg is still.
+4. A strap slip or re-mount (rotation well off the roll axis) shrinks the axis memory so
+   the new axis is learned within seconds, and re-references the angle so it stays
+   continuous.
+5. Moving about (walking, sitting down: dynamic acceleration above
+   ``activity_threshold_g`` RMS) marks samples inactive and forgets the axis.
+
+Sign: ``theta > 0`` is the person's LEFT when the sensor's ``thigh_axis`` (default +X:
+the documented mounting, arrow along the thigh toward the knee) points toward the knee.
+The roll axis is oriented toward the head (``axis . thigh_axis < 0``) and the angle is a
+right-handed rotation about it.
+
+Streaming and chunk invariance: per-sample work is vectorised with filter state carried
+between calls; the slow parameters (axis, bias, reference) change only at fixed epoch
+boundaries (every ``epoch_s``), so any split of the stream gives bit-identical output.
+Until the axis is known the output is held back (up to ``backfill_s``) and released
+once it is, so the first rep is not lost.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import butter, lfilter, lfilter_zi
+
+_AXES = {"+x": (1, 0, 0), "-x": (-1, 0, 0), "+y": (0, 1, 0), "-y": (0, -1, 0),
+         "+z": (0, 0, 1), "-z": (0, 0, -1)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OrientationSettings:
+    """Tuning of the roll-angle estimator. Defaults suit 50-200 Hz thigh IMUs."""
+
+    accel_cutoff_hz: float = 1.5  # gravity low-pass; knee rolls live below ~1 Hz
+    gyro_cutoff_hz: float = 8.0  # light smoothing of the gyro
+    axis_time_constant_s: float = 20.0  # memory of the roll-axis estimate
+    axis_min_evidence_dps2: float = 40.0  # mean-square rotation before the axis is trusted
+    complementary_time_constant_s: float = 1.0  # how long the gyro is trusted over gravity
+    activity_threshold_g: float = 0.25  # RMS dynamic acceleration that means "moving about"
+    activity_window_s: float = 1.0  # averaging of the dynamic acceleration
+    slip_off_axis_deg: float = 12.0  # off-axis rotation within one epoch that signals a slip
+    still_dps: float = 3.0  # gravity turning slower than this (and no activity) = still
+    bias_time_constant_s: float = 2.0  # gyro-bias learning while still
+    epoch_s: float = 0.25  # how often the slow parameters update
+    backfill_s: float = 12.0  # longest hold-back while the axis is being learned
+    thigh_axis: str = "+x"  # sensor axis pointing along the thigh toward the knee
+
+
+@dataclass
+class AngleSegment:
+    """Orientation output for consecutive samples (arrays of equal length)."""
+
+    t_s: np.ndarray
+    theta_deg: np.ndarray  # roll angle, + = left; nan where unknown
+    rate_dps: np.ndarray  # roll angular velocity, deg/s (0 where unknown)
+    active: np.ndarray  # bool: moving about (walking, getting down)
+    slip_t_s: list[float]  # times at which a strap slip / re-mount was handled
+
+
+def _sym(s6: np.ndarray) -> list[list[float]]:
+    a, b, c, d, e, f = (float(x) for x in s6)
+    return [[a, d, e], [d, b, f], [e, f, c]]
+
+
+def _rotate(v: np.ndarray, rotvec: np.ndarray) -> np.ndarray:
+    """Rotate ``v`` by the rotation vector ``rotvec`` (radians), Rodrigues' formula."""
+    ang = float(np.linalg.norm(rotvec))
+    if ang < 1e-12:
+        return v
+    k = rotvec / ang
+    out = v * math.cos(ang) + np.cross(k, v) * math.sin(ang) + k * (k @ v) * (1 - math.cos(ang))
+    return out / np.linalg.norm(out)
+
+
+class RollEstimator:
+    """Streaming roll-angle estimator (see module docstring)."""
+
+    def __init__(
+        self, odr_hz: float, has_gyro: bool, settings: OrientationSettings | None = None
+    ) -> None:
+        s = settings or OrientationSettings()
+        if s.thigh_axis not in _AXES:
+            raise ValueError(f"thigh_axis must be one of {', '.join(_AXES)}")
+        self.s = s
+        self.odr_hz = float(odr_hz)
+        self.has_gyro = has_gyro
+        self.dt = 1.0 / self.odr_hz
+        nyq = 0.5 * self.odr_hz
+        self._b_acc, self._a_acc = butter(2, min(s.accel_cutoff_hz / nyq, 0.99))
+        self._b_gyr, self._a_gyr = butter(2, min(s.gyro_cutoff_hz / nyq, 0.99))
+        self._lam = math.exp(-self.dt / s.axis_time_constant_s)
+        act_lam = math.exp(-self.dt / s.activity_window_s)
+        self._act_ba = ([1.0 - act_lam], [1.0, -act_lam])
+        self._alpha = s.complementary_time_constant_s / (s.complementary_time_constant_s + self.dt)
+        self._thigh = np.array(_AXES[s.thigh_axis], dtype=float)
+        self.epoch_n = max(1, int(round(s.epoch_s * self.odr_hz)))
+        self._backfill_n = int(round(s.backfill_s * self.odr_hz))
+        self._epoch_beta = 1.0 - math.exp(-s.epoch_s / s.bias_time_constant_s)
+        self._zi_acc: np.ndarray | None = None
+        self._zi_gyr: np.ndarray | None = None
+        self._zi_mag: np.ndarray | None = None
+        self._acc_tail: np.ndarray | None = None
+        self._zi_act = np.zeros(1)
+        self._zi_S = np.zeros((1, 6))
+        self._u_prev: np.ndarray | None = None
+        self.axis: np.ndarray | None = None  # unit roll axis, sensor frame, toward the head
+        self._ref: np.ndarray | None = None  # "up" direction that defines angle zero
+        self._offset = 0.0
+        self._theta_last = math.nan
+        self._zi_comp: np.ndarray | None = None
+        self.bias_dps = np.zeros(3)
+        self._pos = 0  # samples into the current epoch
+        self._ep: dict[str, list] = {"c": [], "graw": [], "u": [], "act": []}
+        self._held: list[tuple] = []  # held-back raw segments while the axis is unknown
+        self._held_n = 0
+
+    # ---------------------------------------------------------------- public
+
+    def process(
+        self, t_s: np.ndarray, accel_g: np.ndarray, gyro_dps: np.ndarray | None
+    ) -> list[AngleSegment]:
+        """Feed samples (any count); returns output segments, possibly delayed."""
+        out: list[AngleSegment] = []
+        i, n = 0, len(t_s)
+        while i < n:
+            take = min(n - i, self.epoch_n - self._pos)
+            g = None if gyro_dps is None else gyro_dps[i : i + take]
+            self._segment(t_s[i : i + take], accel_g[i : i + take], g, out)
+            self._pos += take
+            i += take
+            if self._pos == self.epoch_n:
+                self._end_epoch(out)
+                self._pos = 0
+        return out
+
+    # ---------------------------------------------------------------- internals
+
+    def _lp(self, b, a, x: np.ndarray, name: str) -> np.ndarray:  # noqa: ANN001
+        zi = getattr(self, name)
+        if zi is None:
+            zi = lfilter_zi(b, a)[:, None] * x[0][None, :]
+        y, zf = lfilter(b, a, x, axis=0, zi=zi)
+        setattr(self, name, zf)
+        return y
+
+    def _despike(self, acc: np.ndarray) -> np.ndarray:
+        """Median of 3 per axis (removes single-sample knocks); one sample of delay."""
+        prev = self._acc_tail if self._acc_tail is not None else np.repeat(acc[:1], 2, axis=0)
+        x = np.vstack([prev, acc])
+        self._acc_tail = x[-2:].copy()
+        return np.median(np.stack([x[:-2], x[1:-1], x[2:]]), axis=0)
+
+    def _segment(self, t, acc, gyro, out: list[AngleSegment]) -> None:  # noqa: ANN001
+        acc = self._despike(acc)
+        g = self._lp(self._b_acc, self._a_acc, acc, "_zi_acc")
+        norm = np.sqrt(np.einsum("ij,ij->i", g, g))
+        u = g / np.maximum(norm, 1e-6)[:, None]
+        # dynamic acceleration: |a| against its low-pass (rotation alone leaves |a| at ~1 g)
+        mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
+        dyn = mag - self._lp(self._b_acc, self._a_acc, mag[:, None], "_zi_mag")[:, 0]
+        dyn = np.minimum(np.abs(dyn), 0.5)  # one knock must not look like walking
+        act_ms, self._zi_act = lfilter(*self._act_ba, dyn * dyn, zi=self._zi_act)
+        active = act_ms > self.s.activity_threshold_g**2
+        up = u[:1] if self._u_prev is None else self._u_prev[None, :]
+        grav_c = -np.degrees(np.cross(np.vstack([up, u[:-1]]), u)) / self.dt
+        self._u_prev = u[-1].copy()
+        if self.has_gyro:
+            graw = self._lp(self._b_gyr, self._a_gyr, gyro, "_zi_gyr")
+            c = graw - self.bias_dps
+        else:
+            graw = None
+            c = grav_c
+        cw = c * (~active)[:, None]
+        outer = np.column_stack([
+            cw[:, 0] * c[:, 0], cw[:, 1] * c[:, 1], cw[:, 2] * c[:, 2],
+            cw[:, 0] * c[:, 1], cw[:, 0] * c[:, 2], cw[:, 1] * c[:, 2],
+        ])  # fmt: skip
+        _, self._zi_S = lfilter([1.0 - self._lam], [1.0, -self._lam], outer, axis=0, zi=self._zi_S)
+        ep = self._ep
+        ep["c"].append(c)
+        ep["u"].append(u)
+        ep["act"].append(active)
+        if graw is not None:
+            ep["graw"].append(graw)
+        if self.axis is None:
+            self._held.append((t, u, c, active))
+            self._held_n += len(t)
+            while self._held_n - len(self._held[0][0]) >= self._backfill_n:
+                ht, hu, hc, ha = self._held.pop(0)
+                self._held_n -= len(ht)
+                out.append(self._unknown(ht, ha))
+        else:
+            out.append(self._angles(t, u, c, active, []))
+
+    def _unknown(self, t, active) -> AngleSegment:  # noqa: ANN001
+        k = len(t)
+        return AngleSegment(t, np.full(k, np.nan), np.zeros(k), active, [])
+
+    def _angles(self, t, u, c, active, slips) -> AngleSegment:  # noqa: ANN001
+        a = self.axis
+        if self._ref is None:
+            r = u[0] - (u[0] @ a) * a
+            self._ref = r / max(np.linalg.norm(r), 1e-9)
+            self._offset = 0.0
+        r = self._ref - (self._ref @ a) * a
+        r = r / max(np.linalg.norm(r), 1e-9)
+        b = np.cross(a, r)
+        theta_acc = -np.degrees(np.arctan2(u @ b, u @ r)) + self._offset
+        if self.has_gyro:
+            rate = c @ a
+            al = self._alpha
+            x = al * rate * self.dt + (1.0 - al) * theta_acc
+            if self._zi_comp is None:
+                self._zi_comp = np.array([al * theta_acc[0]])
+            theta, self._zi_comp = lfilter([1.0], [1.0, -al], x, zi=self._zi_comp)
+        else:
+            theta = theta_acc
+            prev = theta[0] if math.isnan(self._theta_last) else self._theta_last
+            rate = np.diff(theta, prepend=prev) / self.dt
+        self._theta_last = float(theta[-1])
+        theta = np.where(active, np.nan, theta)
+        rate = np.where(active, 0.0, rate)
+        return AngleSegment(t, theta, rate, active, slips)
+
+    def _end_epoch(self, out: list[AngleSegment]) -> None:
+        ep = self._ep
+        c = np.concatenate(ep["c"])
+        u = np.concatenate(ep["u"])
+        act = np.concatenate(ep["act"])
+        graw = np.concatenate(ep["graw"]) if ep["graw"] else None
+        self._ep = {"c": [], "graw": [], "u": [], "act": []}
+        s = self.s
+        any_active = bool(act.any())
+        if any_active:
+            # moving about: forget the axis so lying down again starts fresh
+            if self.axis is not None:
+                self.axis = None
+                self._ref = None
+                self._zi_comp = None
+                self._theta_last = math.nan
+            self._zi_S = self._zi_S * 0.0
+            return
+        # still? -> learn gyro bias
+        turn_dps = math.degrees(math.acos(min(1.0, float(u[0] @ u[-1])))) / (len(u) * self.dt)
+        if graw is not None and turn_dps < s.still_dps:
+            self.bias_dps = self.bias_dps + self._epoch_beta * (graw.mean(axis=0) - self.bias_dps)
+        S6 = self._zi_S[0] / self._lam  # filter state holds lam * S_last
+        if self.axis is None:
+            if S6[0] + S6[1] + S6[2] >= s.axis_min_evidence_dps2:
+                w, v = np.linalg.eigh(np.array(_sym(S6)))
+                ax = v[:, 2]
+                self.axis = -ax if float(ax @ self._thigh) > 0 else ax
+                self._ref = None
+                held, self._held, self._held_n = self._held, [], 0
+                # the reference: the first held sample (the rest before moving, if any)
+                for ht, hu, hc, ha in held:
+                    out.append(self._angles(ht, hu, hc, ha, []))
+            return
+        # slip / re-mount: rotation off the roll axis within this epoch
+        a = self.axis
+        rot = c.sum(axis=0) * self.dt  # integrated rotation vector, deg (small-angle)
+        off = rot - (rot @ a) * a
+        off_deg = float(np.linalg.norm(off))
+        on_deg = abs(float(rot @ a))
+        slipped = off_deg > s.slip_off_axis_deg and off_deg > 1.5 * on_deg
+        if slipped:
+            # the sensor turned on the thigh: carry the axis along (inverse rotation)
+            self.axis = _rotate(a, -np.radians(off))
+            self._zi_S = self._zi_S * 0.05
+            # re-reference so the angle continues from where it was before the slip
+            r2 = u[-1] - (u[-1] @ a) * a
+            self._ref = r2 / max(np.linalg.norm(r2), 1e-9)
+            self._offset = self._theta_before_epoch
+            self._zi_comp = np.array([self._alpha * self._offset])
+            self._theta_last = self._offset
+            if out:
+                out[-1].slip_t_s.append(float(out[-1].t_s[-1]))
+        else:
+            S = _sym(S6)
+            v0 = S[0][0] * a[0] + S[0][1] * a[1] + S[0][2] * a[2]
+            v1 = S[1][0] * a[0] + S[1][1] * a[1] + S[1][2] * a[2]
+            v2 = S[2][0] * a[0] + S[2][1] * a[1] + S[2][2] * a[2]
+            nv = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+            if nv > 1e-12:
+                self.axis = np.array([v0 / nv, v1 / nv, v2 / nv])
+        self._theta_before_epoch = self._theta_last
+
+    _theta_before_epoch = 0.0

@@ -1,0 +1,217 @@
+"""The one causal pipeline used by live sessions and replay: samples in, events out.
+
+``Pipeline.feed(samples)`` accepts any number of samples (a whole recording, random
+chunks, or one at a time) and gives identical events for any split of the stream.
+``summarize`` turns reps into the session summary that ``replay --json`` prints.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imu_host.detector import DetectorSettings, RepDetector
+from imu_host.events import FAST_DROP, LEFT, RIGHT, Event, FlagEvent, GapEvent, Rep, RepEvent
+from imu_host.orientation import OrientationSettings, RollEstimator
+from imu_host.recording import ImportOptions, Recording, load
+from imu_host.samples import Samples
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All tuning in one place (see the two settings classes for documented defaults)."""
+
+    orientation: OrientationSettings = field(default_factory=OrientationSettings)
+    detector: DetectorSettings = field(default_factory=DetectorSettings)
+    gap_reset_s: float = 1.0  # a gap in the samples longer than this: no rep spans it
+
+
+class Pipeline:
+    """Samples -> knee-roll angle -> reps and cues. One update per ``feed``."""
+
+    def __init__(
+        self,
+        odr_hz: float,
+        has_gyro: bool,
+        settings: Settings | None = None,
+        keep_trace: bool = False,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.odr_hz = float(odr_hz)
+        self.has_gyro = has_gyro
+        self._orient = RollEstimator(odr_hz, has_gyro, self.settings.orientation)
+        self._det = RepDetector(odr_hz, self.settings.detector)
+        self.events: list[Event] = []
+        self.keep_trace = keep_trace
+        self._trace_t: list[np.ndarray] = []
+        self._trace_a: list[np.ndarray] = []
+        self.angle_deg = math.nan  # latest knee angle relative to the learned centre
+        self.samples_seen = 0
+        self.t_first: float | None = None
+        self.t_last: float | None = None
+        self.gaps: list[tuple[float, float]] = []
+
+    @property
+    def reps(self) -> list[Rep]:
+        return self._det.reps
+
+    @property
+    def centre_deg(self) -> float | None:
+        return self._det.centre
+
+    def feed(self, samples: Samples) -> list[Event]:
+        """Process a block of samples; return the events it completes."""
+        n = len(samples)
+        if n == 0:
+            return []
+        if self.has_gyro and samples.gyro_dps is None:
+            raise ValueError("pipeline was set up for gyro data")
+        gyro = samples.gyro_dps if self.has_gyro else None
+        t = samples.t_s
+        events: list[Event] = []
+        # long gaps: no rep spans them (split the block there)
+        start = 0
+        prev = self.t_last
+        jumps = np.diff(t, prepend=t[0] if prev is None else prev)
+        cut = np.nonzero(jumps > self.settings.gap_reset_s)[0]
+        for i in [*cut.tolist(), n]:
+            if i > start:
+                events += self._run(samples.slice(start, i), gyro, start, i)
+            if i < n:
+                g0 = float(t[i - 1]) if i > 0 else float(prev)
+                self.gaps.append((g0, float(t[i])))
+                events += self._gap(g0, float(t[i]))
+            start = i
+        self.samples_seen += n
+        if self.t_first is None:
+            self.t_first = float(t[0])
+        self.t_last = float(t[-1])
+        self.events += events
+        return events
+
+    def _gap(self, t0: float, t1: float) -> list[Event]:
+        ev: list[Event] = [GapEvent(t1, t0, t1)]
+        self._det._reset()
+        self._det._exc = None
+        return ev
+
+    def _run(self, s: Samples, gyro: np.ndarray | None, i0: int, i1: int) -> list[Event]:
+        g = None if gyro is None else gyro[i0:i1]
+        events: list[Event] = []
+        for seg in self._orient.process(s.t_s, s.accel_g, g):
+            events += self._det.feed(seg.t_s, seg.theta_deg, seg.rate_dps)
+            c = self._det.centre
+            last = float(seg.theta_deg[-1])
+            self.angle_deg = last - c if c is not None and not math.isnan(last) else math.nan
+            if self.keep_trace:
+                self._trace_t.append(seg.t_s)
+                rel = seg.theta_deg - (c if c is not None else np.nan)
+                self._trace_a.append(rel)
+        return events
+
+    def finish(self) -> list[Event]:
+        """End of stream (closes an excursion that came back at least halfway)."""
+        ev = self._det.finish()
+        self.events += ev
+        return ev
+
+    def angle_trace(self) -> tuple[np.ndarray, np.ndarray]:
+        """(t_s, angle_deg relative to the centre known at the time); needs keep_trace."""
+        if not self._trace_t:
+            return np.zeros(0), np.zeros(0)
+        return np.concatenate(self._trace_t), np.concatenate(self._trace_a)
+
+    @property
+    def duration_s(self) -> float:
+        if self.t_first is None or self.t_last is None:
+            return 0.0
+        return self.t_last - self.t_first
+
+    def summary(self) -> dict:
+        return summarize(self.reps, self.duration_s, self.events)
+
+
+def _median(xs: list[float]) -> float | None:
+    return round(float(np.median(xs)), 3) if xs else None
+
+
+def summarize(reps: list[Rep], duration_s: float, events: list[Event] | None = None) -> dict:
+    """The session summary (the object ``imu-host replay --json`` prints)."""
+    by = {LEFT: [r for r in reps if r.side == LEFT], RIGHT: [r for r in reps if r.side == RIGHT]}
+    rom = {k: [r.rom_deg for r in v] for k, v in by.items()}
+    mean_rom = {k: (round(float(np.mean(v)), 2) if v else None) for k, v in rom.items()}
+    max_rom = {k: (round(float(np.max(v)), 2) if v else None) for k, v in rom.items()}
+    asym = None
+    if mean_rom[LEFT] and mean_rom[RIGHT]:
+        hi, lo = max(mean_rom.values()), min(mean_rom.values())
+        asym = round(100.0 * (hi - lo) / hi, 1)
+    flagged = [r for r in reps if r.flags]
+    cues = [e for e in (events or []) if isinstance(e, FlagEvent)]
+    gaps = [e for e in (events or []) if isinstance(e, GapEvent)]
+    return {
+        "reps_left": len(by[LEFT]),
+        "reps_right": len(by[RIGHT]),
+        "reps_total": len(reps),
+        "fast_drops": sum(1 for r in reps if FAST_DROP in r.flags),
+        "flagged_reps": len(flagged),
+        "clean_reps": len(reps) - len(flagged),
+        "flag_counts": {
+            f: sum(1 for r in reps if f in r.flags)
+            for f in ("fast_drop", "bounce", "fast_return", "partial")
+        },
+        "rom_mean_deg": mean_rom,
+        "rom_max_deg": max_rom,
+        "asymmetry_pct": asym,
+        "tempo": {
+            "descent_s_median": _median([r.descent_s for r in reps]),
+            "hold_s_median": _median([r.hold_s for r in reps]),
+            "return_s_median": _median([r.return_s for r in reps]),
+            "rep_s_median": _median([r.end_s - r.start_s for r in reps]),
+        },
+        "duration_s": round(duration_s, 3),
+        "cues": len(cues),
+        "gaps": len(gaps),
+        "reps": [r.to_dict() for r in reps],
+    }
+
+
+@dataclass
+class Analysis:
+    """Result of running a whole recording through the pipeline."""
+
+    reps: list[Rep]
+    events: list[Event]
+    angle_t_s: np.ndarray
+    angle_deg: np.ndarray
+    summary: dict
+    meta: dict[str, str]
+    recording: Recording
+
+
+def analyze(rec: Recording, settings: Settings | None = None, chunk: int | None = None) -> Analysis:
+    """Run a loaded recording through the streaming pipeline (whole, or in chunks)."""
+    p = Pipeline(rec.sample_rate_hz, rec.samples.has_gyro, settings, keep_trace=True)
+    s = rec.samples
+    if chunk is None:
+        p.feed(s)
+    else:
+        for i in range(0, len(s), chunk):
+            p.feed(s.slice(i, i + chunk))
+    p.finish()
+    t, a = p.angle_trace()
+    summ = p.summary()
+    summ["source"] = {"path": rec.path, "sample_rate_hz": rec.sample_rate_hz,
+                      "samples": len(s), "has_gyro": s.has_gyro}  # fmt: skip
+    return Analysis(p.reps, p.events, t, a, summ, rec.meta, rec)
+
+
+def analyze_file(
+    path: str, options: ImportOptions | None = None, settings: Settings | None = None
+) -> Analysis:
+    """Load a recording (v1, or foreign with import options) and analyse it."""
+    return analyze(load(path, options), settings)
+
+
+__all__ = ["Analysis", "Pipeline", "RepEvent", "Settings", "analyze", "analyze_file", "summarize"]
