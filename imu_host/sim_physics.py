@@ -204,12 +204,17 @@ def sample_sensor(
     if spec.drop_prob > 0:
         keep &= rng.random(n) >= spec.drop_prob
         keep[0] = keep[-1] = True
-    gap_spans: list[tuple[float, float]] = []
+    gap_idx: list[tuple[int, int]] = []
     for start_s, count in spec.gaps:
         i0 = int(np.searchsorted(t_true, start_s))
         i1 = min(n - 1, i0 + int(count))
         keep[i0:i1] = False
-        gap_spans.append((float(t_true[i0 - 1]), float(t_true[i1])))
+        gap_idx.append((i0, i1))
+    kept = np.flatnonzero(keep)
+    gap_spans = []
+    for i0, _i1 in gap_idx:  # (last sample before, first sample after) actually recorded
+        j = int(np.searchsorted(kept, i0))
+        gap_spans.append((float(t_true[kept[j - 1]]), float(t_true[kept[j]])))
     t_true = t_true[keep]
     n = len(t_true)
 

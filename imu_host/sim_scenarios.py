@@ -259,7 +259,7 @@ def strap_slip(sc: Setup) -> None:
     mid = sc.mb.rests[len(sides) // 2]  # a centre rest in the middle of the set
     t = (mid[0] + 0.4 * (mid[1] - mid[0])) * FINE_DT
     ang = rng.uniform(15.0, 40.0) * rng.choice([-1.0, 1.0])
-    sc.slip = (float(t), float(ang), float(rng.uniform(0.05, 0.15)))
+    sc.slip = (float(t), float(ang), float(rng.uniform(0.2, 0.5)))
     sc.notes.append(f"strap slips {ang:+.0f} deg about the thigh axis at {t:.2f} s (centre rest)")
 
 
