@@ -245,8 +245,7 @@ def feedback_lines(stats: Mapping[str, Any]) -> list[str]:
         )
     if stats["flagged_reps"] == 0:
         lines.append(
-            f"All {stats['reps_total']} reps were clean: smooth, controlled and full range. "
-            "Keep it up."
+            f"All {stats['reps_total']} reps were clean: smooth and controlled. Keep it up."
         )
     return lines
 
@@ -458,20 +457,23 @@ def render_figure(
     if len(t):
         ax.plot(t, y, color="black", lw=1.0, ls="--" if reconstructed else "-")
     ax.axhline(0, color="gray", lw=0.6)
+    finite = np.isfinite(t) & np.isfinite(y)  # NaN before the centre is known
     marks = flag_marks(reps, flag_events)
     seen_kinds = []
     for ts_, kind, _side in marks:
         marker, color, _label = FLAG_STYLE.get(kind, ("o", "k", kind))
-        yv = float(np.interp(ts_, t, y)) if len(t) else 0.0
+        yv = float(np.interp(ts_, t[finite], y[finite])) if finite.any() else 0.0
         ax.plot([ts_], [yv], marker=marker, color=color, ms=11, mec="white", mew=0.8, ls="")
         if kind not in seen_kinds:
             seen_kinds.append(kind)
-    ymax = max([abs(v) for v in y] + [r.rom_deg for r in reps] + [10.0])
+    ymax = max([float(np.abs(y[finite]).max()) if finite.any() else 0.0]
+               + [r.rom_deg for r in reps] + [10.0])
     ax.set_ylim(-ymax * 1.25, ymax * 1.25)
     ax.set_ylabel("knee angle (°)  + left / − right")
     ax.set_xlabel("time (s)")
-    if len(t):
-        ax.set_xlim(float(t[0]), float(t[-1]))
+    t_ok = t[np.isfinite(t)]
+    if len(t_ok) > 1:
+        ax.set_xlim(float(t_ok.min()), float(t_ok.max()))
     trace_label = "knee angle (reconstructed from rep phases)" if reconstructed else "knee angle"
     handles = [
         Line2D([], [], color="black", ls="--" if reconstructed else "-", label=trace_label),
@@ -514,8 +516,7 @@ def render_figure(
         ax_rom.set_ylim(0, max(r.rom_deg for r in reps) * 1.4)
 
     ax_spd.bar(idx, [r.peak_descent_dps for r in reps], color=colors, edgecolor="black", lw=0.4)
-    ax_spd.bar([], [], color="lightgray", edgecolor="black", lw=0.4,
-               label="peak descent speed (bar, side colour)")
+
     ax_spd.plot(
         idx, [r.peak_return_dps for r in reps], ls="", marker="o", mfc="white", mec="black",
         label="peak return speed",
@@ -531,7 +532,10 @@ def render_figure(
     ax_spd.set_ylabel("peak speed (°/s)")
     ax_spd.set_xlabel("rep")
     ax_spd.grid(axis="y", alpha=0.25)
-    ax_spd.legend(loc="upper right", fontsize=8, ncol=4)
+    spd_handles, _ = ax_spd.get_legend_handles_labels()
+    spd_handles.insert(0, Patch(facecolor="lightgray", edgecolor="black", lw=0.4,
+                                label="peak descent speed (bar, side colour)"))
+    ax_spd.legend(handles=spd_handles, loc="upper right", fontsize=8, ncol=4)
     top = max([r.peak_descent_dps for r in reps] + [r.peak_return_dps for r in reps]
               + [float(thr or 0), float(thr_r or 0), 10.0])
     ax_spd.set_ylim(0, top * 1.4)

@@ -155,7 +155,7 @@ def test_feedback_all_clean_and_symmetric():
     # asymmetry 10 %: no line
     lines = feedback_lines(session_stats(reps, target_per_side=1))
     assert lines == [
-        "All 2 reps were clean: smooth, controlled and full range. Keep it up."
+        "All 2 reps were clean: smooth and controlled. Keep it up."
     ]
 
 
@@ -448,3 +448,66 @@ def test_report_command_errors(tmp_path, capsys):
     inp.write_text(text)
     rc, _, err = run_report([str(inp), "--out", str(tmp_path)], capsys)
     assert rc == 2 and "would overwrite" in err and inp.read_text() == text
+
+
+def test_nan_angle_before_centre_is_known(tmp_path):
+    t, y = trace_for(SESSION, TRUE_DURATION)
+    y[:100] = np.nan  # the pipeline's trace is NaN until the centre is learned
+    p = write_report(tmp_path, SESSION, t, y, [FlagEvent(0.5, "fast_drop", "left", 1.0)], {})
+    assert p.figure_png.read_bytes()[:8] == PNG_MAGIC
+
+
+# ------------------------------------------------------------------------ end to end
+
+
+def test_report_command_on_simulated_recording(tmp_path, capsys):
+    """Simulated session with known truth -> recording -> `imu-host report` -> files + history."""
+    session = pytest.importorskip("imu_host.session")
+    if not hasattr(session, "analyze_file"):
+        pytest.skip("imu_host.session.analyze_file not available yet")
+    from imu_host.history import HistoryDB
+    from imu_host.recording import write_recording
+    from imu_host.sim import simulate
+
+    sim = simulate("one_side_tighter", 1)
+    truth = sim.truth
+    rec = tmp_path / "tight.csv"
+    write_recording(rec, sim.samples, sim.sample_rate_hz,
+                    {"started_at": "2026-03-02T08:15:00+00:00"})
+    rec_bytes = rec.read_bytes()
+    db = tmp_path / "h.sqlite3"
+    rc, out, err = run_report([str(rec), "--target", "6", "--db", str(db)], capsys)
+    assert rc == 0, err
+    out_dir = tmp_path / "tight_report"
+    assert out.split() == [str(out_dir / n) for n in ("summary.json", "report.md", "report.png")]
+    s = json.loads((out_dir / "summary.json").read_text())
+
+    # against the simulator's truth (independent of the detector and the report)
+    amp = {side: [r["amplitude_deg"] for r in truth["reps"] if r["side"] == side]
+           for side in ("left", "right")}
+    true_asym = 100 * (1 - np.mean(amp["right"]) / np.mean(amp["left"]))
+    assert (s["reps_left"], s["reps_right"]) == (truth["reps_left"], truth["reps_right"])
+    assert s["report"]["asymmetry_pct"] == pytest.approx(true_asym, abs=5)
+    assert s["report"]["smaller_side"] == "right"
+    assert s["report"]["fast_drops"] == sum(r["fast_drop"] for r in truth["reps"])
+    assert any(line.startswith("Right side range is") for line in s["report"]["feedback"])
+    # report block agrees with the pipeline's own summary
+    assert s["report"]["clean_reps"] == s["clean_reps"]
+    assert len(s["reps"]) == s["reps_total"] and all("phases" in r for r in s["reps"])
+    md = (out_dir / "report.md").read_text()
+    n_l, n_r = truth["reps_left"], truth["reps_right"]
+    assert f"| Done | {n_l} | {n_r} | {n_l + n_r} |" in md
+    assert "| Prescribed | 6 | 6 | 12 |" in md
+    assert (out_dir / "report.png").read_bytes()[:8] == PNG_MAGIC
+
+    # saved once to the history; a second report of the same recording does not duplicate
+    rc, _, err = run_report([str(rec), "--db", str(db)], capsys)
+    assert rc == 0, err
+    with HistoryDB(db) as h:
+        (row,) = h.sessions()
+    assert (row.reps_left, row.reps_right) == (n_l, n_r)
+    assert row.started_at.isoformat() == "2026-03-02T08:15:00+00:00"
+    assert rec.read_bytes() == rec_bytes  # the recording is never touched
+    rc, _, _ = run_report([str(rec), "--db", str(tmp_path / "other.db"), "--no-save",
+                           "--out", str(tmp_path / "o2")], capsys)
+    assert rc == 0 and not (tmp_path / "other.db").exists()
