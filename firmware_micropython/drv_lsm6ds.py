@@ -34,6 +34,7 @@ GYRO_FS = {250: (0, 8.75), 500: (1, 17.5), 1000: (2, 35.0), 2000: (3, 70.0)}  # 
 
 class LSM6DSx:
     channels = 6
+    fifo = False  # samples are queued in the sensor, not overwritten
 
     def __init__(self, bus, addr, who, odr_hz=100, accel_fs_g=4, gyro_fs_dps=500):
         self.bus = bus
@@ -41,6 +42,7 @@ class LSM6DSx:
         self.who_am_i = who
         self.sensor_id, self.name = MODELS[who]
         self.overflows = 0
+        self.overflow = False  # set on overflow, cleared by the streamer
         self._one = bytearray(1)
         self._raw = bytearray(12)
         self.configure(odr_hz, accel_fs_g, gyro_fs_dps)

@@ -43,6 +43,7 @@ GYRO_FS = {250: (0, 131.0), 500: (1, 65.5), 1000: (2, 32.8), 2000: (3, 16.4)}  #
 
 class MPU6xxx:
     channels = 6
+    fifo = True  # samples are queued in the sensor, not overwritten
 
     def __init__(self, bus, addr, who, odr_hz=100, accel_fs_g=4, gyro_fs_dps=500):
         self.bus = bus
@@ -50,6 +51,7 @@ class MPU6xxx:
         self.who_am_i = who
         self.sensor_id, self.name, self.fifo_bytes = MODELS[who]
         self.overflows = 0
+        self.overflow = False  # set on overflow, cleared by the streamer
         self._one = bytearray(1)
         self._two = bytearray(2)
         self._raw = bytearray(SAMPLE_BYTES)
@@ -101,6 +103,7 @@ class MPU6xxx:
             # overflowed: the oldest bytes were overwritten and sample alignment is lost.
             # Reset; the streamer sees the time gap and counts the lost samples.
             self.overflows += 1
+            self.overflow = True
             self.flush()
             return 0
         return count // SAMPLE_BYTES

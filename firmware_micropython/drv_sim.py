@@ -15,6 +15,7 @@ MASK30 = 0x3FFFFFFF
 
 class SimIMU:
     channels = 6
+    fifo = True  # samples are queued in the sensor, not overwritten
     name = "SIM"
     sensor_id = 0
     who_am_i = 0
@@ -30,6 +31,7 @@ class SimIMU:
         self.seed = seed
         self.clock = clock or time.ticks_us
         self.overflows = 0
+        self.overflow = False  # set on overflow, cleared by the streamer
         self.configure(odr_hz, accel_fs_g, gyro_fs_dps)
 
     def configure(self, odr_hz=100, accel_fs_g=4, gyro_fs_dps=500):

@@ -5,6 +5,8 @@
 #   .name, .sensor_id, .who_am_i, .channels (6 = accel xyz + gyro xyz)
 #   .odr_mhz, .period_us, .accel_fs_g, .gyro_fs_dps, .accel_g_per_lsb, .gyro_dps_per_lsb
 #   .overflows                      FIFO overflow events so far
+#   .fifo                           True if samples queue in the sensor (no loss while busy)
+#   .overflow                       set by the driver when samples were lost, the streamer clears it
 #   configure(odr_hz, accel_fs_g, gyro_fs_dps)   may allocate; sets the fields above
 #   available() -> int               whole samples ready now (allocation-free)
 #   read_into(buf, off)              one sample as 6 int16 LE: ax ay az gx gy gz (allocation-free)

@@ -178,31 +178,33 @@ class Streamer:
 
     def _take(self, n, now):
         p = self.period_us
+        imu = self.imu
+        gap = 0
         if self.anchor:
             self.anchor = False
             newest = now
-            gap = 0
         else:
+            # predicted time of the newest ready sample, from the previous one
             exp = (self.last_ts + n * p) & MASK30
-            err = sdiff(now, exp)
-            gap = 0
-            if err >= (p >> 1):
-                # samples the sensor produced but we never saw (FIFO reset, missed
-                # data-ready): keep timestamps right and show them as a sequence gap
-                gap = (err + (p >> 1)) // p
+            err = sdiff(now, exp)  # >= 0 normally: the sample is at most `now`
+            if err >= p and (imu.overflow or not imu.fifo):
+                # the sensor produced samples we never saw (FIFO overflow reset, or a
+                # data-ready sample overwritten while the loop was blocked): show them
+                # as a sequence gap so later timestamps stay right
+                gap = err // p
                 exp = (exp + gap * p) & MASK30
                 err -= gap * p
-            if err < -2 * p:
-                newest = now  # clock and sensor disagree badly: re-anchor
+            if err < 0:
+                newest = now  # prediction later than possible: pull back to the bound
             else:
-                newest = (exp + (err >> 3)) & MASK30  # follow the sensor clock slowly
+                newest = (exp + (err >> 5)) & MASK30  # follow the sensor clock slowly
+        imu.overflow = False
         if gap:
             self._flush()
             self.seq = (self.seq + gap) & MASK30
             self.lost += gap
         self.last_ts = newest
         first = (newest - (n - 1) * p) & MASK30
-        imu = self.imu
         fr = self.frames
         if not self.streaming:
             for i in range(n):
