@@ -390,6 +390,8 @@ def build_summary(
     out: dict[str, Any] = dict(summary) if summary is not None else base
     if summary is not None:
         for k, v in base.items():
+            if k == "tempo_median_s" and "tempo" in summary:
+                continue  # the replay summary has its own tempo block
             out.setdefault(k, v)
     out["reps"] = [{**r.to_dict(), "phases": rep_phases(r)} for r in reps]
     out["flag_events"] = [e.to_dict() for e in (flag_events or [])]
@@ -756,9 +758,11 @@ def write_report(
     :class:`InputError` is raised if one of them has a generated file's name in ``out_dir``.
     """
     meta = dict(meta or {})
-    if not meta.get("source") and summary and isinstance(summary.get("source"), Mapping):
+    if summary and isinstance(summary.get("source"), Mapping):
         for k, v in summary["source"].items():
             meta.setdefault(k, v)
+    if not meta.get("source") and meta.get("path"):
+        meta["source"] = str(meta["path"])
     reps = sorted(reps, key=lambda r: r.index)
     d = prepare_out_dir(out_dir, protect)
     stats = session_stats(reps, target_per_side)

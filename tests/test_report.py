@@ -293,7 +293,8 @@ def test_summary_dict_is_merged(tmp_path):
     p = write_report(tmp_path / "o", SESSION, None, None, None, {}, summary=given)
     s = json.loads(p.summary_json.read_text())
     assert s["asymmetry_pct"] == 27.0  # the lead's value wins
-    assert s["tempo"] == {"x": 1}
+    assert s["tempo"] == {"x": 1} and "tempo_median_s" not in s
+    assert "- Recording: `rec.csv`" in p.markdown.read_text()  # from summary["source"]["path"]
     assert s["source"] == {"path": "rec.csv", "sample_rate_hz": 100}
     assert s["clean_reps"] == 3  # filled in where the summary lacks it
     assert len(s["reps"]) == 7 and "phases" in s["reps"][0]
