@@ -348,6 +348,9 @@ class HistoryDB:
                 conn.execute("ROLLBACK")
                 raise
             self._set_wal(conn)
+        except sqlite3.OperationalError as err:  # read-only file/dir, locked, disk full, ...
+            conn.close()
+            raise self._err(f"cannot use the history database ({err})") from None
         except sqlite3.DatabaseError as err:
             conn.close()
             raise self._err(f"history database is damaged or unreadable ({err})") from None
