@@ -447,6 +447,7 @@ class _Track:
     raw_seq: int  # device sequence number of the next expected sample (mod 2**30)
     raw_t: int  # device clock of the next expected sample (mod 2**30)
     next_us: float  # stream time (us) of the next expected sample
+    last_us: float  # stream time (us) of the last sample handed out
 
 
 class SampleAssembler:
@@ -548,14 +549,15 @@ class SampleAssembler:
             if dt < -3 * period:
                 self.device_resets += 1
                 return tr.next_us
-            return tr.next_us + max(dt, 0)
+            return max(tr.next_us + dt, tr.last_us + 1.0)
         expect = dseq * period
         dt = dt_fwd + round((expect - dt_fwd) / WRAP) * WRAP  # unwrap near the expectation
         if abs(dt - expect) > max(50_000.0, 0.1 * expect, 3 * period):
             self.device_resets += 1  # sequence and clock disagree: the device restarted
             return tr.next_us
         self.samples_lost += dseq
-        return tr.next_us + max(dt, 0)
+        # small negative dt: the device corrected its timestamp estimate; keep order
+        return max(tr.next_us + dt, tr.last_us + 1.0)
 
     def _convert(self, fr: SampleFrame) -> Samples | None:
         info = self.info
@@ -571,6 +573,7 @@ class SampleAssembler:
             raw_seq=(fr.seq + n) & MASK,
             raw_t=(fr.t_us + n * fr.dt_us) & MASK,
             next_us=start + n * fr.dt_us,
+            last_us=float(t_us[-1]),
         )
         self.samples_received += n
         c = fr.counts.astype(np.float64)
