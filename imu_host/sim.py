@@ -50,7 +50,8 @@ Movement model (theta, deg; built on a 1 kHz grid, smoothed with a 12 ms Gaussia
 Truth (``SimResult.truth``, written as ``FILE.truth.json`` by ``imu-host simulate``)
 ``{"scenario", "seed", "sample_rate_hz", "has_gyro", "mounting_follows_convention", "reps":
 [{"side", "start_s", "peak_s", "end_s", "amplitude_deg", "peak_descent_dps", "peak_return_dps",
-"fast_drop", "bounce", "fast_return", "descent_s", "hold_s", "return_s", "truncated_start"}],
+"fast_drop", "bounce", "fast_return", "descent_s", "hold_s", "return_s", "truncated_start",
+"truncated_end"}],
 "reps_left", "reps_right", "no_rep_segments", "ambiguous", "notes", ...}``: speeds and
 amplitudes are measured on the model's theta (not by any detector); ``fast_drop`` reps peak at
 >= 120 deg/s and every other descent at <= 60 deg/s.  Extra keys: "gaps" ([t_before,
@@ -189,7 +190,25 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
                 }
             )
             reps = reps[1:]
-    sl = slice(crop, n)
+    stop = n
+    if sc.crop_end is not None:
+        kind, frac = sc.crop_end
+        last = reps[-1]
+        s = SIGN[last.side]
+        if kind == "counted":
+            seg = s * theta[last.i_leave : last.i_end]
+            stop = last.i_leave + int(np.argmax(seg <= (1.0 - frac) * seg.max())) + 1
+        else:
+            stop = last.i_arrive + int(frac * (last.i_leave - last.i_arrive)) + 1
+            excluded.append(
+                {
+                    "side": last.side,
+                    "start_s": round((last.i_start - crop) * FINE_DT, 3),
+                    "reason": "recording ends at the side, before any of the return",
+                }
+            )
+            reps = reps[:-1]
+    sl = slice(crop, stop)
     theta, psi, hip, impact, slip = theta[sl], psi[sl], hip[sl], impact[sl], slip[sl]
     n = len(theta)
     duration = (n - 1) * FINE_DT
@@ -203,7 +222,7 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
     spec.gyro_range_dps = float(rng.choice([r for r in sc.gyro_ranges if r > wmax] or [2000.0]))
 
     # packet gaps in the longest centre rests
-    rests = [(a - crop, b - crop) for a, b in mb.rests if a - crop > 0]
+    rests = [(a - crop, b - crop) for a, b in mb.rests if a - crop > 0 and b <= stop]
     if sc.n_gaps:
         ok = [r for r in rests if (r[1] - r[0]) * FINE_DT >= 2.2 and r[0] > 0]
         ok = ok[1:-1] if len(ok) > 3 else ok
@@ -250,6 +269,7 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
                 "hold_s": round((il - ia) * FINE_DT, 3),
                 "return_s": round((i1 - il) * FINE_DT, 3),
                 "truncated_start": bool(rp.i_start < crop),
+                "truncated_end": bool(rp.i_end >= stop),
             }
         )
 

@@ -110,8 +110,11 @@ class MotionBuilder:
         fast_drop: bool = False,
         bounce: bool = False,
         fast_return: bool = False,
+        centre: float = 0.0,
+        creep: float = 0.0,
     ) -> RepPlan:
-        """One rep from centre: descent (controlled or momentum drop), hold, return to 0."""
+        """One rep from centre: descent (controlled or momentum drop), hold (sinking ``creep``
+        deg further), return to ``centre`` (a rest position within a degree or two of 0)."""
         rng = self.rng
         s = SIGN[side]
         i_start = self.n
@@ -120,21 +123,25 @@ class MotionBuilder:
             dur = float(np.clip(2.0 * amp / vpk, 0.25, 0.8))
             self.drop(s * amp, dur, rng.uniform(0.05, 0.1))
             i_arrive = self.n
-            self.dip(rng.uniform(2.0, 6.0), rng.uniform(0.3, 0.5))  # rebound off the end stop
+            reb = rng.uniform(2.0, min(6.0, max(2.5, 0.3 * amp)))
+            self.dip(reb, rng.uniform(0.3, 0.5))  # rebound off the end stop
         else:
             self.move(s * amp, controlled_duration(amp, descent_s))
             i_arrive = self.n
         if bounce:
             for _ in range(int(rng.integers(2, 4))):
-                b = rng.uniform(4.0, 10.0)
+                b = rng.uniform(4.0, min(10.0, max(4.5, 0.3 * amp)))
                 self.dip(b, max(rng.uniform(0.45, 0.8), b * np.pi / CONTROLLED_MAX_DPS))
-        self.hold(hold_s)
+        if creep and hold_s >= 1.0:
+            self.move(self.theta + s * creep, hold_s)
+        else:
+            self.hold(hold_s)
         i_leave = self.n
         if fast_return:
             vpk = rng.uniform(FAST_MIN_DPS + 10.0, 260.0)
-            self.move(0.0, max(0.15, 1.875 * abs(self.theta) / vpk))
+            self.move(centre, max(0.15, 1.875 * abs(self.theta - centre) / vpk))
         else:
-            self.move(0.0, controlled_duration(abs(self.theta), return_s))
+            self.move(centre, controlled_duration(abs(self.theta - centre), return_s))
         plan = RepPlan(side, i_start, i_arrive, i_leave, self.n, fast_drop, bounce, fast_return)
         self.reps.append(plan)
         return plan

@@ -169,7 +169,9 @@ class SensorSpec:
     gyro_drift_dps: float = 0.0  # typical drift of the bias over the recording
     accel_scale: np.ndarray = field(default_factory=lambda: np.ones(3))
     accel_offset_g: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    gyro_scale: np.ndarray = field(default_factory=lambda: np.ones(3))
     accel_range_g: float = 8.0
+    accel_lsb_g: float | None = None  # coarser converter than int16 at the range (e.g. 1/64 g)
     gyro_range_dps: float = 2000.0
     drop_prob: float = 0.0  # probability that an individual sample is lost
     spikes: int = 0  # single-sample knocks of 1-4 g
@@ -232,6 +234,8 @@ def sample_sensor(
         mag = rng.uniform(1.0, 4.0, size=spec.spikes) * rng.choice([-1.0, 1.0], size=spec.spikes)
         acc[where, axes] += mag
     acc = _quantise(acc, spec.accel_range_g)
+    if spec.accel_lsb_g:
+        acc = np.round(acc / spec.accel_lsb_g) * spec.accel_lsb_g
 
     gyro = None
     if spec.has_gyro:
@@ -242,7 +246,7 @@ def sample_sensor(
         walk *= spec.gyro_drift_dps / max(1.0, np.sqrt(knots))
         kt = np.linspace(0.0, t_true[-1], knots)
         drift = np.column_stack([np.interp(t_true, kt, walk[:, k]) for k in range(3)])
-        gyro = w + spec.gyro_bias_dps[None, :] + drift
+        gyro = w * spec.gyro_scale[None, :] + spec.gyro_bias_dps[None, :] + drift
         gyro = gyro + rng.normal(0.0, spec.gyro_noise_dps, size=(n, 3))
         gyro = _quantise(gyro, spec.gyro_range_dps)
 

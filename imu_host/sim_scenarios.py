@@ -32,6 +32,7 @@ class Setup:
     typical_amp: float = 35.0
     prelude: Prelude | None = None
     crop: tuple[str, float] | None = None  # ("counted" | "excluded", travel fraction / hold frac)
+    crop_end: tuple[str, float] | None = None  # ("counted" | "excluded", fraction) for the last rep
     slip: tuple[float, float, float] | None = None  # (time_s, angle_deg, duration_s)
     n_gaps: int = 0
     still: list[tuple[float, float]] = field(default_factory=list)  # lying still, no reps
@@ -52,10 +53,11 @@ def default_setup(rng: np.random.Generator) -> Setup:
         rate_error=float(rng.uniform(-0.01, 0.03)),
         jitter_s=float(rng.uniform(0.0001, 0.001)),
         ts_round_s=1e-3 if rng.random() < 0.3 else 1e-6,
-        accel_noise_g=float(rng.uniform(0.005, 0.03)),
+        accel_noise_g=float(rng.uniform(0.004, 0.02)),
         gyro_noise_dps=float(rng.uniform(0.1, 1.0)),
         gyro_bias_dps=rng.uniform(-3.0, 3.0, size=3),
         gyro_drift_dps=float(rng.uniform(0.1, 0.8)),
+        gyro_scale=1.0 + rng.uniform(-0.02, 0.02, size=3),
         accel_scale=1.0 + rng.uniform(-0.03, 0.03, size=3),
         accel_offset_g=rng.uniform(-0.03, 0.03, size=3),
         drop_prob=float(rng.uniform(0.0, 0.003)),
@@ -128,6 +130,8 @@ def run_set(
             fast_drop=i in fast,
             bounce=i in bounce,
             fast_return=i in yank,
+            centre=rng.uniform(-1.5, 1.5),
+            creep=rng.uniform(0.0, 2.0),
         )
         if i < len(sides) - 1:
             r = rng.uniform(*c_r)
@@ -196,7 +200,7 @@ def one_side_tighter(sc: Setup) -> None:
     rng = sc.rng
     tight = LEFT if rng.random() < 0.5 else RIGHT
     free = rng.uniform(35.0, 55.0)
-    amps = {OTHER[tight]: free, tight: free * rng.uniform(0.4, 0.6)}
+    amps = {OTHER[tight]: free, tight: free * rng.uniform(0.45, 0.65)}
     run_set(sc, alternating(rng, int(rng.integers(4, 6))), "medium", amps=amps)
     sc.notes.append(f"{tight} side tighter: ~{amps[tight]:.0f} vs ~{free:.0f} deg")
 
@@ -294,24 +298,75 @@ def packet_gaps(sc: Setup) -> None:
     sc.notes.append("packet gaps of 10-100 samples, only during centre rests")
 
 
-def continuous_swing(sc: Setup) -> None:
+def swing_set(
+    sc: Setup,
+    base_d: float,
+    amps: dict[str, float],
+    total_s: float,
+    pause: tuple[float, float] = (0.0, 0.0),
+) -> None:
+    """Side-to-side half-sine excursions of ~base_d s each, optional short centre pauses."""
     rng, mb = sc.rng, sc.mb
+    sc.typical_amp = float(np.mean(list(amps.values())))
+    n = int(np.clip(total_s / (base_d + np.mean(pause)), 10, 24))
+    side = LEFT if rng.random() < 0.5 else RIGHT
+    mb.rest(rng.uniform(1.0, 3.0))
+    for i in range(n):
+        d = float(np.clip(base_d * rng.uniform(0.9, 1.1), 1.6, 4.0))
+        a = amps[side] * rng.uniform(0.9, 1.1)
+        a = float(np.clip(a, 15.0, 0.97 * 55.0 * d / np.pi))  # peak speed a*pi/d stays controlled
+        mb.swing(side, a, d)
+        if pause[1] > 0 and i < n - 1:
+            mb.rest(rng.uniform(*pause))
+        side = OTHER[side]
+    mb.rest(rng.uniform(1.5, 3.0))
+
+
+def continuous_swing(sc: Setup) -> None:
+    rng = sc.rng
     base_d = rng.uniform(1.6, 4.0)
     amps = side_amps(rng, 20.0, 60.0)
     if rng.random() < 0.5:  # asymmetric
         amps[LEFT if rng.random() < 0.5 else RIGHT] *= rng.uniform(0.55, 0.8)
-    sc.typical_amp = float(np.mean(list(amps.values())))
-    n = int(np.clip(rng.uniform(45.0, 75.0) / base_d, 10, 24))
-    side = LEFT if rng.random() < 0.5 else RIGHT
-    mb.rest(rng.uniform(1.0, 3.0))
-    for _ in range(n):
-        d = base_d * rng.uniform(0.9, 1.1)
-        a = amps[side] * rng.uniform(0.9, 1.1)
-        a = float(np.clip(a, 15.0, 0.97 * 55.0 * d / np.pi))  # peak speed a*pi/d stays controlled
-        mb.swing(side, a, d)
-        side = OTHER[side]
-    mb.rest(rng.uniform(1.5, 3.0))
+    swing_set(sc, base_d, amps, rng.uniform(45.0, 75.0))
     sc.notes.append(f"continuous swinging, no pause at either end, ~{base_d:.1f} s per excursion")
+
+
+def mex_like(sc: Setup) -> None:
+    """Like the real MEx recordings: AX3-style accelerometer only, 1/64 g, ~103 Hz, ms stamps."""
+    rng, spec = sc.rng, sc.spec
+    spec.has_gyro = False
+    spec.rate_error = float(rng.uniform(0.02, 0.035))
+    spec.ts_round_s = 1e-3
+    spec.accel_lsb_g = 1.0 / 64.0
+    spec.accel_noise_g = float(rng.uniform(0.003, 0.012))
+    spec.accel_scale = rng.uniform(0.94, 0.99, size=3)
+    sc.accel_ranges = (8.0,)
+    sc.follows_convention = False
+    sc.mount = random_rotation(rng)
+    sc.wobble_deg = float(rng.uniform(5.0, 10.0) * rng.choice([-1.0, 1.0]))
+    base_d = rng.uniform(2.0, 4.0)
+    amps = side_amps(rng, 25.0, 60.0)
+    amps[LEFT if rng.random() < 0.5 else RIGHT] *= rng.uniform(0.7, 1.0)
+    pause = (0.3, 1.0) if rng.random() < 0.5 else (0.0, 0.0)
+    swing_set(sc, base_d, amps, rng.uniform(45.0, 60.0), pause)
+    sc.notes.append("MEx-like: accel only, 1/64 g, ~103 Hz, ms timestamps, cone path")
+
+
+def end_partway_excluded(sc: Setup) -> None:
+    rng = sc.rng
+    sides = alternating(rng, int(rng.integers(4, 6)))
+    sides.append(OTHER[sides[-1]])
+    run_set(sc, sides, "medium", hold=(2.0, 4.0))
+    sc.crop_end = ("excluded", float(rng.uniform(0.2, 0.8)))
+    sc.notes.append("recording ends at a side during the last hold: that excursion is not counted")
+
+
+def end_partway_counted(sc: Setup) -> None:
+    rng = sc.rng
+    run_set(sc, alternating(rng, int(rng.integers(4, 6))), "medium")
+    sc.crop_end = ("counted", float(rng.uniform(0.7, 0.85)))
+    sc.notes.append("recording ends on the last return, >= 70% of the way back: counted")
 
 
 def start_partway_counted(sc: Setup) -> None:
@@ -352,7 +407,7 @@ FAMILIES: dict[str, tuple[Callable[[Setup], None], str]] = {
     "yanked_returns": (yanked_returns, "some reps return to centre fast (yanked)"),
     "long_holds": (long_holds, "holds of 5-8 s at end range"),
     "non_alternating": (non_alternating, "sides in a non-alternating order (L L R L R R ...)"),
-    "one_side_tighter": (one_side_tighter, "one side reaches only 40-60% of the other's range"),
+    "one_side_tighter": (one_side_tighter, "one side reaches only 45-65% of the other's range"),
     "floor_reach": (floor_reach, "very large range (70-90 deg, knees near the floor)"),
     "fidgets": (fidgets, "small fidgets (< 8 deg) between reps that are not reps"),
     "still_before_after": (still_before_after, "lying still 10-20 s before and after the set"),
@@ -365,5 +420,8 @@ FAMILIES: dict[str, tuple[Callable[[Setup], None], str]] = {
     "continuous_swing": (continuous_swing, "continuous side-to-side swinging, no pause anywhere"),
     "start_partway_counted": (start_partway_counted, "starts just after leaving centre (counted)"),
     "start_partway_excluded": (start_partway_excluded, "starts at a side in a hold (not counted)"),
+    "mex_like": (mex_like, "like the real MEx files: accel only, 1/64 g, ~103 Hz, swinging"),
+    "end_partway_counted": (end_partway_counted, "ends on the last return, mostly back (counted)"),
+    "end_partway_excluded": (end_partway_excluded, "ends at a side in the last hold (not counted)"),
     "cone_path": (cone_path, "knees trace a cone (7-10 deg out-of-plane wobble)"),
 }

@@ -46,6 +46,11 @@ REQUIRED_FAMILIES = {
     "continuous_swing",
     "start_partway_counted",
     "start_partway_excluded",
+    "end_partway_counted",
+    "end_partway_excluded",
+    "cone_path",
+    "floor_reach",
+    "mex_like",
 }
 
 
@@ -327,7 +332,8 @@ def test_fast_drop_has_rebound() -> None:
         s = 1 if rep["side"] == "left" else -1
         ta = rep["start_s"] + rep["descent_s"]
         m = (t >= ta) & (t <= ta + 0.6)
-        dip = rep["amplitude_deg"] - (s * th[m]).min()
+        arrived = (s * th[(t >= ta - 0.05) & (t <= ta + 0.05)]).max()
+        dip = arrived - (s * th[m]).min()
         assert 1.5 <= dip <= 7.0
 
 
@@ -366,6 +372,31 @@ def test_start_partway() -> None:
     assert abs(res.theta_deg[0]) > 12.0  # starts out at the side
     assert res.truth["reps"][0]["start_s"] > res.truth["excluded_reps"][0]["end_s"]
     assert not any(r["truncated_start"] for r in res.truth["reps"])
+
+
+def test_end_partway() -> None:
+    res = sim.simulate("end_partway_counted", 1)
+    last = res.truth["reps"][-1]
+    assert last["truncated_end"] and last["end_s"] == pytest.approx(
+        res.truth["duration_s"], abs=0.02
+    )
+    assert 0.1 * last["amplitude_deg"] < abs(res.theta_deg[-1]) < 0.35 * last["amplitude_deg"]
+    res = sim.simulate("end_partway_excluded", 1)
+    (ex,) = res.truth["excluded_reps"]
+    assert ex["start_s"] > res.truth["reps"][-1]["end_s"]
+    assert abs(res.theta_deg[-1]) > 12.0  # still out at the side
+    assert not any(r["truncated_end"] for r in res.truth["reps"])
+
+
+def test_mex_like_sensor() -> None:
+    res = sim.simulate("mex_like", 1)
+    a = res.samples.accel_g
+    assert res.samples.gyro_dps is None
+    assert np.allclose(a * 64, np.round(a * 64), atol=1e-9)  # 1/64 g resolution
+    d = np.diff(res.samples.t_s)
+    assert np.allclose(d * 1000, np.round(d * 1000), atol=1e-6)  # millisecond stamps
+    rate = (len(d)) / (res.samples.t_s[-1] - res.samples.t_s[0])
+    assert 101.0 < rate < 104.0  # nominal 100 Hz, the clock runs fast like the real AX3 files
 
 
 def test_walk_sit_lie_prelude() -> None:
