@@ -155,12 +155,15 @@ class FakeMPU(_Sensor):
             a_scale = (16384, 8192, 4096, 2048)[(self.regs[0x1C] >> 3) & 3]
             g_scale = (131.0, 65.5, 32.8, 16.4)[(self.regs[0x1B] >> 3) & 3]
             self._requantise(a_scale, g_scale)
+        if reg in (0x19, 0x1A):
+            self.running = False  # rate changed: the sample clock restarts below
         if reg == 0x6A:
             if val & 0x04:
                 self.fifo_count = 0
                 self.fifo_head = 0
-            if val & 0x40 and (self.regs[0x6B] & 0x40) == 0:
-                self._start(self._rate_period())  # restart the sample clock with the FIFO
+            if val & 0x40 and (self.regs[0x6B] & 0x40) == 0 and not self.running:
+                # the sample clock runs from here on; a later FIFO reset does not move it
+                self._start(self._rate_period())
 
     def _push_byte(self, x):
         pos = (self.fifo_head + self.fifo_count) % self.fifo_size
@@ -176,6 +179,8 @@ class FakeMPU(_Sensor):
         new = self._advance()
         if new <= 0 or not (self.regs[0x6A] & 0x40):
             return
+        if new > self.fifo_size:  # only the newest fit anyway
+            new = self.fifo_size
         en = self.regs[0x23]
         for s in range(self.produced - new, self.produced):
             if en & 0x08:
@@ -203,7 +208,9 @@ class FakeMPU(_Sensor):
                     self.fifo_count -= 1
                     if self.first_index < 0 and i == 0 and self._sample_bytes():
                         # which motion sample is the first the firmware reads
-                        self.first_index = self.produced - (self.fifo_count + 1) // self._sample_bytes()
+                        self.first_index = (
+                            self.produced - (self.fifo_count + 1) // self._sample_bytes()
+                        )
                 else:
                     buf[i] = 0
             elif r == 0x72:

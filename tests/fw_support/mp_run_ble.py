@@ -68,16 +68,29 @@ def main():
     s._flush()
     with open(a["out"], "wb") as f:
         f.write(memoryview(ble.log)[: ble.log_pos])
-    print(json.dumps({
-        "services": ble.services, "buffers": {str(k): v for k, v in ble.buffers.items()},
-        "handles": {str(k): v for k, v in ble.handles.items()},
-        "tx_handle": link.tx_handle, "rx_handle": link.rx_handle,
-        "adverts": [(i, bytes(d).hex(), bytes(r).hex()) for i, d, r in ble.adverts],
-        "note_len": list(ble.note_len[: ble.notes]), "note_conn": list(ble.note_conn[: ble.notes]),
-        "oversize": ble.oversize, "marks": marks, "dropped": s.dropped, "lost": s.lost,
-        "seq": s.seq, "first_index": dev.first_index, "commands_ok": s.cmd.ok,
-        "cfg": {k: str(v) for k, v in ble.cfg.items()}, "heap_locked": locked,
-    }))
+    print(
+        json.dumps(
+            {
+                "services": ble.services,
+                "buffers": {str(k): v for k, v in ble.buffers.items()},
+                "handles": {str(k): v for k, v in ble.handles.items()},
+                "tx_handle": link.tx_handle,
+                "rx_handle": link.rx_handle,
+                "adverts": [(i, bytes(d).hex(), bytes(r).hex()) for i, d, r in ble.adverts],
+                "note_len": list(ble.note_len[: ble.notes]),
+                "note_conn": list(ble.note_conn[: ble.notes]),
+                "oversize": ble.oversize,
+                "marks": marks,
+                "dropped": s.dropped,
+                "lost": s.lost,
+                "seq": s.seq,
+                "first_index": dev.first_index,
+                "commands_ok": s.cmd.ok,
+                "cfg": {k: str(v) for k, v in ble.cfg.items()},
+                "heap_locked": locked,
+            }
+        )
+    )
 
 
 main()

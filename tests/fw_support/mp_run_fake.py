@@ -23,9 +23,19 @@ SENSORS = {
 
 
 def main():
-    a = {"seconds": "3", "step_us": "1000", "stall_every": "0", "stall_us": "0",
-         "heap_lock": "0", "spf": "4", "rate": "100", "cmds": "", "cmd_at_s": "1.0",
-         "warmup_s": "0.2", "max_write": "0"}
+    a = {
+        "seconds": "3",
+        "step_us": "1000",
+        "stall_every": "0",
+        "stall_us": "0",
+        "heap_lock": "0",
+        "spf": "4",
+        "rate": "100",
+        "cmds": "",
+        "cmd_at_s": "1.0",
+        "warmup_s": "0.2",
+        "max_write": "0",
+    }
     for arg in sys.argv[1:]:
         k, v = arg.split("=", 1)
         a[k] = v
@@ -40,6 +50,11 @@ def main():
     if a["cmds"]:
         with open(a["cmds"], "rb") as f:
             link.inp = bytearray(f.read())
+    cmds2 = b""
+    if a.get("cmds2"):
+        with open(a["cmds2"], "rb") as f:
+            cmds2 = f.read()
+    cmd2_at = clock.now + int(float(a.get("cmd2_at_s", "2.0")) * 1e6)
     s = Streamer(sensor, link, spf=int(a["spf"]), clock=clock.ticks_us)
     step = int(a["step_us"])
     stall_every = int(a["stall_every"])
@@ -67,6 +82,14 @@ def main():
             if ninp and clock.now >= cmd_at:
                 link.send_from_host(ninp)
                 ninp = 0
+            if cmds2 and clock.now >= cmd2_at:
+                if locked:
+                    micropython.heap_unlock()
+                link.inp = link.inp + cmds2  # (test setup, not firmware: may allocate)
+                link.send_from_host(len(cmds2))
+                cmds2 = b""
+                if locked:
+                    micropython.heap_lock()
             s.poll()
             polls += 1
             if stall_every and polls % stall_every == 0:
@@ -76,16 +99,32 @@ def main():
         if locked:
             micropython.heap_unlock()
     s._flush()
+    s.send_status(clock.now & 0x3FFFFFFF)  # final counters
     with open(a["out"], "wb") as f:
         f.write(memoryview(link.out)[: link.pos])
-    print(json.dumps({
-        "driver": sensor.name, "first_index": dev.first_index, "produced": dev.produced,
-        "seq": s.seq, "lost": s.lost, "dropped": s.dropped, "overflows": sensor.overflows,
-        "frames_sent": s.frames_sent, "polls": polls, "bytes": link.pos,
-        "heap_locked": locked, "mem_before": mem_before, "t_start": dev.t_start,
-        "period_us": dev.period_us, "commands_ok": s.cmd.ok, "commands_bad": s.cmd.bad,
-        "spf": s.spf,
-    }))
+    print(
+        json.dumps(
+            {
+                "driver": sensor.name,
+                "first_index": dev.first_index,
+                "produced": dev.produced,
+                "seq": s.seq,
+                "lost": s.lost,
+                "dropped": s.dropped,
+                "overflows": sensor.overflows,
+                "frames_sent": s.frames_sent,
+                "polls": polls,
+                "bytes": link.pos,
+                "heap_locked": locked,
+                "mem_before": mem_before,
+                "t_start": dev.t_start,
+                "period_us": dev.period_us,
+                "commands_ok": s.cmd.ok,
+                "commands_bad": s.cmd.bad,
+                "spf": s.spf,
+            }
+        )
+    )
 
 
 main()
