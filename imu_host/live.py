@@ -94,6 +94,7 @@ class LiveOptions:
     read_timeout: float = 0.02
     flush_interval_s: float = 1.0
     info_timeout_s: float = 10.0  # no device info this long after connecting -> error
+    stall_s: float = 2.0  # connected but no samples this long -> ask the board to start again
     settings: Any = None  # pipeline settings (None: defaults, same as replay)
     backoff: Backoff = field(default_factory=Backoff)
     source: str = ""  # for the recording's metadata
@@ -127,6 +128,7 @@ class LiveSession:
         err: IO[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_event: Callable[[object, float], None] | None = None,
+        on_link: Callable[[str], None] | None = None,
     ) -> None:
         if options.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
@@ -135,6 +137,7 @@ class LiveSession:
         self.err = err or sys.stderr
         self.clock = clock
         self.on_event = on_event  # (event, latency_s) hook for tests / benchmarks
+        self.on_link = on_link  # "connected" / "lost" / "device_reset" hook
         self.link = (
             transport
             if isinstance(transport, ReconnectingTransport)
@@ -180,11 +183,11 @@ class LiveSession:
         self.decoder.reset()  # bytes of a previous connection never mix with new ones
         self.connected = True
         self._connected_at = self.clock()
+        self._request_start()
         if n > 1:
             self.quality.reconnects += 1
             self._check_gap = True
             self._notice(f"reconnected ({self.link.description})", {"state": "connected"})
-        self._request_start()
 
     def _on_lost(self, why: str) -> None:
         self.connected = False
@@ -343,6 +346,8 @@ class LiveSession:
             self._view_lines = 0
 
     def _notice(self, text: str, payload: dict[str, Any]) -> None:
+        if self.on_link is not None:
+            self.on_link(payload["state"])
         mode = self.options.mode
         if mode == "json":
             self._write(json.dumps({"event": "link", **payload}) + "\n")
@@ -458,6 +463,16 @@ class LiveSession:
                             )
                         if now >= self._next_info_request:
                             self._request_start()
+                    elif (
+                        self.connected
+                        and self._last_wall is not None
+                        and now - max(self._last_wall, self._connected_at) > opts.stall_s
+                        and now >= self._next_info_request
+                    ):
+                        # connected but silent (board reset behind a UART bridge, or it
+                        # stopped streaming): ask again
+                        self._check_gap = True
+                        self._request_start()
                     if now >= next_refresh:
                         self.refresh()
                         next_refresh = now + 1.0 / opts.refresh_hz
