@@ -87,8 +87,13 @@ class _Excursion:
 class RepDetector:
     """Streaming rep detector. ``feed`` angle samples, get events."""
 
-    def __init__(self, odr_hz: float, settings: DetectorSettings | None = None) -> None:
+    def __init__(
+        self, odr_hz: float, settings: DetectorSettings | None = None, keep_trace: bool = False
+    ) -> None:
         self.s = settings or DetectorSettings()
+        self.keep_trace = keep_trace
+        self.trace_t: list[np.ndarray] = []  # per block: times
+        self.trace_deg: list[np.ndarray] = []  # per block: angle relative to the centre then
         self.odr_hz = float(odr_hz)
         self.k = max(1, int(round(self.s.block_s * self.odr_hz)))
         self.reps: list[Rep] = []
@@ -173,6 +178,9 @@ class RepDetector:
     def _block(self, t: np.ndarray, th: np.ndarray, ra: np.ndarray, bad: bool) -> None:
         if bad:
             self._reset()
+            if self.keep_trace:
+                self.trace_t.append(t)
+                self.trace_deg.append(np.full(len(t), np.nan))
             return
         if self.centre is None:
             self._no_centre(t, th, ra)
@@ -248,6 +256,9 @@ class RepDetector:
         s = self.s
         c = self.centre
         d = th - c
+        if self.keep_trace:
+            self.trace_t.append(t)
+            self.trace_deg.append(d)
         t_end = float(t[-1])
         d_end = float(d[-1])
         e = self._exc

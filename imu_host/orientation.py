@@ -75,6 +75,12 @@ class AngleSegment:
     slip_t_s: list[float]  # times at which a strap slip / re-mount was handled
 
 
+def _dot3(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Row-wise dot product with a 3-vector; unlike ``m @ v`` (BLAS), the result does not
+    depend on how many rows are passed, which keeps the stream chunk-invariant."""
+    return m[:, 0] * v[0] + m[:, 1] * v[1] + m[:, 2] * v[2]
+
+
 def _sym(s6: np.ndarray) -> list[list[float]]:
     a, b, c, d, e, f = (float(x) for x in s6)
     return [[a, d, e], [d, b, f], [e, f, c]]
@@ -203,10 +209,17 @@ class RollEstimator:
         if self.axis is None:
             self._held.append((t, u, c, active))
             self._held_n += len(t)
-            while self._held_n - len(self._held[0][0]) >= self._backfill_n:
-                ht, hu, hc, ha = self._held.pop(0)
-                self._held_n -= len(ht)
-                out.append(self._unknown(ht, ha))
+            excess = self._held_n - self._backfill_n
+            while excess > 0:  # release the oldest samples as unknown, sample-exactly
+                ht, hu, hc, ha = self._held[0]
+                k = min(excess, len(ht))
+                out.append(self._unknown(ht[:k], ha[:k]))
+                if k == len(ht):
+                    self._held.pop(0)
+                else:
+                    self._held[0] = (ht[k:], hu[k:], hc[k:], ha[k:])
+                self._held_n -= k
+                excess -= k
         else:
             out.append(self._angles(t, u, c, active, []))
 
@@ -223,9 +236,9 @@ class RollEstimator:
         r = self._ref - (self._ref @ a) * a
         r = r / max(np.linalg.norm(r), 1e-9)
         b = np.cross(a, r)
-        theta_acc = -np.degrees(np.arctan2(u @ b, u @ r)) + self._offset
+        theta_acc = -np.degrees(np.arctan2(_dot3(u, b), _dot3(u, r))) + self._offset
         if self.has_gyro:
-            rate = c @ a
+            rate = _dot3(c, a)
             al = self._alpha
             x = al * rate * self.dt + (1.0 - al) * theta_acc
             if self._zi_comp is None:

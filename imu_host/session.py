@@ -42,11 +42,9 @@ class Pipeline:
         self.odr_hz = float(odr_hz)
         self.has_gyro = has_gyro
         self._orient = RollEstimator(odr_hz, has_gyro, self.settings.orientation)
-        self._det = RepDetector(odr_hz, self.settings.detector)
+        self._det = RepDetector(odr_hz, self.settings.detector, keep_trace=keep_trace)
         self.events: list[Event] = []
         self.keep_trace = keep_trace
-        self._trace_t: list[np.ndarray] = []
-        self._trace_a: list[np.ndarray] = []
         self.angle_deg = math.nan  # latest knee angle relative to the learned centre
         self.samples_seen = 0
         self.t_first: float | None = None
@@ -105,10 +103,6 @@ class Pipeline:
             c = self._det.centre
             last = float(seg.theta_deg[-1])
             self.angle_deg = last - c if c is not None and not math.isnan(last) else math.nan
-            if self.keep_trace:
-                self._trace_t.append(seg.t_s)
-                rel = seg.theta_deg - (c if c is not None else np.nan)
-                self._trace_a.append(rel)
         return events
 
     def finish(self) -> list[Event]:
@@ -119,9 +113,10 @@ class Pipeline:
 
     def angle_trace(self) -> tuple[np.ndarray, np.ndarray]:
         """(t_s, angle_deg relative to the centre known at the time); needs keep_trace."""
-        if not self._trace_t:
+        d = self._det
+        if not d.trace_t:
             return np.zeros(0), np.zeros(0)
-        return np.concatenate(self._trace_t), np.concatenate(self._trace_a)
+        return np.concatenate(d.trace_t), np.concatenate(d.trace_deg)
 
     @property
     def duration_s(self) -> float:
