@@ -46,7 +46,6 @@ def write_simulation(scenario: str, seed: int, out: str | os.PathLike[str]) -> d
         "source": "imu-host simulate",
         "scenario": scenario,
         "seed": str(seed),
-        "truth": tp.name,
     }
     write_recording(out, res.samples, res.sample_rate_hz, meta)
     try:

@@ -110,6 +110,8 @@ _EXTRA_SEEDS = {
     "walk_sit_lie": 3,
     "non_alternating": 3,
     "bounces": 3,
+    "fast_drops_most": 3,
+    "sloppy_mixed": 3,
 }
 
 

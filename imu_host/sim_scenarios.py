@@ -170,6 +170,24 @@ def fast_drops_mixed(sc: Setup) -> None:
     run_set(sc, sides, "medium", fast=pick(sc.rng, len(sides), (0.25, 0.5), 2))
 
 
+def fast_drops_most(sc: Setup) -> None:
+    sides = alternating(sc.rng, int(sc.rng.integers(4, 7)))
+    run_set(sc, sides, "medium", fast=pick(sc.rng, len(sides), (0.6, 0.9), 3))
+    sc.notes.append("tired/impatient: most reps are momentum-driven drops")
+
+
+def sloppy_mixed(sc: Setup) -> None:
+    rng = sc.rng
+    sides = alternating(rng, int(rng.integers(5, 7)))
+    n = len(sides)
+    fast = pick(rng, n, (0.2, 0.35), 2)
+    rest = [i for i in range(1, n) if i not in fast]
+    bounce = {int(i) for i in rng.choice(rest, size=min(2, len(rest)), replace=False)}
+    yank = pick(rng, n, (0.2, 0.35), 2)
+    run_set(sc, sides, "medium", fast=fast, bounce=bounce, yank=yank)
+    sc.notes.append("fast drops, bounces and yanked returns mixed in one set")
+
+
 def bounces(sc: Setup) -> None:
     sides = alternating(sc.rng, int(sc.rng.integers(4, 6)))
     run_set(sc, sides, "medium", bounce=pick(sc.rng, len(sides), (0.3, 0.5), 2))
@@ -201,7 +219,8 @@ def one_side_tighter(sc: Setup) -> None:
     tight = LEFT if rng.random() < 0.5 else RIGHT
     free = rng.uniform(35.0, 55.0)
     amps = {OTHER[tight]: free, tight: free * rng.uniform(0.45, 0.65)}
-    run_set(sc, alternating(rng, int(rng.integers(4, 6))), "medium", amps=amps)
+    sides = alternating(rng, int(rng.integers(4, 6)))
+    run_set(sc, sides, "medium", amps=amps, fast=pick(rng, len(sides), (0.1, 0.25), 1))
     sc.notes.append(f"{tight} side tighter: ~{amps[tight]:.0f} vs ~{free:.0f} deg")
 
 
@@ -275,19 +294,22 @@ def high_noise(sc: Setup) -> None:
     spec.gyro_drift_dps = float(rng.uniform(1.0, 3.0))
     spec.spikes = int(rng.integers(4, 12))
     sc.accel_ranges = (8.0,)
-    run_set(sc, alternating(rng, int(rng.integers(4, 6))), "medium")
+    sides = alternating(rng, int(rng.integers(4, 6)))
+    run_set(sc, sides, "medium", fast=pick(rng, len(sides), (0.1, 0.25), 1))
     sc.notes.append(f"high noise with {spec.spikes} single-sample knocks of 1-4 g")
 
 
 def accel_only(sc: Setup) -> None:
     sc.spec.has_gyro = False
-    run_set(sc, alternating(sc.rng, int(sc.rng.integers(4, 6))), "medium")
+    sides = alternating(sc.rng, int(sc.rng.integers(4, 6)))
+    run_set(sc, sides, "medium", fast=pick(sc.rng, len(sides), (0.1, 0.25), 1))
 
 
 def rate_50hz(sc: Setup) -> None:
     sc.spec.rate_hz = 50.0
     tempo = "medium" if sc.rng.random() < 0.5 else "brisk"
-    run_set(sc, alternating(sc.rng, int(sc.rng.integers(4, 7))), tempo)
+    sides = alternating(sc.rng, int(sc.rng.integers(4, 7)))
+    run_set(sc, sides, tempo, fast=pick(sc.rng, len(sides), (0.1, 0.25), 1))
 
 
 def packet_gaps(sc: Setup) -> None:
@@ -403,19 +425,24 @@ FAMILIES: dict[str, tuple[Callable[[Setup], None], str]] = {
         fast_drops_mixed,
         "controlled set with momentum-driven fast drops mixed in",
     ),
+    "fast_drops_most": (fast_drops_most, "most reps are momentum-driven fast drops"),
+    "sloppy_mixed": (sloppy_mixed, "fast drops, bounces and yanked returns in one set"),
     "bounces": (bounces, "some reps bounce 2-3 times at end range"),
     "yanked_returns": (yanked_returns, "some reps return to centre fast (yanked)"),
     "long_holds": (long_holds, "holds of 5-8 s at end range"),
     "non_alternating": (non_alternating, "sides in a non-alternating order (L L R L R R ...)"),
-    "one_side_tighter": (one_side_tighter, "one side reaches only 45-65% of the other's range"),
+    "one_side_tighter": (
+        one_side_tighter,
+        "one side reaches 45-65% of the other's range; a fast drop",
+    ),
     "floor_reach": (floor_reach, "very large range (70-90 deg, knees near the floor)"),
     "fidgets": (fidgets, "small fidgets (< 8 deg) between reps that are not reps"),
     "still_before_after": (still_before_after, "lying still 10-20 s before and after the set"),
     "walk_sit_lie": (walk_sit_lie, "walks, sits down on the mat, lies back, then does a set"),
     "strap_slip": (strap_slip, "strap slips 15-40 deg about the thigh axis mid-set"),
-    "high_noise": (high_noise, "very noisy sensor with single-sample knocks"),
-    "accel_only": (accel_only, "accelerometer only (no gyro columns)"),
-    "rate_50hz": (rate_50hz, "50 Hz sample rate"),
+    "high_noise": (high_noise, "very noisy sensor with single-sample knocks, a fast drop or two"),
+    "accel_only": (accel_only, "accelerometer only (no gyro columns), a fast drop or two"),
+    "rate_50hz": (rate_50hz, "50 Hz sample rate, a fast drop or two"),
     "packet_gaps": (packet_gaps, "packet gaps (10-100 lost samples) during centre rests"),
     "continuous_swing": (continuous_swing, "continuous side-to-side swinging, no pause anywhere"),
     "start_partway_counted": (start_partway_counted, "starts just after leaving centre (counted)"),

@@ -211,8 +211,9 @@ def test_accel_tilt_matches_theta_at_slow_speeds(name: str) -> None:
     tilt = -np.degrees(np.arctan2(sin_part, ap @ ref)) + res.theta_deg[0]
     slow = np.abs(np.gradient(res.theta_deg, res.t_true)) < 30
     err = np.abs(tilt - res.theta_deg)[slow]
-    assert np.median(err) < 3.0
-    assert np.percentile(err, 95) < 6.0
+    # what is left: accel offset (+-0.03 g) and scale (+-3 %) errors, noise, cone wobble
+    assert np.median(err) < 4.0
+    assert np.percentile(err, 95) < 7.0
 
 
 def test_accel_magnitude_at_rest_is_about_one_g(suite_results: list[sim.SimResult]) -> None:
@@ -242,7 +243,7 @@ def test_truth_speed_classes(suite_results: list[sim.SimResult]) -> None:
                 assert rep["peak_return_dps"] >= 120.0
             else:
                 assert rep["peak_return_dps"] <= 60.0
-    assert n_fast >= 8 and n_yank >= 4
+    assert n_fast >= 40 and n_yank >= 10
 
 
 def test_truth_speeds_come_from_theta(suite_results: list[sim.SimResult]) -> None:
@@ -581,6 +582,27 @@ def test_cli_writes_recording_and_truth(tmp_path, capsys) -> None:
     with pytest.raises(InputError):
         _run(["bounces", "--out", str(lone)])
     assert not lone.exists()
+
+
+def test_cli_output_is_reproducible_and_suite_writes_all(tmp_path, monkeypatch) -> None:
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    _run(["high_noise", "--out", str(a), "--seed", "7"])
+    _run(["high_noise", "--out", str(b), "--seed", "7"])
+    assert a.read_bytes() == b.read_bytes()
+    ta = json.loads((tmp_path / "a.csv.truth.json").read_text())
+    tb = json.loads((tmp_path / "b.csv.truth.json").read_text())
+    assert ta == tb
+    monkeypatch.setattr(sim, "suite", lambda: [("rate_50hz", 1), ("accel_only", 2)])
+    d = tmp_path / "suite"
+    assert _run(["--suite", str(d)]) == 0
+    assert sorted(p.name for p in d.iterdir()) == [
+        "accel_only-s2.csv",
+        "accel_only-s2.csv.truth.json",
+        "rate_50hz-s1.csv",
+        "rate_50hz-s1.csv.truth.json",
+    ]
+    with pytest.raises(InputError):  # never overwrites
+        _run(["--suite", str(d)])
 
 
 def test_cli_accel_only_recording(tmp_path) -> None:
