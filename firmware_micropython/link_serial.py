@@ -13,10 +13,11 @@ class SerialLink:
     max_write = 0  # no packet limit
     connected = True  # a serial port cannot tell; the host just reads
 
-    def __init__(self, out=None, inp=None, transport_id=0):
+    def __init__(self, out=None, inp=None, transport_id=0, ctrl_c=False):
         self.out = out if out is not None else sys.stdout.buffer
         self.inp = inp if inp is not None else getattr(sys.stdin, "buffer", sys.stdin)
         self.transport_id = transport_id
+        self.ctrl_c = ctrl_c  # a stray 0x03 from the host means "stop, back to the REPL"
         self.write_errors = 0
         self._one = bytearray(1)
         self._poller = None

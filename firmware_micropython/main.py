@@ -79,7 +79,7 @@ def make_link():
             kw = {"tx": Pin(config.UART_TX), "rx": Pin(config.UART_RX)}
         u = UART(config.UART_ID, config.UART_BAUD, **kw)
         return SerialLink(u, u)
-    return SerialLink()
+    return SerialLink(ctrl_c=True)
 
 
 def main():
@@ -91,11 +91,11 @@ def main():
     s = Streamer(sensor, link, spf=config.SAMPLES_PER_FRAME, led=led,
                  axis_map=config.AXIS_MAP, autostart=config.AUTOSTART,
                  battery=make_battery())
-    usb = link.transport_id == 0 and getattr(link, "_any", None) is None
+    usb = getattr(link, "ctrl_c", False)
     if usb:
         import micropython
 
-        # command bytes must not be taken for Ctrl-C; two 0x03 in a row still stop us
+        # command bytes must not be taken for Ctrl-C; a 0x03 outside a frame still stops us
         micropython.kbd_intr(-1)
     try:
         s.run(idle=lambda: time.sleep_ms(1))

@@ -48,6 +48,7 @@ class Streamer:
         self.info_interval_us = info_interval_ms * 1000
         self.status_interval_us = status_interval_ms * 1000
         self.spf_wanted = spf
+        self.link_ctrl_c = getattr(link, "ctrl_c", False)
         self.frames = wire.SampleFrameBuf(MAX_SPF, imu.channels)
         self.info = wire.InfoFrameBuf()
         self.status = wire.StatusFrameBuf()
@@ -230,7 +231,8 @@ class Streamer:
                 self.handle(dec.cmd, dec.token, dec.arg, now)
         if dec.interrupt:
             dec.interrupt = False
-            raise KeyboardInterrupt
+            if self.link_ctrl_c:
+                raise KeyboardInterrupt  # Ctrl-C on the REPL port (kbd_intr is off)
 
     def handle(self, cmd, token, arg, now):
         status = wire.ACK_OK

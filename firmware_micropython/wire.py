@@ -250,8 +250,8 @@ class CommandDecoder:
 
     feed_byte(b) returns True when a complete, CRC-valid command is ready; the
     command is then in .cmd, .token, .arg. Anything else is skipped (counted in
-    .bad). Two consecutive 0x03 bytes while hunting for a frame set .interrupt
-    (so a Ctrl-C from a terminal or mpremote can still stop a streaming board).
+    .bad). A 0x03 byte (Ctrl-C) while hunting for a frame sets .interrupt, so a
+    terminal or mpremote can still stop a board streaming on its REPL port.
     """
 
     def __init__(self):
@@ -263,7 +263,6 @@ class CommandDecoder:
         self.ok = 0
         self.bad = 0
         self.interrupt = False
-        self._last = -1
 
     def feed_byte(self, x):
         pos = self.pos
@@ -272,11 +271,9 @@ class CommandDecoder:
             if x == SYNC0:
                 b[0] = x
                 self.pos = 1
-            elif x == 3 and self._last == 3:
+            elif x == 3:
                 self.interrupt = True
-            self._last = x
             return False
-        self._last = -1
         if pos == 1:
             if x == SYNC1:
                 b[1] = x

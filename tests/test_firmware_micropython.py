@@ -258,6 +258,8 @@ def test_commands_from_the_host_encoder_decode_in_the_firmware(tmp_path):
         + b"hello"
         + b"".join(frames[4:])
     )
+    interrupted_before = stream  # no stray 0x03 outside a frame so far
+    stream += b"\r\x03"  # what mpremote sends to interrupt a running program
     (tmp_path / "in.bin").write_bytes(stream)
     script = tmp_path / "dec.py"
     script.write_text(
@@ -265,10 +267,14 @@ def test_commands_from_the_host_encoder_decode_in_the_firmware(tmp_path):
         "d = wire.CommandDecoder()\n"
         "out = []\n"
         f"data = open({str(tmp_path / 'in.bin')!r}, 'rb').read()\n"
-        "for x in data:\n"
+        "irq = []\n"
+        "for i, x in enumerate(data):\n"
         "    if d.feed_byte(x):\n"
         "        out.append([d.cmd, d.token, d.arg])\n"
-        "print(json.dumps({'cmds': out, 'bad': d.bad}))\n"
+        "    if d.interrupt:\n"
+        "        irq.append(i)\n"
+        "        d.interrupt = False\n"
+        "print(json.dumps({'cmds': out, 'bad': d.bad, 'irq': irq}))\n"
     )
     r = run_mp(script)
     assert r.returncode == 0, r.stderr.decode()
@@ -278,6 +284,8 @@ def test_commands_from_the_host_encoder_decode_in_the_firmware(tmp_path):
     # the truncated "stop" swallows the start of the next frame: that one is lost too
     assert res["cmds"] == want[:3] + want[4:]
     assert res["bad"] >= 2
+    # Ctrl-C is recognised only outside frames (command bytes 0x03 inside frames are not)
+    assert res["irq"] == [len(interrupted_before) + 1]
 
 
 def test_streamer_obeys_commands(tmp_path):
