@@ -42,21 +42,37 @@ Movement model (theta, deg; built on a 1 kHz grid, smoothed with a 12 ms Gaussia
 - controlled descents/returns: minimum-jerk, 1.5-4 s, peak speed 1.875*amp/T <= 55 deg/s;
 - momentum (fast) drops: 0.25-0.8 s, sin^2 speed build-up to >= 140 deg/s and an abrupt
   cos^2 stop in 50-100 ms, then a 2-6 deg rebound toward centre;
-- yanked returns: minimum-jerk with peak >= 140 deg/s; holds 0-8 s; rests at centre 0-5 s;
-- bounce: 2-3 pulses of 4-10 deg back toward centre and out again at end range (one rep);
+- yanked returns: minimum-jerk with peak >= 140 deg/s; holds 0-8 s (sinking 0-2 deg further);
+  rests at centre 0-5 s, each within +-1.5 deg of 0;
+- bounce: 2-3 pulses of 4-10 deg (<= 30 % of the range) back toward centre and out again at
+  end range (one rep);
 - fidgets: < 8 deg out-and-back from centre (not reps); breathing sway 0.2-0.5 deg always;
-- continuous swinging: half-sine excursions 1.6-4 s each with no pause.
+- continuous swinging: half-sine excursions 1.6-4 s each with no pause (peak <= 55 deg/s);
+- partial excursions at the edges follow the hand-counting rule of the real recordings: one
+  that starts before the recording counts only if at most about half of its outward travel
+  was missed (the simulator uses < 25 % -> counted, all of it -> excluded); one cut off at the
+  end counts only if it came back at least halfway (>= 70 % -> counted, none -> excluded).
+- walk/sit/lie prelude (theta = 0): thigh vertical, swinging +-20-25 deg about the
+  mediolateral axis at ~0.9 Hz stride (1.7-1.95 steps/s) with heel-strike impacts; sits down
+  (thigh pitches from vertical through horizontal to knees-up, ~130-150 deg, in 2-4 s), lies
+  back (2-4 s).
+
+Scenarios: :func:`list_scenarios` / :func:`describe_scenarios`; :func:`suite` is the golden
+suite (every family with 2-3 seeds).
 
 Truth (``SimResult.truth``, written as ``FILE.truth.json`` by ``imu-host simulate``)
 ``{"scenario", "seed", "sample_rate_hz", "has_gyro", "mounting_follows_convention", "reps":
 [{"side", "start_s", "peak_s", "end_s", "amplitude_deg", "peak_descent_dps", "peak_return_dps",
 "fast_drop", "bounce", "fast_return", "descent_s", "hold_s", "return_s", "truncated_start",
-"truncated_end"}],
-"reps_left", "reps_right", "no_rep_segments", "ambiguous", "notes", ...}``: speeds and
-amplitudes are measured on the model's theta (not by any detector); ``fast_drop`` reps peak at
->= 120 deg/s and every other descent at <= 60 deg/s.  Extra keys: "gaps" ([t_before,
-t_after] of each packet gap), "strap_slip_s", "fidgets", "excluded_reps", "duration_s",
-"radius_m", "thigh_elevation_deg", "cone_wobble_deg", "accel_range_g", "gyro_range_dps".
+"truncated_end"}], "reps_left", "reps_right", "no_rep_segments", "ambiguous", "notes", ...}``.
+Only counted reps are listed.  Speeds and amplitudes are measured on the model's theta (not by
+any detector); ``fast_drop`` reps peak at >= 120 deg/s and every other descent at <= 60 deg/s
+(likewise ``fast_return``), so there is no grey zone.  ``amplitude_deg`` is the deepest |theta|
+(relative to the anatomical centre, theta = 0).  ``no_rep_segments`` are the walk/sit/lie
+prelude and the lying-still stretches.  Extra keys: "gaps" ([t_before, t_after] of each packet
+gap), "strap_slip_s", "fidgets" ([t0, t1]), "excluded_reps", "duration_s", "radius_m",
+"thigh_elevation_deg", "cone_wobble_deg", "accel_range_g", "gyro_range_dps",
+"mounting_sensor_to_thigh" (3x3, sensor -> thigh).
 """
 
 from __future__ import annotations
