@@ -20,9 +20,19 @@ class SimIMU:
     sensor_id = 0
     who_am_i = 0
 
-    def __init__(self, script=None, odr_hz=100, accel_fs_g=4, gyro_fs_dps=500,
-                 realtime=True, noise=False, pitch_deg=0.0, loop=False, seed=12345,
-                 clock=None):
+    def __init__(
+        self,
+        script=None,
+        odr_hz=100,
+        accel_fs_g=4,
+        gyro_fs_dps=500,
+        realtime=True,
+        noise=False,
+        pitch_deg=0.0,
+        loop=False,
+        seed=12345,
+        clock=None,
+    ):
         self.script = motion.DEFAULT_SCRIPT if script is None else script
         self.realtime = realtime
         self.noise = noise

@@ -58,8 +58,9 @@ def adv_payloads(name):
 class BleNusLink:
     transport_id = 1
 
-    def __init__(self, name="KneeRoll", bluetooth=None, ble=None, adv_interval_us=100000,
-                 want_mtu=MAX_MTU):
+    def __init__(
+        self, name="KneeRoll", bluetooth=None, ble=None, adv_interval_us=100000, want_mtu=MAX_MTU
+    ):
         if bluetooth is None:
             import bluetooth
         self.bt = bluetooth
@@ -173,4 +174,3 @@ class BleNusLink:
             # stack buffers full / link lost: this frame is dropped (the host resyncs)
             self.notify_errors += 1
             return False
-

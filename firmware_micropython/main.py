@@ -27,8 +27,12 @@ def _pick(value, index):
 def make_bus():
     from machine import I2C, Pin
 
-    return I2C(_pick(config.I2C_ID, 0), scl=Pin(_pick(config.I2C_SCL, 1)),
-               sda=Pin(_pick(config.I2C_SDA, 2)), freq=config.I2C_FREQ)
+    return I2C(
+        _pick(config.I2C_ID, 0),
+        scl=Pin(_pick(config.I2C_SCL, 1)),
+        sda=Pin(_pick(config.I2C_SDA, 2)),
+        freq=config.I2C_FREQ,
+    )
 
 
 def make_led():
@@ -85,12 +89,19 @@ def make_link():
 def main():
     led = make_led()
     bus = make_bus()
-    sensor = imu_mod.detect(bus, config.ODR_HZ, config.ACCEL_FS_G, config.GYRO_FS_DPS,
-                            config.IMU_ADDR)
+    sensor = imu_mod.detect(
+        bus, config.ODR_HZ, config.ACCEL_FS_G, config.GYRO_FS_DPS, config.IMU_ADDR
+    )
     link = make_link()
-    s = Streamer(sensor, link, spf=config.SAMPLES_PER_FRAME, led=led,
-                 axis_map=config.AXIS_MAP, autostart=config.AUTOSTART,
-                 battery=make_battery())
+    s = Streamer(
+        sensor,
+        link,
+        spf=config.SAMPLES_PER_FRAME,
+        led=led,
+        axis_map=config.AXIS_MAP,
+        autostart=config.AUTOSTART,
+        battery=make_battery(),
+    )
     usb = getattr(link, "ctrl_c", False)
     if usb:
         import micropython

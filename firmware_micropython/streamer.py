@@ -36,9 +36,19 @@ class Streamer:
     1 BLE, 2 stdout). led: optional object with update(state) (see led.py).
     """
 
-    def __init__(self, imu, link, spf=4, clock=None, led=None, axis_map=(1, 2, 3),
-                 info_interval_ms=5000, status_interval_ms=1000, autostart=True,
-                 battery=None):
+    def __init__(
+        self,
+        imu,
+        link,
+        spf=4,
+        clock=None,
+        led=None,
+        axis_map=(1, 2, 3),
+        info_interval_ms=5000,
+        status_interval_ms=1000,
+        autostart=True,
+        battery=None,
+    ):
         self.imu = imu
         self.link = link
         self.clock = clock or time.ticks_us
@@ -90,10 +100,22 @@ class Streamer:
                 spf -= 1
         self.spf = spf if spf > 0 else 1
         self._mtu_seen = mw
-        self.info.build(FW_VERSION, imu.sensor_id, imu.who_am_i, imu.channels, self.spf,
-                        imu.odr_mhz, imu.accel_fs_g, imu.gyro_fs_dps, imu.accel_g_per_lsb,
-                        imu.gyro_dps_per_lsb, self.axis_map, self.link.transport_id, 0,
-                        imu.name)
+        self.info.build(
+            FW_VERSION,
+            imu.sensor_id,
+            imu.who_am_i,
+            imu.channels,
+            self.spf,
+            imu.odr_mhz,
+            imu.accel_fs_g,
+            imu.gyro_fs_dps,
+            imu.accel_g_per_lsb,
+            imu.gyro_dps_per_lsb,
+            self.axis_map,
+            self.link.transport_id,
+            0,
+            imu.name,
+        )
 
     def set_rate(self, hz):
         self._flush()
@@ -134,8 +156,17 @@ class Streamer:
         if self.identifying:
             state |= wire.ST_IDENTIFY
         batt = self.battery() if self.battery else 0
-        self._send(self.status.build(self.seq, now, self.dropped & MASK30, self.lost & MASK30,
-                                     self.imu.overflows, batt, state))
+        self._send(
+            self.status.build(
+                self.seq,
+                now,
+                self.dropped & MASK30,
+                self.lost & MASK30,
+                self.imu.overflows,
+                batt,
+                state,
+            )
+        )
         self.next_status = (now + self.status_interval_us) & MASK30
 
     # ---------------------------------------------------------------- the loop

@@ -20,8 +20,17 @@ USAGE = __doc__ if "__doc__" in globals() else "see unix_sim_main.py"
 
 
 def parse(argv):
-    opts = {"fast": False, "rate": 100, "spf": 4, "noise": False, "pitch": 0.0,
-            "loop": False, "stopped": False, "stdin": True, "seconds": None}
+    opts = {
+        "fast": False,
+        "rate": 100,
+        "spf": 4,
+        "noise": False,
+        "pitch": 0.0,
+        "loop": False,
+        "stopped": False,
+        "stdin": True,
+        "seconds": None,
+    }
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -41,9 +50,11 @@ def parse(argv):
             opts[a[2:]] = int(v) if a in ("--rate", "--spf") else v
         else:
             sys.stderr.write("unix_sim_main: unknown option %r\n" % a)
-            sys.stderr.write("usage: micropython unix_sim_main.py [--fast] [--rate HZ] "
-                             "[--spf N] [--noise] [--pitch DEG] [--loop] [--stopped] "
-                             "[--no-stdin] [--seconds S]\n")
+            sys.stderr.write(
+                "usage: micropython unix_sim_main.py [--fast] [--rate HZ] "
+                "[--spf N] [--noise] [--pitch DEG] [--loop] [--stopped] "
+                "[--no-stdin] [--seconds S]\n"
+            )
             sys.exit(2)
         i += 1
     return opts
@@ -54,10 +65,15 @@ def main(argv):
     script = motion.DEFAULT_SCRIPT
     if o["seconds"] is not None:
         script = [("still", o["seconds"])]
-    sim = SimIMU(script, odr_hz=o["rate"], realtime=not o["fast"], noise=o["noise"],
-                 pitch_deg=o["pitch"], loop=o["loop"])
-    link = SerialLink(sys.stdout.buffer, sys.stdin.buffer if o["stdin"] else None,
-                      transport_id=2)
+    sim = SimIMU(
+        script,
+        odr_hz=o["rate"],
+        realtime=not o["fast"],
+        noise=o["noise"],
+        pitch_deg=o["pitch"],
+        loop=o["loop"],
+    )
+    link = SerialLink(sys.stdout.buffer, sys.stdin.buffer if o["stdin"] else None, transport_id=2)
     if not o["stdin"]:
         link._poller = None
     clock = None if not o["fast"] else sim.now_us
