@@ -254,12 +254,12 @@ class SimulatedBoard:
             if self._stream_start:
                 self._send(self.info_bytes(True))
                 self._stream_start = False
-            i = self.next_index
-            j = min(n, i + self.spf)
             if self.on_frame is not None:
                 self.on_frame(self.frames_sent)
-                if not self.streaming:
+                if not self.streaming or self.next_index >= n:
                     continue
+            i = self.next_index
+            j = min(n, i + self.spf)
             frame = p.encode_samples(
                 (self.seq0 + i) & p.MASK,
                 (self.t0_us + i * self.dt_us) & p.MASK,

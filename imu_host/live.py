@@ -179,7 +179,8 @@ class LiveSession:
     def _on_connect(self, n: int) -> None:
         for i, v in enumerate((self.decoder.crc_errors, self.decoder.malformed)):
             self._dec_base[i] += v
-        self._dec_base[2] += self.decoder.bytes_discarded
+        # a partial frame from the old connection is dropped with the decoder: count it
+        self._dec_base[2] += self.decoder.bytes_discarded + self.decoder.buffered
         self.decoder.reset()  # bytes of a previous connection never mix with new ones
         self.connected = True
         self._connected_at = self.clock()
