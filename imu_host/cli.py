@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "imu_host.cmd_simulate",
     "devices": "imu_host.cmd_devices",
     "live": "imu_host.cmd_live",
+    "demo": "imu_host.cmd_demo",
     "report": "imu_host.cmd_report",
     "history": "imu_host.cmd_history",
 }

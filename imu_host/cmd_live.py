@@ -44,6 +44,9 @@ def add_session_arguments(p: argparse.ArgumentParser) -> None:
     rec.add_argument("--record", metavar="FILE", help="record to FILE (must not exist)")
     rec.add_argument("--no-record", action="store_true", help="do not record")
     p.add_argument("--raw", metavar="FILE", help="also capture every received byte to FILE")
+    from imu_host.cli_common import add_settings_arguments
+
+    add_settings_arguments(p)  # the same detection settings as replay
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -77,7 +80,10 @@ def make_options(args: argparse.Namespace, out: IO[str], source: str = "") -> An
     raw = Path(args.raw) if args.raw else None
     if raw is not None and raw.exists():
         raise InputError("already exists; refusing to overwrite a raw capture", path=args.raw)
+    from imu_host.cli_common import settings_from_args
+
     return LiveOptions(
+        settings=settings_from_args(args),
         target=args.target,
         duration_s=args.duration,
         quiet=args.quiet,
@@ -88,23 +94,24 @@ def make_options(args: argparse.Namespace, out: IO[str], source: str = "") -> An
     )
 
 
-def print_summary(summary: dict[str, Any], mode: str, out: IO[str], err: IO[str]) -> None:
-    """The replay summary, then where the recording went."""
+def print_summary(
+    summary: dict[str, Any], mode: str, out: IO[str], err: IO[str], reps: list | None = None
+) -> None:
+    """The replay summary (its table, or JSON), then where the recording went."""
     live = summary.get("live", {})
     if mode == "json":
         out.write(json.dumps({"event": "summary", **summary}) + "\n")
         where = err
     else:
-        text = None
-        try:
-            from imu_host.cmd_replay import format_summary  # the same text replay prints
+        from types import SimpleNamespace
 
-            text = format_summary({k: v for k, v in summary.items() if k != "live"})
-        except (ImportError, AttributeError, TypeError, KeyError):
-            text = None
-        if text is None:
-            text = json.dumps({k: v for k, v in summary.items() if k != "live"}, indent=2)
-        out.write(text.rstrip("\n") + "\n")
+        from imu_host.cmd_replay import render_table  # the same text replay prints
+
+        plain = {k: v for k, v in summary.items() if k != "live"}
+        if "reps_total" in plain:
+            out.write(render_table(SimpleNamespace(reps=reps or [], summary=plain)) + "\n")
+        else:
+            out.write("no data received from the board\n")
         where = out
     q = live
     where.write(
@@ -136,7 +143,8 @@ def run_session(
     options = make_options(args, out, source=transport.description)
     session = LiveSession(transport, options, out=out, err=sys.stderr)
     summary = session.run(stop)
-    print_summary(summary, options.mode, out, sys.stderr)
+    reps = session.pipeline.reps if session.pipeline is not None else []
+    print_summary(summary, options.mode, out, sys.stderr, reps)
     return 0
 
 

@@ -491,7 +491,7 @@ class LiveSession:
                         self.stop_reason = "duration reached"
                         break
                     if not data and should_stop is not None and should_stop():
-                        self.stop_reason = "stopped"
+                        self.stop_reason = "source finished"
                         break
             except KeyboardInterrupt:
                 self.stop_reason = "interrupted"

@@ -127,7 +127,7 @@ def test_serial_e2e_firmware_under_micropython(tmp_path, port, truth):
     assert summary["fast_drops"] == len(truth["fast_reps"])
     assert_matches_truth(s, truth)
     assert s.quality.crc_errors == 0 and s.quality.samples_lost == 0
-    assert "start" in s.stop_reason or s.stop_reason == "stopped"
+    assert s.stop_reason == "source finished"
     assert_replay_reproduces(s, tmp_path / "rec.csv")
 
 
