@@ -34,27 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-save", action="store_true", help="do not store an analysed recording in the history"
     )
-    g = parser.add_argument_group("foreign CSV import (recordings not in the imu-host format)")
-    g.add_argument("--columns", metavar="SPEC",
-                   help="column roles, e.g. 't,ax,ay,az' or 't=time,ax=accX,...'")
-    g.add_argument("--header", action="store_true", help="the first line names the columns")
-    g.add_argument("--time", choices=("s", "ms", "iso"), default="s", help="time column unit")
-    g.add_argument("--accel-units", choices=("g", "m/s^2"), default="g")
-    g.add_argument("--gyro-units", choices=("dps", "rad/s"), default="dps")
-    g.add_argument("--delimiter", default=",")
-    g.add_argument("--rate", type=float, metavar="HZ", help="sample rate (default: estimated)")
+    from imu_host.cli_common import add_import_arguments, add_settings_arguments
 
-
-def _import_options(args: argparse.Namespace) -> Any:
-    if not args.columns:
-        return None
-    from imu_host.recording import ImportOptions
-
-    return ImportOptions(
-        columns=args.columns, header=args.header, time=args.time,
-        accel_units=args.accel_units, gyro_units=args.gyro_units,
-        delimiter=args.delimiter, sample_rate_hz=args.rate,
-    )
+    add_import_arguments(parser)
+    add_settings_arguments(parser)
 
 
 def _load_summary_file(path: Path) -> dict[str, Any]:
@@ -101,18 +84,16 @@ def run(args: argparse.Namespace) -> int:
         default_out = src.parent / f"{src.stem}_report"
     elif src.is_file():
         from imu_host import session
+        from imu_host.cli_common import import_options, settings_from_args
 
-        analysis = session.analyze_file(str(src), _import_options(args))
+        settings = settings_from_args(args)
+        analysis = session.analyze_file(str(src), import_options(args), settings)
         reps, t, a = list(analysis.reps), analysis.angle_t_s, analysis.angle_deg
         events = [e for e in analysis.events if isinstance(e, FlagEvent)]
         summary = dict(analysis.summary)
         meta = {"source": str(src), **{str(k): v for k, v in (analysis.meta or {}).items()}}
-        try:
-            det = session.Settings().detector
-            meta.setdefault("fast_drop_dps", det.fast_drop_dps)
-            meta.setdefault("fast_return_dps", det.fast_return_dps)
-        except AttributeError:
-            pass
+        meta.setdefault("fast_drop_dps", settings.detector.fast_drop_dps)
+        meta.setdefault("fast_return_dps", settings.detector.fast_return_dps)
         default_out = src.parent / f"{src.stem}_report"
         save_source = str(src)
         from imu_host.history import parse_datetime

@@ -383,3 +383,15 @@ def test_history_command_errors(tmp_path, capsys):
     assert rc == 2 and str(bad) in err and "not an SQLite file" in err
     assert len(err.strip().splitlines()) == 1
     assert bad.read_text() == "hello"
+
+
+def test_cli_damaged_db_one_line_exit_2(tmp_path, capsys):
+    from imu_host.cli import main
+
+    bad = tmp_path / "h.sqlite3"
+    bad.write_bytes(b"SQLite format 3\x00" + b"\x00" * 84 + b"garbage" * 1000)
+    before = bad.read_bytes()
+    assert main(["history", "--db", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("imu-host: error: " + str(bad))
+    assert bad.read_bytes() == before
