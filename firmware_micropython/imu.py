@@ -37,8 +37,10 @@ def _read_id(bus, addr, reg, one):
     return one[0]
 
 
-def detect(bus, odr_hz=100, accel_fs_g=4, gyro_fs_dps=500, addr=None):
-    """Find a supported IMU on `bus` by WHO_AM_I and return a configured driver."""
+def detect(bus, odr_hz=100, accel_fs_g=4, gyro_fs_dps=500, addr=None, fifo=True):
+    """Find a supported IMU on `bus` by WHO_AM_I and return a configured driver.
+
+    fifo=False makes the LSM6 family use data-ready polling instead of its FIFO."""
     import drv_lsm6ds
     import drv_mpu6050
 
@@ -62,7 +64,7 @@ def detect(bus, odr_hz=100, accel_fs_g=4, gyro_fs_dps=500, addr=None):
             seen.append("0x%02x: no answer" % a)
             continue
         if who in drv_lsm6ds.MODELS:
-            return drv_lsm6ds.LSM6DSx(bus, a, who, odr_hz, accel_fs_g, gyro_fs_dps)
+            return drv_lsm6ds.LSM6DSx(bus, a, who, odr_hz, accel_fs_g, gyro_fs_dps, fifo)
         seen.append("0x%02x: WHO_AM_I(0x%02x)=0x%02x" % (a, LSM_WHO_AM_I, who))
     raise IMUNotFound(
         "no supported IMU (MPU-6050/6500/9250, LSM6DS3/DSL/DSO) on I2C bus %r: %s"

@@ -166,29 +166,38 @@ def test_vectors_are_what_the_firmware_produces_now(tmp_path):
     assert meta["commands_ok"] == 3
 
 
-def test_fifo_keeps_every_sample_through_slow_link_writes(tmp_path):
-    # the loop blocks 35 ms every 50 polls (a slow BLE write): the MPU FIFO holds them
+@pytest.mark.parametrize("sensor", ["mpu6050", "lsm6ds3", "lsm6dso"])
+def test_fifo_keeps_every_sample_through_slow_link_writes(tmp_path, sensor):
+    # the loop blocks 35 ms every 50 polls (a slow BLE write): the sensor FIFO holds them
     meta, data = run_harness(
-        tmp_path, "mpu6050", "seconds=4", "heap_lock=1", "stall_every=50", "stall_us=35000"
+        tmp_path, sensor, "seconds=4", "heap_lock=1", "stall_every=50", "stall_us=35000"
     )
     frames = decode_all(data)
     got = by_seq(frames)
-    exp = expected_counts("mpu6050")
-    assert sorted(got) == list(range(len(got))) and meta["lost"] == 0
+    exp = expected_counts(sensor)
+    assert sorted(got) == list(range(len(got))) and meta["lost"] == 0 and len(got) > 380
     assert all(got[s] == exp[(meta["first_index"] + s) % len(exp)].tolist() for s in got)
     s = Samples.concat(SampleAssembler().feed(frames))
-    assert np.max(np.abs(s.t_s - np.arange(len(s)) * 0.01)) < 1.2e-3
+    period = meta["period_us"] * 1e-6
+    assert np.max(np.abs(s.t_s - np.arange(len(s)) * period)) < 1.2e-3
 
 
-def test_fifo_overflow_is_counted_and_shown_as_a_gap(tmp_path):
-    # a 1.5 s stall: the 1024-byte FIFO (85 samples) overflows; the driver resets it
+@pytest.mark.parametrize(
+    ("sensor", "stall_s", "seconds"), [("mpu6050", 1.5, 4), ("lsm6dso", 6, 10)]
+)
+def test_fifo_overflow_is_counted_and_shown_as_a_gap(tmp_path, sensor, stall_s, seconds):
+    # one long stall: the FIFO (MPU-6050 85 samples, LSM6DSO ~500) overflows and is reset
     meta, data = run_harness(
-        tmp_path, "mpu6050", "seconds=4", "stall_every=1500", "stall_us=1500000"
+        tmp_path,
+        sensor,
+        f"seconds={seconds}",
+        "stall_every=1500",
+        f"stall_us={int(stall_s * 1e6)}",
     )
     assert meta["overflows"] >= 1 and meta["lost"] > 0
     frames = decode_all(data)
     got = by_seq(frames)
-    exp = expected_counts("mpu6050")
+    exp = expected_counts(sensor)
     k0 = meta["first_index"]
     status = [f for f in frames if isinstance(f, StatusFrame)][-1]
     assert status.fifo_overflows == meta["overflows"]
@@ -211,9 +220,15 @@ def test_fifo_overflow_is_counted_and_shown_as_a_gap(tmp_path):
 
 
 def test_data_ready_sensor_counts_overwritten_samples(tmp_path):
-    # LSM6DS3 is paced by data-ready flags: a 35 ms stall overwrites ~3 samples
+    # LSM6DS3 in data-ready mode (fifo=False): a 35 ms stall overwrites ~3 samples
     meta, data = run_harness(
-        tmp_path, "lsm6ds3", "seconds=4", "heap_lock=1", "stall_every=50", "stall_us=35000"
+        tmp_path,
+        "lsm6ds3",
+        "seconds=4",
+        "heap_lock=1",
+        "stall_every=50",
+        "stall_us=35000",
+        "fifo=0",
     )
     frames = decode_all(data)
     got = by_seq(frames)

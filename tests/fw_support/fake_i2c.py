@@ -225,7 +225,13 @@ class FakeMPU(_Sensor):
 
 
 class FakeLSM6(_Sensor):
-    """LSM6DS3 (who 0x69) / LSM6DSO (0x6C) register map: data-ready flags + output regs."""
+    """LSM6DS3 (who 0x69) / LSM6DSL (0x6A) / LSM6DSO (0x6C) register map.
+
+    Data-ready flags + output registers, and the FIFO: untagged Gx Gy Gz Ax Ay Az
+    pattern (DS3/DSL, FIFO_DATA_OUT_L with address roll-back) or tagged 7-byte words
+    (DSO, FIFO_DATA_OUT_TAG; the accel word comes first in every third time slot to
+    exercise pairing by TAG_CNT).
+    """
 
     ODR_HZ = (0, 13, 26, 52, 104, 208, 416, 833, 1666, 3332, 6664)
     A_MG = (0.061, 0.488, 0.122, 0.244)  # by FS_XL code
@@ -233,7 +239,16 @@ class FakeLSM6(_Sensor):
 
     def __init__(self, clock, motion, who=0x69):
         super().__init__(clock, motion, who)
-        self.last_read = -1  # index of the last sample delivered
+        self.tagged = who == 0x6C
+        self.word = 7 if self.tagged else 2
+        cap_words = 1023 if self.tagged else (4096 if who == 0x69 else 2048)
+        self.fifo_size = cap_words * self.word
+        self.fifo = bytearray(self.fifo_size)
+        self.fifo_head = 0
+        self.fifo_count = 0
+        self.overrun = False
+        self.overflowed = 0
+        self.last_read = -1  # index of the last sample delivered from the output registers
         self._reset()
 
     def _reset(self):
@@ -242,12 +257,26 @@ class FakeLSM6(_Sensor):
         self.regs[0x0F] = self.who
         self.regs[0x12] = 0x04
         self.running = False
+        self.fifo_count = 0
+        self.overrun = False
+
+    def _fifo_on(self):
+        r = self.regs
+        if (r[0x0A] & 7) != 6:
+            return False
+        if self.tagged:
+            return (r[0x09] >> 4) == (r[0x10] >> 4) and (r[0x09] & 15) == (r[0x10] >> 4)
+        return r[0x08] == 0x09 and ((r[0x0A] >> 3) & 15) == (r[0x10] >> 4)
 
     def write(self, reg, val):
         if reg == 0x12 and val & 0x01:
             self._reset()
             return
         self.regs[reg] = val
+        if reg == 0x0A and (val & 7) == 0:
+            self.fifo_count = 0  # bypass mode empties the FIFO
+            self.fifo_head = 0
+            self.overrun = False
         if reg in (0x10, 0x11):
             a = self.A_MG[(self.regs[0x10] >> 2) & 3]
             g = self.G_MDPS[(self.regs[0x11] >> 2) & 3]
@@ -255,18 +284,88 @@ class FakeLSM6(_Sensor):
             code_a = self.regs[0x10] >> 4
             code_g = self.regs[0x11] >> 4
             if code_a and code_a == code_g:
-                self._start(1000000 // self.ODR_HZ[code_a])
+                if not self.running:
+                    self._start(1000000 // self.ODR_HZ[code_a])
                 self.last_read = -1
             else:
                 self.running = False
 
+    def _push_byte(self, x):
+        pos = (self.fifo_head + self.fifo_count) % self.fifo_size
+        self.fifo[pos] = x
+        if self.fifo_count < self.fifo_size:
+            self.fifo_count += 1
+        else:  # full (continuous mode): the oldest byte is overwritten
+            self.fifo_head = (self.fifo_head + 1) % self.fifo_size
+            self.overrun = True
+            self.overflowed += 1
+
+    def _pop_byte(self):
+        if self.fifo_count == 0:
+            return 0
+        x = self.fifo[self.fifo_head]
+        self.fifo_head = (self.fifo_head + 1) % self.fifo_size
+        self.fifo_count -= 1
+        return x
+
+    def _push_word(self, tag, cnt, k, j0):
+        if tag:
+            self._push_byte((tag << 3) | (cnt << 1))
+        for j in range(j0, j0 + 3):
+            v = self.count(k, j)
+            self._push_byte(v & 0xFF)
+            self._push_byte((v >> 8) & 0xFF)
+
+    def _fill(self):
+        new = self._advance()
+        if new <= 0 or not self._fifo_on():
+            return
+        per = 14 if self.tagged else 12
+        if new * per > self.fifo_size:
+            new = self.fifo_size // per + 1
+        for k in range(self.produced - new, self.produced):
+            if not self.tagged:
+                self._push_word(0, 0, k, 3)  # gyro data set first (Gx Gy Gz)
+                self._push_word(0, 0, k, 0)  # then accel (Ax Ay Az)
+                continue
+            cnt = k & 3
+            if k % 3 == 2:
+                self._push_word(0x02, cnt, k, 0)
+                self._push_word(0x01, cnt, k, 3)
+            else:
+                self._push_word(0x01, cnt, k, 3)
+                self._push_word(0x02, cnt, k, 0)
+
+    def _note_first(self):
+        if self.first_index < 0:
+            per = 14 if self.tagged else 12
+            self.first_index = self.produced - (self.fifo_count + per - 1) // per
+
     def read(self, reg, buf):
-        self._advance()
+        self._fill()
         cur = self.produced - 1  # newest sample (the output registers hold it)
-        for i in range(len(buf)):
+        n = len(buf)
+        if reg == 0x3E and not self.tagged:
+            self._note_first()
+            for i in range(n):
+                buf[i] = self._pop_byte()  # address rolls back inside 0x3E/0x3F
+            return
+        if reg == 0x78 and self.tagged:
+            self._note_first()
+            for i in range(n):
+                buf[i] = self._pop_byte()
+            return
+        for i in range(n):
             r = reg + i
             if r == 0x1E:
                 buf[i] = 3 if (cur >= 0 and cur != self.last_read) else 0
+            elif r == 0x3A:
+                buf[i] = (self.fifo_count // self.word) & 0xFF
+            elif r == 0x3B:
+                words = self.fifo_count // self.word
+                buf[i] = (words >> 8) | (0x40 if self.overrun else 0)
+                if not self.tagged and words == 0:
+                    buf[i] |= 0x10  # FIFO_EMPTY
             elif 0x22 <= r <= 0x2D and cur >= 0:
                 off = r - 0x22
                 j = (3 + off // 2) if off < 6 else ((off - 6) // 2)  # gyro first, then accel

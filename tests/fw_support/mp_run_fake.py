@@ -45,7 +45,7 @@ def main():
     cls, who, addr = SENSORS[a["sensor"]]
     dev = cls(clock, motion, who)
     bus = FakeI2C({addr: dev})
-    sensor = imu.detect(bus, int(a["rate"]), 4, 500)
+    sensor = imu.detect(bus, int(a["rate"]), 4, 500, fifo=a.get("fifo", "1") == "1")
     link = MemLink(capacity=2 << 20, max_write=int(a["max_write"]))
     if a["cmds"]:
         with open(a["cmds"], "rb") as f:
