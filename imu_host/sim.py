@@ -84,7 +84,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from imu_host.samples import Samples
-from imu_host.sim_motion import LEFT, RIGHT, SIGN
+from imu_host.sim_motion import G_MS2, LEFT, RIGHT, SIGN, impulse
 from imu_host.sim_physics import (
     FINE_DT,
     FINE_HZ,
@@ -179,6 +179,20 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
         psi[:n_pre] = sc.prelude.psi_deg
         hip[:n_pre] = sc.prelude.hip_m
         impact[:n_pre] = sc.prelude.impact_ms2
+    # soft tissue: the strapped sensor rings briefly (10-16 Hz) when a fast drop is stopped
+    rng_t = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(name.encode()), 1])
+    for rp in mb.reps:
+        if rp.fast_drop:
+            th_a = np.deg2rad(theta[rp.i_arrive])
+            tangent = np.array([0.0, np.cos(th_a), -np.sin(th_a)])  # d p / d theta direction
+            ring = impulse(
+                n,
+                np.array([rp.i_arrive - 40]),
+                np.array([rng_t.uniform(0.2, 0.6) * G_MS2]),
+                rng_t.uniform(10.0, 16.0),
+                0.04,
+            )
+            impact -= SIGN[rp.side] * ring[:, None] * tangent[None, :]
     slip = np.zeros(n)
     if sc.slip is not None:
         ts, ang, dur = sc.slip

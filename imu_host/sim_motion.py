@@ -182,7 +182,7 @@ class Prelude:
     sit_end_s: float
 
 
-def _impulse(n_total: int, at: np.ndarray, mag: np.ndarray, freq_hz: float, tau_s: float):
+def impulse(n_total: int, at: np.ndarray, mag: np.ndarray, freq_hz: float, tau_s: float):
     """Sum of damped sinusoids (impacts) starting at fine indices ``at``; returns (n_total,)."""
     out = np.zeros(n_total)
     m = _n(6 * tau_s)
@@ -227,8 +227,8 @@ def walk_sit_lie(rng: np.random.Generator, psi_lying: float, hip_lying: np.ndarr
     )
     ok = (hits > 0.8) & (hits < walk_s - 0.8)
     at = (hits[ok] * FINE_HZ).astype(int)
-    imp_z = _impulse(nw, at, mags[ok], rng.uniform(15.0, 25.0), 0.012)
-    imp_x = _impulse(nw, at, -0.4 * mags[ok], rng.uniform(15.0, 25.0), 0.015)
+    imp_z = impulse(nw, at, mags[ok], rng.uniform(15.0, 25.0), 0.012)
+    imp_x = impulse(nw, at, -0.4 * mags[ok], rng.uniform(15.0, 25.0), 0.015)
     imp_w = np.column_stack([imp_x, np.zeros(nw), imp_z])
 
     ns = _n(stand_s)
@@ -258,10 +258,10 @@ def walk_sit_lie(rng: np.random.Generator, psi_lying: float, hip_lying: np.ndarr
     imp[:nw] = imp_w
     # bump when sitting on the mat and a small one when the back reaches it
     i_sit = nw + ns + nsd
-    imp[:, 2] += _impulse(n_all, np.array([i_sit - 20]), np.array([rng.uniform(0.5, 1.2) * G_MS2]),
+    imp[:, 2] += impulse(n_all, np.array([i_sit - 20]), np.array([rng.uniform(0.5, 1.2) * G_MS2]),
                           12.0, 0.03)  # fmt: skip
     i_lie = i_sit + nsit + nl
-    imp[:, 2] += _impulse(n_all, np.array([i_lie - 150]), np.array([rng.uniform(0.2, 0.4) * G_MS2]),
+    imp[:, 2] += impulse(n_all, np.array([i_lie - 150]), np.array([rng.uniform(0.2, 0.4) * G_MS2]),
                           10.0, 0.04)  # fmt: skip
     # the hip's x position only matters relative to the lying posture: end exactly there
     hip[:, 0] -= hip[-1, 0] - hip_lying[0]

@@ -613,6 +613,19 @@ def test_cli_accel_only_recording(tmp_path) -> None:
     assert read_recording(out).samples.gyro_dps is None
 
 
+def test_cli_main_exit_codes(tmp_path, capsys) -> None:
+    from imu_host.cli import main
+
+    out = tmp_path / "r.csv"
+    assert main(["simulate", "rate_50hz", "--out", str(out), "--seed", "2"]) == 0
+    assert out.exists() and (tmp_path / "r.csv.truth.json").exists()
+    assert main(["simulate", "rate_50hz", "--out", str(out)]) == 2
+    assert main(["simulate", "bogus", "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("imu-host: error: unknown scenario 'bogus'; valid: ")
+    assert "already exists" in err[-2]
+
+
 def test_cli_bad_input(tmp_path) -> None:
     with pytest.raises(InputError, match="controlled_slow"):
         _run(["nope", "--out", str(tmp_path / "x.csv")])
