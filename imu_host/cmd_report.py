@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         summary = _load_summary_file(src)
         reps = reps_from_dicts(summary["reps"])
         events, t, a = _events_from(summary), None, None
-        meta: dict[str, Any] = {"source": str(src)}
+        meta: dict[str, Any] = {"recording": str(src)}
         default_out = src.parent / f"{src.stem}_report"
     elif src.is_file():
         from imu_host import session
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         reps, t, a = list(analysis.reps), analysis.angle_t_s, analysis.angle_deg
         events = [e for e in analysis.events if isinstance(e, FlagEvent)]
         summary = dict(analysis.summary)
-        meta = {"source": str(src), **{str(k): v for k, v in (analysis.meta or {}).items()}}
+        meta = {**{str(k): v for k, v in (analysis.meta or {}).items()}, "recording": str(src)}
         meta.setdefault("fast_drop_dps", settings.detector.fast_drop_dps)
         meta.setdefault("fast_return_dps", settings.detector.fast_return_dps)
         default_out = src.parent / f"{src.stem}_report"
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"session {args.source} has no rep list stored", path=str(db_path))
         reps = reps_from_dicts(summary["reps"])
         events, t, a = _events_from(summary), None, None
-        meta = {"source": f"history session {args.source}"}
+        meta = {"recording": f"history session {args.source} ({db_path})"}
         default_out = Path(f"session_{args.source}_report")
     elif src.is_dir():
         raise InputError("is a directory; give a recording or a summary .json", path=str(src))

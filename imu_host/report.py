@@ -11,7 +11,9 @@ Entry point (called by ``imu-host report`` and by ``replay --report DIR``)::
   (and says so).
 - ``flag_events``: :class:`~imu_host.events.FlagEvent` list; a rep flag is marked at the
   time of its matching event, else at a point derived from the rep phases.
-- ``meta``: free-form metadata. Keys used when present: ``source`` (str), ``started_at``
+- ``meta``: free-form metadata (e.g. the recording's ``#`` header). Keys used when
+  present: ``recording`` (the name shown; default ``summary["source"]["path"]``, else
+  ``meta["path"]`` or ``meta["source"]``), ``source`` (shown if different), ``started_at``
   (ISO string or datetime), ``duration_s`` (float), ``fast_drop_dps`` /
   ``fast_return_dps`` (thresholds, drawn on the speed panel).
 - ``target_per_side``: prescribed reps per side (int, or ``{"left": n, "right": m}``).
@@ -594,8 +596,11 @@ def render_markdown(
 ) -> str:
     """The Markdown report text."""
     out = ["# Knee rolls: session report", ""]
-    if meta.get("source"):
-        out.append(f"- Recording: `{meta['source']}`")
+    label = meta.get("recording")
+    if label:
+        out.append(f"- Recording: `{label}`")
+    if meta.get("source") and meta.get("source") != label:
+        out.append(f"- Source: {meta['source']}")
     if meta.get("started_at"):
         out.append(f"- Started: {meta['started_at']}")
     out.append(f"- Duration: {duration_s:.0f} s")
@@ -761,8 +766,12 @@ def write_report(
     if summary and isinstance(summary.get("source"), Mapping):
         for k, v in summary["source"].items():
             meta.setdefault(k, v)
-    if not meta.get("source") and meta.get("path"):
-        meta["source"] = str(meta["path"])
+    if not meta.get("recording"):
+        src = summary.get("source") if summary else None
+        path = src.get("path") if isinstance(src, Mapping) else None
+        label = path or meta.get("path") or meta.get("source")
+        if label:
+            meta["recording"] = str(label)
     reps = sorted(reps, key=lambda r: r.index)
     d = prepare_out_dir(out_dir, protect)
     stats = session_stats(reps, target_per_side)
@@ -771,7 +780,7 @@ def write_report(
 
     fig_path = render_figure(
         d / FIGURE_NAME, reps, angle_t_s, angle_deg, flag_events, meta,
-        title=f"Knee rolls: {meta['source']}" if meta.get("source") else None,
+        title=f"Knee rolls: {meta['recording']}" if meta.get("recording") else None,
     )
     summ = build_summary(reps, stats, feedback, duration, meta, flag_events, summary)
     summary_path = d / SUMMARY_NAME

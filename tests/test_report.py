@@ -290,11 +290,15 @@ def test_figure_dimensions(written):
 def test_summary_dict_is_merged(tmp_path):
     given = {"reps_left": 4, "reps_right": 3, "asymmetry_pct": 27.0, "tempo": {"x": 1},
              "source": {"path": "rec.csv", "sample_rate_hz": 100}, "reps": []}
-    p = write_report(tmp_path / "o", SESSION, None, None, None, {}, summary=given)
+    # meta is the recording's own header, whose "source" says what wrote it
+    p = write_report(tmp_path / "o", SESSION, None, None, None, {"source": "imu-host simulate"},
+                     summary=given)
     s = json.loads(p.summary_json.read_text())
     assert s["asymmetry_pct"] == 27.0  # the lead's value wins
     assert s["tempo"] == {"x": 1} and "tempo_median_s" not in s
-    assert "- Recording: `rec.csv`" in p.markdown.read_text()  # from summary["source"]["path"]
+    md = p.markdown.read_text()
+    assert "- Recording: `rec.csv`" in md  # from summary["source"]["path"]
+    assert "- Source: imu-host simulate" in md
     assert s["source"] == {"path": "rec.csv", "sample_rate_hz": 100}
     assert s["clean_reps"] == 3  # filled in where the summary lacks it
     assert len(s["reps"]) == 7 and "phases" in s["reps"][0]
