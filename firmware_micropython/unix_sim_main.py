@@ -7,7 +7,8 @@
 # stdin (binary command frames) unless --no-stdin. Real time by default (samples appear
 # as the sensor would produce them); --fast produces them as fast as stdout takes them,
 # with a virtual device clock. Exits after the motion script (plus a final status frame)
-# unless --loop. Run from firmware_micropython/ or with MICROPYPATH pointing at it.
+# unless --loop. If stdout/stdin are a terminal (a pty) they are switched to raw mode.
+# Run from firmware_micropython/ or with MICROPYPATH pointing at it.
 import sys
 import time
 
@@ -60,8 +61,24 @@ def parse(argv):
     return opts
 
 
+def raw_tty(fd):
+    """If fd is a terminal (e.g. the pseudo-terminal of `imu-host demo`), make it raw:
+    no CR/LF translation of the binary frames, no echo of the host's commands."""
+    try:
+        import termios
+
+        termios.tcgetattr(fd)  # raises OSError if fd is not a terminal
+        termios.setraw(fd)
+        return True
+    except (ImportError, OSError, AttributeError):
+        return False
+
+
 def main(argv):
     o = parse(argv)
+    raw_tty(1)
+    if o["stdin"]:
+        raw_tty(0)
     script = motion.DEFAULT_SCRIPT
     if o["seconds"] is not None:
         script = [("still", o["seconds"])]

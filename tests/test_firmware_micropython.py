@@ -506,3 +506,48 @@ def test_ble_nus_peripheral_with_stand_in_bluetooth(tmp_path):
     asm = SampleAssembler()
     Samples.concat(asm.feed(frames))
     assert asm.samples_lost == res["dropped"] - res["marks"]["dropped_before_connect"]
+
+
+def test_unix_sim_on_a_pseudo_terminal_is_binary_clean():
+    # what `imu-host demo` does: the firmware's stdin/stdout are a pty slave
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, MICROPYPATH=f"{FW}:{SUP}")
+    p = subprocess.Popen(
+        [MP, str(FW / "unix_sim_main.py"), "--seconds", "1.0"],
+        stdin=slave,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=str(FW),
+    )
+    os.close(slave)
+    time.sleep(0.3)
+    os.write(master, encode_command("ping", 0, 4711))
+    data = b""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([master], [], [], 0.5)
+        if r:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the slave side closed
+                break
+            if not chunk:
+                break
+            data += chunk
+        elif p.poll() is not None:
+            break
+    p.wait(timeout=10)
+    os.close(master)
+    assert p.returncode == 0, p.stderr.read().decode()
+    dec = FrameDecoder()
+    frames = dec.feed(data)
+    # no LF -> CRLF translation, no echo of the command: every byte is a good frame
+    assert dec.crc_errors == 0 and dec.bytes_discarded == 0
+    assert sum(f.n for f in frames if isinstance(f, SampleFrame)) == 100
+    assert [(f.command_name, f.token) for f in frames if isinstance(f, AckFrame)] == [
+        ("ping", 4711)
+    ]
