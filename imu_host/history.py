@@ -31,8 +31,9 @@ content (source label, start time, reps). Saving a session whose key is already 
 replaces that row's numbers (latest analysis wins) and keeps its id: re-importing a
 recording never creates a second row.
 
-Start time (for the trend): ``started_at`` if given, else ``summary["source"]["started_at"]``
-(or ``summary["started_at"]``), else the recording file's modification time, else now.
+Start time (for the trend): ``started_at`` if given, else ``started_at`` / ``started`` in
+``summary["source"]`` or ``summary``, else the ``# started_at:`` / ``# started:`` line of the
+recording file's header, else the file's modification time, else now.
 Naive datetimes are local time; stored as ISO 8601 UTC.
 
 Numbers stored per session are recomputed from ``summary["reps"]`` with
@@ -184,6 +185,22 @@ def _source_file(source: str) -> Path | None:
         return p if p.is_file() else None
     except (OSError, ValueError):
         return None
+
+
+def _header_started(path: Path) -> datetime | None:
+    """``# started_at:`` / ``# started:`` from a recording's ``#`` header, if any."""
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as fh:
+            for _ in range(64):
+                line = fh.readline()
+                if not line.startswith("#"):
+                    break
+                key, sep, value = line[1:].partition(":")
+                if sep and key.strip() in ("started_at", "started"):
+                    return parse_datetime(value.strip())
+    except OSError:
+        return None
+    return None
 
 
 def session_numbers(summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -420,12 +437,15 @@ class HistoryDB:
         """Store (or update, if already stored) one session; returns its id."""
         nums = session_numbers(summary)
         meta = _source_meta(summary)
-        start = started_at or parse_datetime(meta.get("started_at")) or parse_datetime(
-            summary.get("started_at")
-        )
+        start = started_at
+        for d in (meta, summary):
+            for k in ("started_at", "started"):
+                start = start or parse_datetime(d.get(k))
         key = self.source_key(summary, source, start, source_hash)
+        f = _source_file(source)
+        if start is None and f is not None:
+            start = _header_started(f)
         if start is None:
-            f = _source_file(source)
             start = datetime.fromtimestamp(f.stat().st_mtime, UTC) if f else datetime.now(UTC)
         row = {
             "source_key": key,

@@ -132,6 +132,24 @@ def test_reimport_of_same_recording_is_deduplicated(tmp_path):
     assert rec.read_bytes() == b"t,ax,ay,az\n0,0,0,1\n"
 
 
+def test_start_time_from_recording_header_or_mtime(tmp_path):
+    import os
+
+    rec = tmp_path / "live.csv"
+    rec.write_text("# imu-host recording v1\n# sample_rate_hz: 100\n"
+                   "# started: 2026-02-03T07:45:00+00:00\nt_s,ax_g,ay_g,az_g\n0,0,0,1\n")
+    plain = tmp_path / "plain.csv"
+    plain.write_text("# imu-host recording v1\nt_s,ax_g,ay_g,az_g\n0,0,0,1\n")
+    os.utime(plain, (1767225600, 1767225600))  # 2026-01-01T00:00:00Z
+    db = tmp_path / "h.sqlite3"
+    save_to_history(summary_of(SESSION_A), str(rec), db)
+    save_to_history(summary_of(SESSION_B), str(plain), db)
+    with HistoryDB(db) as h:
+        by_src = {r.source: r.started_at for r in h.sessions()}
+    assert by_src[str(rec)] == datetime(2026, 2, 3, 7, 45, tzinfo=UTC)
+    assert by_src[str(plain)] == datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def test_no_save(tmp_path):
     p = tmp_path / "h.sqlite3"
     assert save_to_history(summary_of(SESSION_A), "a", p, no_save=True) is None
