@@ -14,9 +14,10 @@ from imu_host.errors import InputError
 HELP = "live session from a board over USB serial or BLE: reps, form cues, recording"
 
 EPILOG = """\
-Recording: on by default, to a timestamped CSV (recording v1) in $IMU_HOST_RECORDINGS,
-or ./recordings if unset; flushed every second, never overwriting a file. Replaying it
-with `imu-host replay FILE` reproduces the reps and flags shown live.
+Recording: on by default, to live-YYYYmmdd-HHMMSS.csv (recording v1) in the folder
+$IMU_HOST_RECORDINGS, else $XDG_DATA_HOME/imu-host/recordings (usually
+~/.local/share/imu-host/recordings); flushed every second, never overwriting a file. `imu-host replay FILE` on it reproduces
+the reps and flags shown live.
 Output: a refreshing view on a terminal, one line per event in a pipe, or one JSON
 object per event with --json-events. Ends on Ctrl-C, --target or --duration.
 """

@@ -47,14 +47,19 @@ from imu_host.samples import Samples
 from imu_host.transport import Backoff, ReconnectingTransport, Transport
 
 RECORDINGS_ENV = "IMU_HOST_RECORDINGS"
-DEFAULT_RECORDINGS_DIR = "recordings"
 
 MODES = ("tty", "lines", "json")
 
 
 def recordings_dir() -> Path:
-    """Where live recordings go by default: ``$IMU_HOST_RECORDINGS``, else ./recordings."""
-    return Path(os.environ.get(RECORDINGS_ENV) or DEFAULT_RECORDINGS_DIR)
+    """Where live recordings go by default: ``$IMU_HOST_RECORDINGS``, else
+    ``$XDG_DATA_HOME/imu-host/recordings`` (``~/.local/share/imu-host/recordings``)."""
+    env = os.environ.get(RECORDINGS_ENV)
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "imu-host" / "recordings"
 
 
 def default_recording_path(now: _dt.datetime | None = None, suffix: str = ".csv") -> Path:
@@ -445,6 +450,14 @@ class LiveSession:
             raise InputError(
                 "already exists; refusing to overwrite a recording", path=str(opts.record_path)
             )
+        if opts.record_path is not None:
+            try:
+                Path(opts.record_path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise InputError(
+                    f"cannot create the recordings folder: {err.strerror}",
+                    path=str(Path(opts.record_path).parent),
+                ) from None
         self._open_outputs()
         try:
             self.link.open()
