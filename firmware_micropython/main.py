@@ -110,6 +110,8 @@ def main():
         micropython.kbd_intr(-1)
     try:
         s.run(idle=lambda: time.sleep_ms(1))
+    except KeyboardInterrupt:
+        print("\nimu-host firmware stopped (Ctrl-C); REPL is yours")
     finally:
         if usb:
             import micropython

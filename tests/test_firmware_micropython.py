@@ -551,3 +551,74 @@ def test_unix_sim_on_a_pseudo_terminal_is_binary_clean():
     assert [(f.command_name, f.token) for f in frames if isinstance(f, AckFrame)] == [
         ("ping", 4711)
     ]
+
+
+def test_board_main_streams_over_usb_and_stops_on_ctrl_c(tmp_path):
+    # main.py + config.py as on a board, with a stand-in `machine` (fake MPU-6050 on I2C)
+    (tmp_path / "config.py").write_text(
+        (FW / "config.py").read_text()
+        + "\nI2C_ID = 0\nI2C_SCL = 22\nI2C_SDA = 21\nTRANSPORT = 'usb'\nLED_PIN = 2\n"
+    )
+    # (the script's own directory comes first on sys.path, as / does on a board)
+    shutil.copy(FW / "main.py", tmp_path / "main.py")
+    env = dict(os.environ, MICROPYPATH=f"{SUP / 'board'}:{FW}:{SUP}")
+    p = subprocess.Popen(
+        [MP, str(tmp_path / "main.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=str(tmp_path),
+    )
+    time.sleep(0.5)
+    p.stdin.write(encode_command("ping", 0, 99))
+    p.stdin.flush()
+    time.sleep(1.0)
+    p.stdin.write(b"\r\x03")  # what mpremote sends to get the REPL back
+    p.stdin.flush()
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 0, err.decode()
+    msg = b"\nimu-host firmware stopped (Ctrl-C); REPL is yours\n"
+    assert out.endswith(msg)  # stopped by Ctrl-C, not by a crash
+    dec = FrameDecoder()
+    frames = dec.feed(out[: -len(msg)])
+    assert dec.crc_errors == 0 and dec.bytes_discarded == 0
+    info = frames[0]
+    assert isinstance(info, DeviceInfo) and info.sensor_model == "MPU-6050"
+    assert info.transport == "serial" and info.odr_hz == 100.0
+    acks = [(f.command_name, f.token) for f in frames if isinstance(f, AckFrame)]
+    assert acks == [("ping", 99)]
+    s = Samples.concat(SampleAssembler().feed(frames))
+    assert 100 <= len(s) <= 400  # ~1.5 s at 100 Hz
+    assert np.allclose(s.accel_g, [0.0, 0.0, 1.0]) and np.allclose(s.gyro_dps, 0.0)
+
+
+def test_status_led_patterns(tmp_path):
+    script = tmp_path / "ledtest.py"
+    script.write_text(
+        "import json, led\n"
+        "class P:\n"
+        "    def __init__(self): self.v = []\n"
+        "    def value(self, x): self.v.append(x)\n"
+        "t = [0]\n"
+        "out = {}\n"
+        "for state in (led.IDLE, led.CONNECTED, led.STREAMING, led.IDENTIFY):\n"
+        "    p = P()\n"
+        "    l = led.StatusLed(p, clock_ms=lambda: t[0])\n"
+        "    on = 0\n"
+        "    for ms in range(4000):\n"
+        "        t[0] = ms\n"
+        "        l.update(state)\n"
+        "        on += 1 if l.lit else 0\n"
+        "    out[state] = [on, len(p.v)]\n"
+        "print(json.dumps(out))\n"
+    )
+    r = run_mp(script)
+    assert r.returncode == 0, r.stderr.decode()
+    res = {int(k): v for k, v in json.loads(r.stdout).items()}
+    # (ms lit in 4 s, pin writes): idle 2 short blinks; connected mostly on; streaming
+    # 8 blinks at 2 Hz; identify 40 blinks at 10 Hz
+    assert res[0] == [120, 4]
+    assert res[1] == [3800, 4]
+    assert res[2] == [400, 16]
+    assert res[3] == [2000, 80]
