@@ -75,7 +75,13 @@ for spf in (1, 4):
     bench("fake MPU-6050 FIFO -> serial", imu.detect(FakeI2C({0x68: d})), c, spf)
     c = FakeClock()
     d = FakeLSM6(c, motion, 0x69)
-    bench("fake LSM6DS3 DRDY -> serial", imu.detect(FakeI2C({0x6A: d})), c, spf)
+    bench("fake LSM6DS3 FIFO -> serial", imu.detect(FakeI2C({0x6A: d})), c, spf)
+    c = FakeClock()
+    d = FakeLSM6(c, motion, 0x6C)
+    bench("fake LSM6DSO tagged FIFO -> serial", imu.detect(FakeI2C({0x6B: d})), c, spf)
+    c = FakeClock()
+    d = FakeLSM6(c, motion, 0x69)
+    bench("fake LSM6DS3 data-ready -> serial", imu.detect(FakeI2C({0x6A: d}), fifo=False), c, spf)
 for mtu in (23, 185, 247):
     c = FakeClock()
     sim = SimIMU([("still", 2.0)], realtime=True, clock=c.ticks_us, loop=True)
@@ -104,6 +110,7 @@ print(json.dumps({"results": results, "crc16_66B_us": crc_us, "finish_4_us": fin
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="simulated seconds per case")
+    ap.add_argument("--repeat", type=int, default=3, help="runs; the fastest is reported")
     args = ap.parse_args()
     if not MP.exists():
         print(f"MicroPython Unix port not found at {MP}", file=sys.stderr)
@@ -115,18 +122,28 @@ def main() -> int:
             os.environ,
             MICROPYPATH=f"{ROOT / 'firmware_micropython'}:{ROOT / 'tests' / 'fw_support'}",
         )
-        r = subprocess.run(
-            [str(MP), "-X", "heapsize=64M", str(script), str(args.seconds)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=td,
-        )
-    if r.returncode != 0:
-        print(r.stderr, file=sys.stderr)
-        return 1
-    res = json.loads(r.stdout)
-    print(f"MicroPython Unix port, {args.seconds:g} s of 100 Hz samples per case, heap locked")
+        runs = []
+        for _ in range(max(1, args.repeat)):
+            r = subprocess.run(
+                [str(MP), "-X", "heapsize=64M", str(script), str(args.seconds)],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=td,
+            )
+            if r.returncode != 0:
+                print(r.stderr, file=sys.stderr)
+                return 1
+            runs.append(json.loads(r.stdout))
+    res = runs[0]
+    for i, x in enumerate(res["results"]):
+        x["us_per_sample"] = min(run["results"][i]["us_per_sample"] for run in runs)
+    res["crc16_66B_us"] = min(run["crc16_66B_us"] for run in runs)
+    res["finish_4_us"] = min(run["finish_4_us"] for run in runs)
+    print(
+        f"MicroPython Unix port, {args.seconds:g} s of 100 Hz samples per case, heap locked,"
+        f" best of {max(1, args.repeat)}"
+    )
     print(
         f"{'case':34} {'spf':>4} {'us/sample':>10} {'bytes/s':>8} {'frames/s':>9} {'writes/s':>9}"
     )

@@ -46,7 +46,7 @@ class SimIMU:
 
     def configure(self, odr_hz=100, accel_fs_g=4, gyro_fs_dps=500):
         odr_hz = int(odr_hz)
-        if not 10 <= odr_hz <= 1000:
+        if not 20 <= odr_hz <= 1000:
             raise ValueError("rate out of range: %r" % odr_hz)
         self.odr_mhz = odr_hz * 1000
         self.period_us = 1000000 // odr_hz

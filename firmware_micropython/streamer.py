@@ -279,7 +279,7 @@ class Streamer:
             self._flush()
             self.streaming = False
         elif cmd == wire.CMD_SET_RATE:
-            if 10 <= arg <= 1000:
+            if 20 <= arg <= 1000:  # dt_us is a u16: periods up to 65 ms
                 try:
                     value = self.set_rate(arg)
                     send_info = True
