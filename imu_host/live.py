@@ -148,6 +148,12 @@ class LiveSession:
             if isinstance(transport, ReconnectingTransport)
             else ReconnectingTransport(transport, backoff=options.backoff)
         )
+        # import the pipeline now, not when the first samples arrive (scipy takes a while)
+        from imu_host.recording import RecordingWriter
+        from imu_host.session import Pipeline
+
+        self._pipeline_cls = Pipeline
+        self._writer_cls = RecordingWriter
         self.link.on_connect = self._on_connect
         self.link.on_lost = self._on_lost
         self.decoder = FrameDecoder()
@@ -249,21 +255,17 @@ class LiveSession:
             self._start_pipeline(info)
 
     def _start_pipeline(self, info: DeviceInfo) -> None:
-        from imu_host.session import Pipeline
-
         has_gyro = info.channels == 6
-        self.pipeline = Pipeline(info.odr_hz, has_gyro, self.options.settings)
+        self.pipeline = self._pipeline_cls(info.odr_hz, has_gyro, self.options.settings)
         self._stream_start_wall = self.clock()
         if self.options.record_path is not None:
-            from imu_host.recording import RecordingWriter
-
             meta = {
                 "source": self.options.source or self.link.description,
                 "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 "device": f"{info.sensor_model} firmware {info.firmware_version}",
                 "recorded_by": "imu-host live",
             }
-            self.recorder = RecordingWriter(self.options.record_path, info.odr_hz, has_gyro, meta)
+            self.recorder = self._writer_cls(self.options.record_path, info.odr_hz, has_gyro, meta)
 
     def _feed_samples(self, block: Samples, arrived: float) -> list[object]:
         if len(block) == 0 or self.pipeline is None:
