@@ -41,7 +41,7 @@ Conventions (exact)
 Movement model (theta, deg; built on a 1 kHz grid, smoothed with a 12 ms Gaussian)
 - controlled descents/returns: minimum-jerk, 1.5-4 s, peak speed 1.875*amp/T <= 55 deg/s;
 - momentum (fast) drops: 0.25-0.8 s, sin^2 speed build-up to >= 140 deg/s and an abrupt
-  cos^2 stop in 50-100 ms, then a 2-6 deg rebound toward centre;
+  cos^2 stop in 80-150 ms (plus 10-16 Hz soft-tissue ringing), then a 2-6 deg rebound;
 - yanked returns: minimum-jerk with peak >= 140 deg/s; holds 0-8 s (sinking 0-2 deg further);
   rests at centre 0-5 s, each within +-1.5 deg of 0;
 - bounce: 2-3 pulses of 4-10 deg (<= 30 % of the range) back toward centre and out again at
@@ -173,6 +173,17 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
     psi0 = 90.0 + sc.beta_deg
     rel = np.clip(theta / max(sc.typical_amp, 10.0), -1.5, 1.5)
     psi = psi0 - sc.wobble_deg * rel * rel
+    # movement irregularity / soft tissue: small band-limited (0.5-4 Hz) out-of-plane wobble of
+    # the thigh (hip flexion), larger while moving; it leaves theta (and the truth) untouched
+    rng_w = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(name.encode()), 2])
+    wob = rng_w.normal(size=n)
+    spec_f = np.fft.rfft(wob)
+    f = np.fft.rfftfreq(n, FINE_DT)
+    spec_f[(f < 0.5) | (f > 4.0)] = 0.0
+    wob = np.fft.irfft(spec_f, n)
+    wob *= rng_w.uniform(0.2, 0.8) / max(float(np.std(wob)), 1e-12)
+    moving = np.clip(np.abs(np.gradient(theta, FINE_DT)) / 30.0, 0.0, 1.0)
+    psi = psi + wob * (0.3 + 0.7 * moving)
     hip = np.tile(lying_hip(sc), (n, 1))
     impact = np.zeros((n, 3))
     if sc.prelude is not None:

@@ -121,7 +121,7 @@ class MotionBuilder:
         if fast_drop:
             vpk = rng.uniform(FAST_MIN_DPS + 10.0, 280.0)
             dur = float(np.clip(2.0 * amp / vpk, 0.25, 0.8))
-            self.drop(s * amp, dur, rng.uniform(0.05, 0.1))
+            self.drop(s * amp, dur, rng.uniform(0.08, 0.15))
             i_arrive = self.n
             reb = rng.uniform(2.0, min(6.0, max(2.5, 0.3 * amp)))
             self.dip(reb, rng.uniform(0.3, 0.5))  # rebound off the end stop
@@ -146,12 +146,34 @@ class MotionBuilder:
         self.reps.append(plan)
         return plan
 
-    def swing(self, side: str, amp: float, dur_s: float) -> RepPlan:
-        """One half-sine excursion centre -> side -> centre with no pause (continuous swinging)."""
+    def swing(
+        self,
+        side: str,
+        amp: float,
+        dur_s: float,
+        smooth_ends: bool = False,
+        from_rest: bool = False,
+        to_rest: bool = False,
+    ) -> RepPlan:
+        """One excursion centre -> side -> centre without a pause at the side: a half sine
+        (crosses centre at speed, for continuous swinging) or, with ``smooth_ends``, a raised
+        cosine (arrives at centre at rest, for a pause there).  ``from_rest`` / ``to_rest``
+        time-warp the half sine so it starts / ends at rest (first / last of a run) with the
+        same speed at the other end.  Peak speed amp*pi/dur (x 1.10 for the time-warped ones).
+        """
         n = _n(dur_s)
         u = np.arange(1, n + 1) / n
         i_start = self.n
-        self._append(SIGN[side] * amp * np.sin(np.pi * u))
+        if smooth_ends:
+            shape = np.sin(np.pi * u) ** 2
+        else:
+            if from_rest:
+                u = u * u * (2.0 - u)  # u' = 0 at the start, 1 at the end
+            if to_rest:
+                v = 1.0 - u
+                u = 1.0 - v * v * (2.0 - v)
+            shape = np.sin(np.pi * u)
+        self._append(SIGN[side] * amp * shape)
         self.chunks[-1][-1] = 0.0
         self.theta = 0.0
         mid = i_start + n // 2

@@ -336,8 +336,9 @@ def swing_set(
     for i in range(n):
         d = float(np.clip(base_d * rng.uniform(0.9, 1.1), 1.6, 4.0))
         a = amps[side] * rng.uniform(0.9, 1.1)
-        a = float(np.clip(a, 15.0, 0.97 * 55.0 * d / np.pi))  # peak speed a*pi/d stays controlled
-        mb.swing(side, a, d)
+        edge = 1.11 if i in (0, n - 1) else 1.0  # the time-warped first/last lobe peaks 10% higher
+        a = float(np.clip(a, 15.0, 0.97 * 55.0 * d / (np.pi * edge)))  # peak a*pi/d: controlled
+        mb.swing(side, a, d, smooth_ends=pause[1] > 0, from_rest=i == 0, to_rest=i == n - 1)
         if pause[1] > 0 and i < n - 1:
             mb.rest(rng.uniform(*pause))
         side = OTHER[side]
