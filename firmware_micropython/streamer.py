@@ -129,7 +129,7 @@ class Streamer:
     # ---------------------------------------------------------------- sending
     def _send(self, view):
         if self.link.write(view):
-            self.frames_sent += 1
+            self.frames_sent = (self.frames_sent + 1) & MASK30
             return True
         return False
 
@@ -140,7 +140,7 @@ class Streamer:
         self.k = 0
         view = self.frames.finish(k, self.frame_seq, self.frame_t, self.period_us)
         if not self._send(view):
-            self.dropped += k
+            self.dropped = (self.dropped + k) & MASK30
 
     def send_info(self, now):
         self._send(self.info.update(self._start_flag, self.seq, now))
@@ -160,8 +160,8 @@ class Streamer:
             self.status.build(
                 self.seq,
                 now,
-                self.dropped & MASK30,
-                self.lost & MASK30,
+                self.dropped,
+                self.lost,
                 self.imu.overflows,
                 batt,
                 state,
@@ -234,7 +234,7 @@ class Streamer:
         if gap:
             self._flush()
             self.seq = (self.seq + gap) & MASK30
-            self.lost += gap
+            self.lost = (self.lost + gap) & MASK30
         self.last_ts = newest
         first = (newest - (n - 1) * p) & MASK30
         fr = self.frames

@@ -329,3 +329,15 @@ def test_decoder_reset_clears_buffer_and_counters():
     assert dec.bytes_discarded == 2 and dec.buffered == 10
     dec.reset()
     assert (dec.bytes_discarded, dec.buffered, dec.frames_ok, dec.crc_errors) == (0, 0, 0, 0)
+
+
+def test_joining_mid_stream_at_any_byte_loses_only_the_partial_frame():
+    data = stream()
+    spans = _frame_spans(data)
+    good = decode_all(data)
+    for off in range(spans[3][1]):
+        got = decode_all(data[off:])
+        first_whole = next(i for i, (a, _) in enumerate(spans) if a >= off)
+        want = good[first_whole:]
+        assert len(got) == len(want), off
+        assert all(_same(a, b) for a, b in zip(got, want, strict=True))
