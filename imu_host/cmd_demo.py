@@ -32,6 +32,7 @@ HELP = "run a ~30 s live session against a simulated board (no hardware needed)"
 
 FIRMWARE_ENV = "IMU_HOST_FIRMWARE_DIR"
 MICROPYTHON_ENV = "IMU_HOST_MICROPYTHON"
+PITCH_DEG = 45.0  # thigh elevation when lying with the knees bent (feet on the mat)
 UNIX_ENTRY = "unix_sim_main.py"  # the firmware's Unix-port entry point (frames on stdout)
 
 
@@ -114,7 +115,7 @@ def script_samples(
     gyr = np.empty((n, 3))
     for i in range(n):
         th, rate = motion.angle_rate(segs, i / odr_hz)
-        a, g = motion.physics(th, rate)
+        a, g = motion.physics(th, rate, PITCH_DEG)
         acc[i] = a
         gyr[i] = g
     acc += rng.normal(0.0, 0.004, acc.shape)
@@ -377,7 +378,7 @@ def start_board(kind: str, port: Any, fast: bool = False) -> tuple[Any, str]:
             f"(set {MICROPYTHON_ENV} / {FIRMWARE_ENV}, or use --board in-process)"
         )
     if kind != "in-process" and exe and fw and (fw / UNIX_ENTRY).is_file():
-        args = ["--stopped", "--noise"] + (["--fast"] if fast else [])
+        args = ["--stopped", "--noise", "--pitch", f"{PITCH_DEG:g}"] + (["--fast"] if fast else [])
         return MicroPythonBoard(port, exe, fw, args), f"firmware under {exe}"
     acc, gyr = script_samples()
     board = SimulatedBoard(port, acc, gyr, speed=0.0 if fast else 1.0).start()
