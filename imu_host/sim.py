@@ -38,7 +38,7 @@ Conventions (exact)
 - Time: ``t_s`` and every time in the truth are seconds from the first sample (the true
   sample instants; the recorded t_s adds jitter).
 
-Movement model (theta, deg; built on a 1 kHz grid, smoothed with a 12 ms Gaussian)
+Movement model (theta, deg; built on a 500 Hz grid, smoothed with a 12 ms Gaussian)
 - controlled descents/returns: minimum-jerk, 1.5-4 s, peak speed 1.875*amp/T <= 55 deg/s;
 - momentum (fast) drops: 0.25-0.8 s, sin^2 speed build-up to >= 140 deg/s and an abrupt
   cos^2 stop in 80-150 ms (plus 10-16 Hz soft-tissue ringing), then a 2-6 deg rebound;
@@ -198,7 +198,7 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
             tangent = np.array([0.0, np.cos(th_a), -np.sin(th_a)])  # d p / d theta direction
             ring = impulse(
                 n,
-                np.array([rp.i_arrive - 40]),
+                np.array([rp.i_arrive - int(0.04 * FINE_HZ)]),
                 np.array([rng_t.uniform(0.2, 0.6) * G_MS2]),
                 rng_t.uniform(10.0, 16.0),
                 0.04,
@@ -223,7 +223,9 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
             amp = seg.max()
             crop = first.i_start + int(np.argmax(seg >= frac * amp))
         else:
-            crop = first.i_arrive + int(frac * (first.i_leave - first.i_arrive)) + 300
+            crop = (
+                first.i_arrive + int(frac * (first.i_leave - first.i_arrive)) + int(0.3 * FINE_HZ)
+            )
             crop = min(crop, first.i_leave)
             excluded.append(
                 {

@@ -17,7 +17,7 @@ import numpy as np
 
 from imu_host.samples import Samples
 
-FINE_HZ = 1000.0
+FINE_HZ = 500.0
 FINE_DT = 1.0 / FINE_HZ
 G = 9.80665  # m/s^2 per g
 
