@@ -76,7 +76,7 @@ def raw_tty(fd):
 
 def main(argv):
     o = parse(argv)
-    raw_tty(1)
+    on_tty = raw_tty(1)
     if o["stdin"]:
         raw_tty(0)
     script = motion.DEFAULT_SCRIPT
@@ -107,6 +107,10 @@ def main(argv):
         sys.stdout.buffer.flush()
     except (OSError, AttributeError):
         pass
+    if on_tty:
+        # Linux may discard what the reader has not read yet when a pty's last writer
+        # closes: give the host a moment to drain the final frames
+        time.sleep_ms(500)
 
 
 main(sys.argv[1:])
