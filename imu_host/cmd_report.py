@@ -11,9 +11,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imu_host.errors import InputError
+
+if TYPE_CHECKING:
+    from imu_host.events import FlagEvent
 
 HELP = "Write a session report (summary.json, report.md, report.png) with clinical counts."
 
@@ -52,10 +55,10 @@ def _load_summary_file(path: Path) -> dict[str, Any]:
     return obj
 
 
-def _events_from(summary: dict[str, Any]) -> list:
+def _events_from(summary: dict[str, Any]) -> list[FlagEvent]:
     from imu_host.events import FlagEvent
 
-    out = []
+    out: list[FlagEvent] = []
     for e in summary.get("flag_events") or []:
         try:
             out.append(FlagEvent(float(e["t_s"]), str(e["kind"]), str(e["side"]),
@@ -92,13 +95,13 @@ def run(args: argparse.Namespace) -> int:
         events = [e for e in analysis.events if isinstance(e, FlagEvent)]
         summary = dict(analysis.summary)
         meta = {**{str(k): v for k, v in (analysis.meta or {}).items()}, "recording": str(src)}
-        meta.setdefault("fast_drop_dps", settings.detector.fast_drop_dps)
-        meta.setdefault("fast_return_dps", settings.detector.fast_return_dps)
+        meta["fast_drop_dps"] = settings.detector.fast_drop_dps  # the thresholds used
+        meta["fast_return_dps"] = settings.detector.fast_return_dps
         default_out = src.parent / f"{src.stem}_report"
         save_source = str(src)
         from imu_host.history import parse_datetime
 
-        started_at = parse_datetime(meta.get("started_at"))
+        started_at = parse_datetime(meta.get("started_at") or meta.get("started"))
     elif not src.exists() and args.source.isdigit():
         if not db_path.exists():
             raise InputError("no history database here; pass --db PATH", path=str(db_path))
