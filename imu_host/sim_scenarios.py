@@ -49,11 +49,11 @@ def default_setup(rng: np.random.Generator) -> Setup:
     else:
         mount = random_rotation(rng)
     spec = SensorSpec(
-        rate_hz=100.0,
+        rate_hz=100.0 if rng.random() < 0.7 else 104.0,  # 104: what an LSM6 gives for "100"
         rate_error=float(rng.uniform(-0.01, 0.03)),
         jitter_s=float(rng.uniform(0.0001, 0.001)),
         ts_round_s=1e-3 if rng.random() < 0.3 else 1e-6,
-        accel_noise_g=float(rng.uniform(0.004, 0.02)),
+        accel_noise_g=float(rng.uniform(0.005, 0.02)),
         gyro_noise_dps=float(rng.uniform(0.1, 1.0)),
         gyro_bias_dps=rng.uniform(-3.0, 3.0, size=3),
         gyro_drift_dps=float(rng.uniform(0.1, 0.8)),
@@ -161,7 +161,7 @@ def controlled_medium(sc: Setup) -> None:
 
 
 def controlled_brisk(sc: Setup) -> None:
-    sc.spec.rate_hz = 200.0
+    sc.spec.rate_hz = 200.0 if sc.rng.random() < 0.5 else 208.0
     run_set(sc, alternating(sc.rng, int(sc.rng.integers(6, 10))), "brisk")
 
 
@@ -359,6 +359,7 @@ def mex_like(sc: Setup) -> None:
     """Like the real MEx recordings: AX3-style accelerometer only, 1/64 g, ~103 Hz, ms stamps."""
     rng, spec = sc.rng, sc.spec
     spec.has_gyro = False
+    spec.rate_hz = 100.0
     spec.rate_error = float(rng.uniform(0.02, 0.035))
     spec.ts_round_s = 1e-3
     spec.accel_lsb_g = 1.0 / 64.0
@@ -421,7 +422,7 @@ def cone_path(sc: Setup) -> None:
 FAMILIES: dict[str, tuple[Callable[[Setup], None], str]] = {
     "controlled_slow": (controlled_slow, "alternating controlled reps, slow tempo, 2-5 s holds"),
     "controlled_medium": (controlled_medium, "alternating controlled reps, medium tempo"),
-    "controlled_brisk": (controlled_brisk, "brisk controlled reps, short holds/rests, 200 Hz"),
+    "controlled_brisk": (controlled_brisk, "brisk controlled reps, short holds/rests, 200-208 Hz"),
     "fast_drops_mixed": (
         fast_drops_mixed,
         "controlled set with momentum-driven fast drops mixed in",

@@ -464,7 +464,8 @@ def test_timestamps_monotonic_with_jitter_and_drops(suite_results: list[sim.SimR
         d = np.diff(res.samples.t_s)
         assert (d >= 0).all()
         nominal = 1.0 / res.sample_rate_hz
-        assert np.median(d) == pytest.approx(nominal, rel=0.05)
+        step = d[d < 1.5 * nominal]  # without dropped samples and gaps
+        assert np.mean(step) == pytest.approx(nominal, rel=0.05)
     jittery = [
         np.std(np.diff(r.samples.t_s) - np.median(np.diff(r.samples.t_s))) for r in suite_results
     ]
