@@ -46,6 +46,7 @@ import base64
 import html as html_mod
 import json
 import math
+import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -194,13 +195,20 @@ def _of(n: int, total: int, noun: str, side_phrase: str, verb_pl: str, verb_sg: 
 def feedback_lines(stats: Mapping[str, Any]) -> list[str]:
     """Plain-language feedback: one line per fault type and side seen, with counts.
 
-    Also a line per side that missed (or exceeded) the prescribed count, one about a range
+    Also a line per side that missed (or exceeded) the prescribed count (one line when
+    both sides did exactly what was prescribed), one about a range
     asymmetry above 20 %, and a positive line when every rep was clean.
     """
     lines: list[str] = []
     sides = stats["sides"]
     if stats["reps_total"] == 0:
         return ["No reps were detected in this session."]
+    met = [sides[s]["target"] is not None and sides[s]["done"] == sides[s]["target"]
+           for s in SIDES]
+    if all(met):
+        tl, tr = sides[LEFT]["target"], sides[RIGHT]["target"]
+        each = f"{tl} to each side" if tl == tr else f"{tl} to the left, {tr} to the right"
+        lines.append(f"All prescribed reps were done: {each}.")
     for side in SIDES:
         st = sides[side]
         target = st["target"]
@@ -649,8 +657,6 @@ def render_markdown(
 
 def _inline(md: str) -> str:
     """Escape, then render **bold** and `code` spans (all the Markdown we emit inline)."""
-    import re
-
     s = html_mod.escape(md)
     s = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", s)
     return re.sub(r"`(.+?)`", r"<code>\1</code>", s)

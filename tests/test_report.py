@@ -155,8 +155,10 @@ def test_feedback_all_clean_and_symmetric():
     # asymmetry 10 %: no line
     lines = feedback_lines(session_stats(reps, target_per_side=1))
     assert lines == [
-        "All 2 reps were clean: smooth and controlled. Keep it up."
+        "All prescribed reps were done: 1 to each side.",
+        "All 2 reps were clean: smooth and controlled. Keep it up.",
     ]
+    assert feedback_lines(session_stats(reps))[0].startswith("All 2 reps were clean")
 
 
 def test_feedback_asymmetry_threshold():
