@@ -324,7 +324,7 @@ class HistoryDB:
                 "not an imu-host history database (not an SQLite file); left untouched "
                 "(choose another file with --db)"
             )
-        uri = "file:" + str(p.resolve()).replace("?", "%3f").replace("#", "%23") + "?mode=ro"
+        uri = p.resolve().as_uri() + "?mode=ro"
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         except sqlite3.Error as err:
