@@ -128,6 +128,7 @@ _EXTRA_SEEDS = {
     "bounces": 3,
     "fast_drops_most": 3,
     "sloppy_mixed": 3,
+    "no_exercise": 3,
 }
 
 
@@ -321,7 +322,8 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
     no_rep = []
     if sc.prelude is not None:
         no_rep.append([0.0, round(sc.prelude.sit_end_s, 3)])
-    no_rep.extend([round(a, 3), round(b, 3)] for a, b in sc.still)
+    t_end = float(sampled.t_true[-1])
+    no_rep.extend([round(a, 3), round(min(b, t_end), 3)] for a, b in sc.still)
 
     truth = {
         "scenario": name,

@@ -257,6 +257,44 @@ def walk_sit_lie(sc: Setup) -> None:
     sc.notes.append("walks, sits down on the mat and lies back before the set (no reps there)")
 
 
+def no_exercise(sc: Setup) -> None:
+    rng, mb = sc.rng, sc.mb
+    sc.prelude = _prelude(sc)
+    t0 = mb.t
+    for _ in range(int(rng.integers(2, 5))):
+        mb.rest(rng.uniform(3.0, 8.0))
+        mb.fidget(rng.uniform(2.5, 6.0), rng.uniform(0.6, 1.6))
+    mb.rest(rng.uniform(5.0, 10.0))
+    sc.still.append((t0, mb.t))
+    sc.notes.append("walks, sits down, lies back and only fidgets: zero reps")
+
+
+def tempo_drift(sc: Setup) -> None:
+    """Tempo slows through the set (like a tiring person): 0.7x -> 1.5x the medium tempo,
+    holds appear and lengthen, range shrinks by 10-25 %."""
+    rng, mb = sc.rng, sc.mb
+    sides = alternating(rng, int(rng.integers(4, 6)))
+    amps = side_amps(rng, 30.0, 50.0)
+    sc.typical_amp = float(np.mean(list(amps.values())))
+    shrink = rng.uniform(0.1, 0.25)
+    mb.rest(rng.uniform(1.0, 3.0))
+    for i, side in enumerate(sides):
+        f = i / (len(sides) - 1)
+        k = 0.7 + 0.8 * f
+        amp = float(np.clip(amps[side] * (1.0 - shrink * f) * rng.uniform(0.92, 1.08), 15.0, 90.0))
+        mb.rep(
+            side,
+            amp,
+            k * rng.uniform(2.0, 2.6),
+            f * rng.uniform(0.5, 4.0),
+            k * rng.uniform(2.0, 2.6),
+            centre=rng.uniform(-1.5, 1.5),
+        )
+        mb.rest(k * rng.uniform(0.3, 1.5))
+    mb.rest(rng.uniform(1.0, 3.0))
+    sc.notes.append("tempo slows and holds lengthen through the set; range shrinks a little")
+
+
 def _prelude(sc: Setup) -> Prelude:
     from imu_host.sim_motion import walk_sit_lie as make
 
@@ -441,6 +479,8 @@ FAMILIES: dict[str, tuple[Callable[[Setup], None], str]] = {
     "fidgets": (fidgets, "small fidgets (< 8 deg) between reps that are not reps"),
     "still_before_after": (still_before_after, "lying still 10-20 s before and after the set"),
     "walk_sit_lie": (walk_sit_lie, "walks, sits down on the mat, lies back, then does a set"),
+    "no_exercise": (no_exercise, "walks, sits down, lies back and only fidgets (zero reps)"),
+    "tempo_drift": (tempo_drift, "tempo slows and holds lengthen through the set"),
     "strap_slip": (strap_slip, "strap slips 15-40 deg about the thigh axis mid-set"),
     "high_noise": (high_noise, "very noisy sensor with single-sample knocks, a fast drop or two"),
     "accel_only": (accel_only, "accelerometer only (no gyro columns), a fast drop or two"),

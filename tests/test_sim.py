@@ -51,6 +51,8 @@ REQUIRED_FAMILIES = {
     "cone_path",
     "floor_reach",
     "mex_like",
+    "no_exercise",
+    "tempo_drift",
 }
 
 
@@ -219,7 +221,7 @@ def test_accel_tilt_matches_theta_at_slow_speeds(name: str) -> None:
 def test_accel_magnitude_at_rest_is_about_one_g(suite_results: list[sim.SimResult]) -> None:
     for res in suite_results:
         still = np.abs(np.gradient(res.theta_deg, res.t_true)) < 2.0
-        if res.truth["no_rep_segments"] and res.truth["scenario"] == "walk_sit_lie":
+        if res.truth["scenario"] in ("walk_sit_lie", "no_exercise"):  # skip the walk/sit part
             still &= res.t_true > res.truth["no_rep_segments"][0][1]
         mag = np.linalg.norm(res.samples.accel_g[still], axis=1)
         assert 0.93 < np.median(mag) < 1.07, res.truth["scenario"]
@@ -290,7 +292,11 @@ def test_truth_structure_and_counts(suite_results: list[sim.SimResult]) -> None:
         assert keys <= set(tr)
         json.dumps(tr)  # serialisable
         assert tr["ambiguous"] is False
-        assert tr["reps_left"] + tr["reps_right"] == len(tr["reps"]) >= 4
+        assert tr["reps_left"] + tr["reps_right"] == len(tr["reps"])
+        assert len(tr["reps"]) >= (0 if tr["scenario"] == "no_exercise" else 4)
+        for a, b in tr["no_rep_segments"]:
+            assert 0.0 <= a < b <= tr["duration_s"]
+            assert not any(a < r["end_s"] and r["start_s"] < b for r in tr["reps"])
         prev_end = -1.0
         for rep in tr["reps"]:
             assert rep_keys <= set(rep)
@@ -373,6 +379,21 @@ def test_start_partway() -> None:
     assert abs(res.theta_deg[0]) > 12.0  # starts out at the side
     assert res.truth["reps"][0]["start_s"] > res.truth["excluded_reps"][0]["end_s"]
     assert not any(r["truncated_start"] for r in res.truth["reps"])
+
+
+def test_no_exercise_has_no_reps_but_moves() -> None:
+    res = sim.simulate("no_exercise", 1)
+    assert res.truth["reps"] == [] and res.truth["reps_left"] == res.truth["reps_right"] == 0
+    assert res.truth["fidgets"]
+    covered = sum(b - a for a, b in res.truth["no_rep_segments"])
+    assert covered == pytest.approx(res.truth["duration_s"], abs=0.05)
+    assert np.abs(res.theta_deg).max() < 8.0
+
+
+def test_tempo_drift_slows_down() -> None:
+    reps = sim.simulate("tempo_drift", 1).truth["reps"]
+    durations = [r["end_s"] - r["start_s"] for r in reps]
+    assert durations[-1] > 1.5 * durations[0]
 
 
 def test_end_partway() -> None:
