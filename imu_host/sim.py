@@ -166,7 +166,10 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
     sway = rng.uniform(0.2, 0.5) * np.sin(
         2 * np.pi * rng.uniform(0.2, 0.33) * t + rng.uniform(0, 6.3)
     )
-    sway[:n_pre] *= 0.0
+    # fade the lying-only perturbations in over 1.5 s after a walk/sit prelude (no steps)
+    fade = np.clip((t - n_pre * FINE_DT) / 1.5, 0.0, 1.0) if n_pre else np.ones(n)
+    fade = fade * fade * (3.0 - 2.0 * fade)
+    sway *= fade
     theta = gaussian_filter1d(theta + sway, SMOOTH_S * FINE_HZ, mode="nearest")
     if n_pre:
         theta[:n_pre] = 0.0
@@ -184,7 +187,7 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
     wob = np.fft.irfft(spec_f, n)
     wob *= rng_w.uniform(0.2, 0.8) / max(float(np.std(wob)), 1e-12)
     moving = np.clip(np.abs(np.gradient(theta, FINE_DT)) / 30.0, 0.0, 1.0)
-    psi = psi + wob * (0.3 + 0.7 * moving)
+    psi = psi + wob * (0.3 + 0.7 * moving) * fade
     hip = np.tile(lying_hip(sc), (n, 1))
     impact = np.zeros((n, 3))
     if sc.prelude is not None:
