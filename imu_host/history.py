@@ -260,14 +260,14 @@ class HistoryDB:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
-        self._check_existing()
+        ours = self._check_existing()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise InputError(
                 f"cannot create the history directory: {err.strerror}", path=str(self.path)
             ) from None
-        self._conn = self._open()
+        self._conn = self._open(check=ours)
 
     # -- opening and validation
 
@@ -305,25 +305,45 @@ class HistoryDB:
             raise self._err("imu-host history is damaged (sessions table missing); left untouched")
         return False
 
-    def _check_existing(self) -> None:
-        """Read-only checks of an existing file: SQLite, intact, ours (or empty)."""
+    def _check_existing(self) -> bool:
+        """Checks of an existing file that never write it (nor create files beside it).
+
+        Returns True if the file is an imu-host history (checked further, with
+        ``quick_check``, once opened); False if it is missing or empty (to initialise).
+        A file that is ours carries our application id in its header from its first
+        commit; we switch to WAL only after that, so an SQLite file in WAL mode without
+        our id is never one of ours being created and is refused without opening it.
+        """
         p = self.path
-        if p.exists() and p.is_dir():
+        if p.is_dir():
             raise self._err("history database path is a directory")
         if not p.exists():
-            return
+            return False
         try:
             with p.open("rb") as f:
-                head = f.read(len(SQLITE_MAGIC))
+                head = f.read(100)
         except OSError as err:
             raise self._err(f"cannot read the history database: {err.strerror}") from None
         if not head:
-            return  # empty file: initialise
-        if head != SQLITE_MAGIC:
+            return False  # empty file: initialise
+        if not head.startswith(SQLITE_MAGIC):
             raise self._err(
                 "not an imu-host history database (not an SQLite file); left untouched "
                 "(choose another file with --db)"
             )
+        if len(head) < 100:
+            raise self._err("history database is damaged (truncated header); left untouched")
+        app_id = int.from_bytes(head[68:72], "big")
+        if app_id == APPLICATION_ID:
+            return True
+        wal = head[18] == 2 or head[19] == 2
+        if app_id != 0 or wal:
+            what = f"application id {app_id:#x}" if app_id else "a WAL database"
+            raise self._err(
+                f"this SQLite file belongs to another program ({what}), not an imu-host "
+                "history; left untouched (choose another file with --db)"
+            )
+        # no application id, rollback journal: a read-only look creates no files
         uri = p.resolve().as_uri() + "?mode=ro"
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
@@ -331,20 +351,23 @@ class HistoryDB:
             raise self._err(f"cannot open the history database: {err}") from None
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            app_id, version, tables = self._inspect(conn)
-            if app_id == APPLICATION_ID or not tables:
-                result = [r[0] for r in conn.execute("PRAGMA quick_check")]
-                if result != ["ok"]:
-                    raise self._err(
-                        f"history database is damaged ({'; '.join(result[:2])}); left untouched"
-                    )
-            self._validate(app_id, version, tables)
+            self._validate(*self._inspect(conn))
         except sqlite3.DatabaseError as err:
-            raise self._err(f"history database is damaged or unreadable ({err}); left untouched") from None
+            raise self._err(
+                f"history database is damaged or unreadable ({err}); left untouched"
+            ) from None
         finally:
             conn.close()
+        return False
 
-    def _open(self) -> sqlite3.Connection:
+    def _quick_check(self, conn: sqlite3.Connection) -> None:
+        result = [r[0] for r in conn.execute("PRAGMA quick_check")]
+        if result != ["ok"]:
+            raise self._err(
+                f"history database is damaged ({'; '.join(result[:2])}); left untouched"
+            )
+
+    def _open(self, check: bool) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
                 str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
@@ -353,6 +376,8 @@ class HistoryDB:
             raise self._err(f"cannot open the history database: {err}") from None
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if check:
+                self._quick_check(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if self._validate(*self._inspect(conn)):
@@ -370,7 +395,9 @@ class HistoryDB:
             raise self._err(f"cannot use the history database ({err})") from None
         except sqlite3.DatabaseError as err:
             conn.close()
-            raise self._err(f"history database is damaged or unreadable ({err})") from None
+            raise self._err(
+                f"history database is damaged or unreadable ({err}); left untouched"
+            ) from None
         except BaseException:
             conn.close()
             raise

@@ -236,6 +236,18 @@ def test_foreign_sqlite_is_refused_and_untouched(tmp_path):
     con.close()
 
 
+def test_foreign_wal_database_gets_no_files_beside_it(tmp_path):
+    p = tmp_path / "app.db"
+    con = sqlite3.connect(p)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("CREATE TABLE notes (x)")
+    con.commit()
+    con.close()
+    assert [f.name for f in tmp_path.iterdir()] == ["app.db"]
+    _assert_refused(p, "another program")
+    assert [f.name for f in tmp_path.iterdir()] == ["app.db"]
+
+
 def test_foreign_application_id_is_refused(tmp_path):
     p = tmp_path / "other.sqlite"
     con = sqlite3.connect(p)
