@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--suite",
         metavar="DIR",
-        help="write the whole golden suite (SCENARIO-sSEED.csv + .truth.json) into DIR",
+        help="write the whole golden suite (SCENARIO_sSEED.csv + .truth.json) into DIR",
     )
 
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("exists and is not a directory", path=str(d))
         d.mkdir(parents=True, exist_ok=True)
         for name, seed in sim.suite():
-            out = d / f"{name}-s{seed}.csv"
+            out = d / f"{name}_s{seed}.csv"
             truth = write_simulation(name, seed, out)
             print(f"{out}  reps L{truth['reps_left']} R{truth['reps_right']}")
         return 0

@@ -618,10 +618,10 @@ def test_cli_output_is_reproducible_and_suite_writes_all(tmp_path, monkeypatch) 
     d = tmp_path / "suite"
     assert _run(["--suite", str(d)]) == 0
     assert sorted(p.name for p in d.iterdir()) == [
-        "accel_only-s2.csv",
-        "accel_only-s2.csv.truth.json",
-        "rate_50hz-s1.csv",
-        "rate_50hz-s1.csv.truth.json",
+        "accel_only_s2.csv",
+        "accel_only_s2.csv.truth.json",
+        "rate_50hz_s1.csv",
+        "rate_50hz_s1.csv.truth.json",
     ]
     with pytest.raises(InputError):  # never overwrites
         _run(["--suite", str(d)])
