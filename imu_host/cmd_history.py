@@ -14,13 +14,15 @@ HELP = "List stored sessions (reps per side, clean %, ROM, asymmetry, fast drops
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", metavar="PATH",
+        "--db",
+        metavar="PATH",
         help="history database (default: $IMU_HOST_DB, else "
         "$XDG_DATA_HOME/imu-host/history.sqlite3 or ~/.local/share/imu-host/history.sqlite3)",
     )
     parser.add_argument("--since", metavar="DATE", help="only sessions on or after YYYY-MM-DD")
     parser.add_argument(
-        "--plot", metavar="FILE",
+        "--plot",
+        metavar="FILE",
         help="write a PNG trend plot (ROM per side, fast-drop rate) to FILE (.png)",
     )
     parser.add_argument("--csv", metavar="FILE", help="write one CSV row per session to FILE")

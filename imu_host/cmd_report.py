@@ -23,16 +23,20 @@ HELP = "Write a session report (summary.json, report.md, report.png) with clinic
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "source", metavar="RECORDING_OR_SESSION",
+        "source",
+        metavar="RECORDING_OR_SESSION",
         help="a recording, a summary .json file, or the id of a session in the history",
     )
     parser.add_argument(
-        "--out", metavar="DIR",
+        "--out",
+        metavar="DIR",
         help="report directory (created; default: <name>_report next to the input, or "
         "./session_<id>_report). Only summary.json, report.md/.html/.png are overwritten",
     )
     parser.add_argument("--target", type=int, metavar="N", help="prescribed reps per side")
-    parser.add_argument("--html", action="store_true", help="also write a self-contained report.html")
+    parser.add_argument(
+        "--html", action="store_true", help="also write a self-contained report.html"
+    )
     parser.add_argument("--db", metavar="PATH", help="history database (see `imu-host history`)")
     parser.add_argument(
         "--no-save", action="store_true", help="do not store an analysed recording in the history"
@@ -61,8 +65,11 @@ def _events_from(summary: dict[str, Any]) -> list[FlagEvent]:
     out: list[FlagEvent] = []
     for e in summary.get("flag_events") or []:
         try:
-            out.append(FlagEvent(float(e["t_s"]), str(e["kind"]), str(e["side"]),
-                                 float(e.get("value", 0.0))))
+            out.append(
+                FlagEvent(
+                    float(e["t_s"]), str(e["kind"]), str(e["side"]), float(e.get("value", 0.0))
+                )
+            )
         except (KeyError, TypeError, ValueError):
             continue  # markers only: a malformed event is skipped
     return out
@@ -121,8 +128,15 @@ def run(args: argparse.Namespace) -> int:
     summary.pop("report", None)  # recomputed with this run's target
     paths = write_report(
         Path(args.out) if args.out else default_out,
-        reps, t, a, events, meta,
-        target_per_side=args.target, summary=summary, html=args.html, protect=[src, db_path],
+        reps,
+        t,
+        a,
+        events,
+        meta,
+        target_per_side=args.target,
+        summary=summary,
+        html=args.html,
+        protect=[src, db_path],
     )
     for p in (paths.summary_json, paths.markdown, paths.html, paths.figure_png):
         if p is not None:

@@ -85,8 +85,16 @@ _SCHEMA_V1 = (
 )
 
 _NUMBER_COLUMNS = (
-    "duration_s", "reps_left", "reps_right", "clean_reps", "flagged_reps", "fast_drops",
-    "rom_left_deg", "rom_right_deg", "asymmetry_pct", "target_per_side",
+    "duration_s",
+    "reps_left",
+    "reps_right",
+    "clean_reps",
+    "flagged_reps",
+    "fast_drops",
+    "rom_left_deg",
+    "rom_right_deg",
+    "asymmetry_pct",
+    "target_per_side",
 )
 
 
@@ -491,8 +499,9 @@ class HistoryDB:
                 ).fetchone()
                 if found:
                     sets = ", ".join(f"{c} = :{c}" for c in cols if c != "source_key")
-                    self._conn.execute(f"UPDATE sessions SET {sets} WHERE id = :id",
-                                       {**row, "id": found[0]})
+                    self._conn.execute(
+                        f"UPDATE sessions SET {sets} WHERE id = :id", {**row, "id": found[0]}
+                    )
                     sid = int(found[0])
                 else:
                     cur = self._conn.execute(
@@ -513,10 +522,7 @@ class HistoryDB:
 
     def sessions(self, since: date | None = None) -> list[SessionRow]:
         """Stored sessions in start order; ``since``: on or after that local calendar day."""
-        sql = (
-            f"SELECT id, started_at, saved_at, source, {', '.join(_NUMBER_COLUMNS)} "
-            "FROM sessions"
-        )
+        sql = f"SELECT id, started_at, saved_at, source, {', '.join(_NUMBER_COLUMNS)} FROM sessions"
         params: tuple[Any, ...] = ()
         if since is not None:
             sql += " WHERE started_at >= ?"
@@ -579,7 +585,16 @@ def _local(dt: datetime) -> datetime:
 
 
 TABLE_HEADER = (
-    "id", "date", "left", "right", "clean%", "ROM L", "ROM R", "asym%", "fast%", "source",
+    "id",
+    "date",
+    "left",
+    "right",
+    "clean%",
+    "ROM L",
+    "ROM R",
+    "asym%",
+    "fast%",
+    "source",
 )
 
 
@@ -588,18 +603,20 @@ def table_rows(rows: Sequence[SessionRow]) -> list[list[str]]:
     out = []
     for r in rows:
         fdr = None if r.fast_drop_rate is None else 100 * r.fast_drop_rate
-        out.append([
-            str(r.id),
-            _local(r.started_at).strftime("%Y-%m-%d %H:%M"),
-            str(r.reps_left),
-            str(r.reps_right),
-            _f(r.clean_pct, ".0f"),
-            _f(r.rom_left_deg, ".1f"),
-            _f(r.rom_right_deg, ".1f"),
-            _f(r.asymmetry_pct, ".0f"),
-            _f(fdr, ".0f"),
-            r.source,
-        ])
+        out.append(
+            [
+                str(r.id),
+                _local(r.started_at).strftime("%Y-%m-%d %H:%M"),
+                str(r.reps_left),
+                str(r.reps_right),
+                _f(r.clean_pct, ".0f"),
+                _f(r.rom_left_deg, ".1f"),
+                _f(r.rom_right_deg, ".1f"),
+                _f(r.asymmetry_pct, ".0f"),
+                _f(fdr, ".0f"),
+                r.source,
+            ]
+        )
     return out
 
 
@@ -611,17 +628,31 @@ def format_table(rows: Sequence[SessionRow]) -> str:
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(TABLE_HEADER)]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [c.ljust(w) if i in (1, 9) else c.rjust(w)
-                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        parts = [
+            c.ljust(w) if i in (1, 9) else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(TABLE_HEADER), *(line(b) for b in body)])
 
 
 CSV_COLUMNS = (
-    "id", "started_at", "source", "duration_s", "reps_left", "reps_right", "reps_total",
-    "clean_reps", "clean_pct", "rom_left_deg", "rom_right_deg", "asymmetry_pct",
-    "fast_drops", "fast_drop_rate_pct", "target_per_side",
+    "id",
+    "started_at",
+    "source",
+    "duration_s",
+    "reps_left",
+    "reps_right",
+    "reps_total",
+    "clean_reps",
+    "clean_pct",
+    "rom_left_deg",
+    "rom_right_deg",
+    "asymmetry_pct",
+    "fast_drops",
+    "fast_drop_rate_pct",
+    "target_per_side",
 )
 
 
@@ -637,14 +668,25 @@ def write_csv(rows: Sequence[SessionRow], path: str | Path) -> Path:
             w = csv.writer(f)
             w.writerow(CSV_COLUMNS)
             for r in rows:
-                w.writerow([
-                    r.id, r.started_at.isoformat(), r.source, num(r.duration_s, 1),
-                    r.reps_left, r.reps_right, r.reps_total, r.clean_reps, num(r.clean_pct, 1),
-                    num(r.rom_left_deg), num(r.rom_right_deg), num(r.asymmetry_pct, 1),
-                    r.fast_drops,
-                    num(None if r.fast_drop_rate is None else 100 * r.fast_drop_rate, 1),
-                    "" if r.target_per_side is None else r.target_per_side,
-                ])
+                w.writerow(
+                    [
+                        r.id,
+                        r.started_at.isoformat(),
+                        r.source,
+                        num(r.duration_s, 1),
+                        r.reps_left,
+                        r.reps_right,
+                        r.reps_total,
+                        r.clean_reps,
+                        num(r.clean_pct, 1),
+                        num(r.rom_left_deg),
+                        num(r.rom_right_deg),
+                        num(r.asymmetry_pct, 1),
+                        r.fast_drops,
+                        num(None if r.fast_drop_rate is None else 100 * r.fast_drop_rate, 1),
+                        "" if r.target_per_side is None else r.target_per_side,
+                    ]
+                )
     except OSError as err:
         raise InputError(f"cannot write CSV: {err.strerror}", path=str(p)) from None
     return p

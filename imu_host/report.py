@@ -105,7 +105,9 @@ def _targets(target_per_side: int | Mapping[str, int] | None) -> dict[str, int |
     if target_per_side is None:
         return {LEFT: None, RIGHT: None}
     if isinstance(target_per_side, Mapping):
-        return {s: (None if target_per_side.get(s) is None else int(target_per_side[s])) for s in SIDES}
+        return {
+            s: (None if target_per_side.get(s) is None else int(target_per_side[s])) for s in SIDES
+        }
     n = int(target_per_side)
     if n < 0:
         raise InputError(f"target reps per side must be >= 0, got {n}")
@@ -203,8 +205,7 @@ def feedback_lines(stats: Mapping[str, Any]) -> list[str]:
     sides = stats["sides"]
     if stats["reps_total"] == 0:
         return ["No reps were detected in this session."]
-    met = [sides[s]["target"] is not None and sides[s]["done"] == sides[s]["target"]
-           for s in SIDES]
+    met = [sides[s]["target"] is not None and sides[s]["done"] == sides[s]["target"] for s in SIDES]
     if all(met):
         tl, tr = sides[LEFT]["target"], sides[RIGHT]["target"]
         each = f"{tl} to each side" if tl == tr else f"{tl} to the left, {tr} to the right"
@@ -478,8 +479,11 @@ def render_figure(
         ax.plot([ts_], [yv], marker=marker, color=color, ms=11, mec="white", mew=0.8, ls="")
         if kind not in seen_kinds:
             seen_kinds.append(kind)
-    ymax = max([float(np.abs(y[finite]).max()) if finite.any() else 0.0]
-               + [r.rom_deg for r in reps] + [10.0])
+    ymax = max(
+        [float(np.abs(y[finite]).max()) if finite.any() else 0.0]
+        + [r.rom_deg for r in reps]
+        + [10.0]
+    )
     ax.set_ylim(-ymax * 1.25, ymax * 1.25)
     ax.set_ylabel("knee angle (°)  + left / − right")
     ax.set_xlabel("time (s)")
@@ -497,8 +501,12 @@ def render_figure(
         marker, color, label = FLAG_STYLE.get(kind, ("o", "k", kind))
         handles.append(Line2D([], [], marker=marker, color=color, ls="", ms=10, label=label))
     ax.legend(
-        handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8,
-        ncol=len(handles), frameon=False,
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        fontsize=8,
+        ncol=len(handles),
+        frameon=False,
     )
     fig.suptitle(title or "Knee rolls session")
     ax.grid(alpha=0.25)
@@ -511,8 +519,14 @@ def render_figure(
         for j, k in enumerate(r.flags):
             marker, color, _label = FLAG_STYLE.get(k, ("o", "k", k))
             ax_rom.plot(
-                [r.index + 0.18 * (j - (len(r.flags) - 1) / 2)], [r.rom_deg * 1.08],
-                marker=marker, color=color, ms=9, ls="", mec="white", mew=0.6,
+                [r.index + 0.18 * (j - (len(r.flags) - 1) / 2)],
+                [r.rom_deg * 1.08],
+                marker=marker,
+                color=color,
+                ms=9,
+                ls="",
+                mec="white",
+                mew=0.6,
             )
     ax_rom.set_ylabel("range of motion (°)")
     ax_rom.set_title("per rep: range of motion (faults marked) and peak speed", fontsize=10)
@@ -522,7 +536,9 @@ def render_figure(
             Patch(color=SIDE_COLORS[LEFT], label="left"),
             Patch(color=SIDE_COLORS[RIGHT], label="right"),
         ],
-        loc="upper right", fontsize=8, ncol=2,
+        loc="upper right",
+        fontsize=8,
+        ncol=2,
     )
     if reps:
         ax_rom.set_ylim(0, max(r.rom_deg for r in reps) * 1.4)
@@ -530,26 +546,51 @@ def render_figure(
     ax_spd.bar(idx, [r.peak_descent_dps for r in reps], color=colors, edgecolor="black", lw=0.4)
 
     ax_spd.plot(
-        idx, [r.peak_return_dps for r in reps], ls="", marker="o", mfc="white", mec="black",
+        idx,
+        [r.peak_return_dps for r in reps],
+        ls="",
+        marker="o",
+        mfc="white",
+        mec="black",
         label="peak return speed",
     )
     thr = meta.get("fast_drop_dps")
     if thr is not None:
-        ax_spd.axhline(float(thr), color=FLAG_STYLE[FAST_DROP][1], ls="--", lw=1,
-                       label=f"fast-drop threshold {float(thr):.0f}°/s")
+        ax_spd.axhline(
+            float(thr),
+            color=FLAG_STYLE[FAST_DROP][1],
+            ls="--",
+            lw=1,
+            label=f"fast-drop threshold {float(thr):.0f}°/s",
+        )
     thr_r = meta.get("fast_return_dps")
     if thr_r is not None:
-        ax_spd.axhline(float(thr_r), color=FLAG_STYLE[FAST_RETURN][1], ls=":", lw=1,
-                       label=f"fast-return threshold {float(thr_r):.0f}°/s")
+        ax_spd.axhline(
+            float(thr_r),
+            color=FLAG_STYLE[FAST_RETURN][1],
+            ls=":",
+            lw=1,
+            label=f"fast-return threshold {float(thr_r):.0f}°/s",
+        )
     ax_spd.set_ylabel("peak speed (°/s)")
     ax_spd.set_xlabel("rep")
     ax_spd.grid(axis="y", alpha=0.25)
     spd_handles, _ = ax_spd.get_legend_handles_labels()
-    spd_handles.insert(0, Patch(facecolor="lightgray", edgecolor="black", lw=0.4,
-                                label="peak descent speed (bar, side colour)"))
+    spd_handles.insert(
+        0,
+        Patch(
+            facecolor="lightgray",
+            edgecolor="black",
+            lw=0.4,
+            label="peak descent speed (bar, side colour)",
+        ),
+    )
     ax_spd.legend(handles=spd_handles, loc="upper right", fontsize=8, ncol=4)
-    top = max([r.peak_descent_dps for r in reps] + [r.peak_return_dps for r in reps]
-              + [float(thr or 0), float(thr_r or 0), 10.0])
+    top = max(
+        [r.peak_descent_dps for r in reps]
+        + [r.peak_return_dps for r in reps]
+        + [float(thr or 0), float(thr_r or 0), 10.0]
+    )
     ax_spd.set_ylim(0, top * 1.4)
     if idx:
         ax_spd.set_xticks(idx)
@@ -573,24 +614,43 @@ def _side_table(stats: Mapping[str, Any]) -> list[str]:
         return f"| {name} | {lv} | {rv} | {tv} |"
 
     lines = ["| | Left | Right | Total |", "|---|---:|---:|---:|"]
-    lines.append(row("Prescribed", _fmt(L["target"], "d"), _fmt(R["target"], "d"),
-                     tot(L["target"], R["target"])))
+    lines.append(
+        row(
+            "Prescribed",
+            _fmt(L["target"], "d"),
+            _fmt(R["target"], "d"),
+            tot(L["target"], R["target"]),
+        )
+    )
     lines.append(row("Done", str(L["done"]), str(R["done"]), str(stats["reps_total"])))
     lines.append(row("Clean", str(L["clean"]), str(R["clean"]), str(stats["clean_reps"])))
     lines.append(row("Flagged", str(L["flagged"]), str(R["flagged"]), str(stats["flagged_reps"])))
-    names = {FAST_DROP: "Fast drops", BOUNCE: "Bounces", FAST_RETURN: "Yanked returns",
-             PARTIAL: "Partial reps"}
+    names = {
+        FAST_DROP: "Fast drops",
+        BOUNCE: "Bounces",
+        FAST_RETURN: "Yanked returns",
+        PARTIAL: "Partial reps",
+    }
     for k in ALL_FLAGS:
-        lines.append(row(names[k], str(L["flags"][k]), str(R["flags"][k]),
-                         str(stats["flags"][k])))
+        lines.append(row(names[k], str(L["flags"][k]), str(R["flags"][k]), str(stats["flags"][k])))
     lines.append(row("ROM mean (°)", _fmt(L["rom_mean_deg"]), _fmt(R["rom_mean_deg"])))
     lines.append(row("ROM max (°)", _fmt(L["rom_max_deg"]), _fmt(R["rom_max_deg"])))
-    lines.append(row("Peak descent speed, median (°/s)", _fmt(L["peak_descent_dps_median"], ".0f"),
-                     _fmt(R["peak_descent_dps_median"], ".0f")))
+    lines.append(
+        row(
+            "Peak descent speed, median (°/s)",
+            _fmt(L["peak_descent_dps_median"], ".0f"),
+            _fmt(R["peak_descent_dps_median"], ".0f"),
+        )
+    )
     for ph in ("descent", "hold", "return"):
-        lines.append(row(f"{ph.capitalize()} time, median (s)",
-                         _fmt(L["tempo_median_s"][ph]), _fmt(R["tempo_median_s"][ph]),
-                         _fmt(stats["tempo_median_s"][ph])))
+        lines.append(
+            row(
+                f"{ph.capitalize()} time, median (s)",
+                _fmt(L["tempo_median_s"][ph]),
+                _fmt(R["tempo_median_s"][ph]),
+                _fmt(stats["tempo_median_s"][ph]),
+            )
+        )
     return lines
 
 
@@ -642,8 +702,10 @@ def render_markdown(
         out.append("")
     out.append("## Reps")
     out.append("")
-    out.append("| # | Side | Start (s) | ROM (°) | Descent (s) | Hold (s) | Return (s) "
-               "| Peak descent (°/s) | Peak return (°/s) | Flags |")
+    out.append(
+        "| # | Side | Start (s) | ROM (°) | Descent (s) | Hold (s) | Return (s) "
+        "| Peak descent (°/s) | Peak return (°/s) | Flags |"
+    )
     out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in reps:
         out.append(
@@ -676,8 +738,10 @@ def render_html(markdown_text: str, png_bytes: bytes | None) -> str:
         elif line.startswith("!["):
             if png_bytes:
                 data = base64.b64encode(png_bytes).decode("ascii")
-                body.append(f'<img alt="session figure" style="max-width:100%" '
-                            f'src="data:image/png;base64,{data}">')
+                body.append(
+                    f'<img alt="session figure" style="max-width:100%" '
+                    f'src="data:image/png;base64,{data}">'
+                )
         elif line.startswith("|"):
             rows = []
             while i < len(lines) and lines[i].startswith("|"):
@@ -706,7 +770,7 @@ def render_html(markdown_text: str, png_bytes: bytes | None) -> str:
         "padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
     )
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>Knee rolls: session report</title><style>{style}</style></head><body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
@@ -785,7 +849,12 @@ def write_report(
     duration = _duration(reps, angle_t_s, meta, summary)
 
     fig_path = render_figure(
-        d / FIGURE_NAME, reps, angle_t_s, angle_deg, flag_events, meta,
+        d / FIGURE_NAME,
+        reps,
+        angle_t_s,
+        angle_deg,
+        flag_events,
+        meta,
         title=f"Knee rolls: {meta['recording']}" if meta.get("recording") else None,
     )
     summ = build_summary(reps, stats, feedback, duration, meta, flag_events, summary)
@@ -804,8 +873,17 @@ def write_report(
 def reps_from_dicts(items: Iterable[Mapping[str, Any]]) -> list[Rep]:
     """Rebuild :class:`Rep` objects from ``Rep.to_dict()`` forms (e.g. a summary's ``reps``)."""
     fields = (
-        "index", "side", "start_s", "peak_s", "end_s", "rom_deg", "descent_s", "hold_s",
-        "return_s", "peak_descent_dps", "peak_return_dps",
+        "index",
+        "side",
+        "start_s",
+        "peak_s",
+        "end_s",
+        "rom_deg",
+        "descent_s",
+        "hold_s",
+        "return_s",
+        "peak_descent_dps",
+        "peak_return_dps",
     )
     out = []
     for n, d in enumerate(items, 1):

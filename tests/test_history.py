@@ -28,8 +28,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def rep(index, side, rom, flags=()):
     start = 6.0 * index
-    return Rep(index, side, start, start + 2.5, start + 5.0, rom, 2.0, 1.0, 2.0, 30.0, 30.0,
-               tuple(flags))
+    return Rep(
+        index, side, start, start + 2.5, start + 5.0, rom, 2.0, 1.0, 2.0, 30.0, 30.0, tuple(flags)
+    )
 
 
 def summary_of(reps, duration=60.0, **extra):
@@ -73,9 +74,17 @@ def test_round_trip(tmp_path):
 
 
 def test_top_level_summary_without_reps(tmp_path):
-    s = {"reps_left": 3, "reps_right": 5, "clean_reps": 6, "flagged_reps": 2, "fast_drops": 1,
-         "rom_mean_deg": {"left": 41.5, "right": 38.0}, "asymmetry_pct": 8.4,
-         "duration_s": 90.0, "source": {"started_at": "2026-03-05T10:00:00Z"}}
+    s = {
+        "reps_left": 3,
+        "reps_right": 5,
+        "clean_reps": 6,
+        "flagged_reps": 2,
+        "fast_drops": 1,
+        "rom_mean_deg": {"left": 41.5, "right": 38.0},
+        "asymmetry_pct": 8.4,
+        "duration_s": 90.0,
+        "source": {"started_at": "2026-03-05T10:00:00Z"},
+    }
     with HistoryDB(tmp_path / "h.sqlite3") as db:
         db.save_session(s, "x")
         (r,) = db.sessions()
@@ -99,8 +108,11 @@ def test_schema_pragmas(tmp_path):
 def test_since_filter(tmp_path):
     with HistoryDB(tmp_path / "h.sqlite3") as db:
         for d in range(5):
-            db.save_session(summary_of(SESSION_B, 10.0 + d), f"s{d}",
-                            datetime(2026, 3, 1 + 3 * d, 12, 0, tzinfo=UTC))
+            db.save_session(
+                summary_of(SESSION_B, 10.0 + d),
+                f"s{d}",
+                datetime(2026, 3, 1 + 3 * d, 12, 0, tzinfo=UTC),
+            )
         assert [r.source for r in db.sessions(date(2026, 3, 7))] == ["s2", "s3", "s4"]
         assert len(db.sessions(date(2026, 4, 1))) == 0
         assert len(db.sessions(None)) == 5
@@ -136,8 +148,10 @@ def test_start_time_from_recording_header_or_mtime(tmp_path):
     import os
 
     rec = tmp_path / "live.csv"
-    rec.write_text("# imu-host recording v1\n# sample_rate_hz: 100\n"
-                   "# started: 2026-02-03T07:45:00+00:00\nt_s,ax_g,ay_g,az_g\n0,0,0,1\n")
+    rec.write_text(
+        "# imu-host recording v1\n# sample_rate_hz: 100\n"
+        "# started: 2026-02-03T07:45:00+00:00\nt_s,ax_g,ay_g,az_g\n0,0,0,1\n"
+    )
     plain = tmp_path / "plain.csv"
     plain.write_text("# imu-host recording v1\nt_s,ax_g,ay_g,az_g\n0,0,0,1\n")
     os.utime(plain, (1767225600, 1767225600))  # 2026-01-01T00:00:00Z
@@ -178,8 +192,12 @@ def _writer(args):
     db_path, worker = args
     for i in range(N_EACH):
         reps = [rep(1, "left", 30 + worker), rep(2, "right", 20 + i)]
-        save_to_history(summary_of(reps), f"w{worker}-{i}", db_path,
-                        started_at=T0 + timedelta(minutes=worker * 100 + i))
+        save_to_history(
+            summary_of(reps),
+            f"w{worker}-{i}",
+            db_path,
+            started_at=T0 + timedelta(minutes=worker * 100 + i),
+        )
     return worker
 
 
@@ -192,8 +210,7 @@ def test_concurrent_writers(tmp_path):
     with HistoryDB(db_path) as db:
         rows = db.sessions()
     assert len(rows) == N_PROCS * N_EACH
-    assert {r.source for r in rows} == {
-        f"w{w}-{i}" for w in range(N_PROCS) for i in range(N_EACH)}
+    assert {r.source for r in rows} == {f"w{w}-{i}" for w in range(N_PROCS) for i in range(N_EACH)}
     for r in rows:
         w, i = map(int, r.source[1:].split("-"))
         assert r.rom_left_deg == 30 + w and r.rom_right_deg == 20 + i
@@ -329,8 +346,20 @@ def test_table(rows):
     text = format_table(rows)
     lines = text.splitlines()
     assert len(lines) == 3
-    assert lines[0].split() == ["id", "date", "left", "right", "clean%", "ROM", "L", "ROM",
-                                "R", "asym%", "fast%", "source"]
+    assert lines[0].split() == [
+        "id",
+        "date",
+        "left",
+        "right",
+        "clean%",
+        "ROM",
+        "L",
+        "ROM",
+        "R",
+        "asym%",
+        "fast%",
+        "source",
+    ]
     cells = lines[1].split()
     # id, date, time, left, right, clean%, ROM L, ROM R, asym%, fast%, source
     assert cells[3:] == ["2", "2", "50", "45.0", "33.0", "27", "25", "a.csv"]
@@ -386,7 +415,8 @@ def test_history_command(tmp_path, capsys):
         h.save_session(summary_of(SESSION_B), "b.csv", T0 + timedelta(days=10))
     rc, out, err = run_history(
         ["--db", str(db), "--csv", str(tmp_path / "h.csv"), "--plot", str(tmp_path / "t.png")],
-        capsys)
+        capsys,
+    )
     assert rc == 0, err
     lines = out.splitlines()
     assert len(lines) == 3 and lines[1].split()[-1] == "a.csv"
@@ -403,7 +433,8 @@ def test_history_command_errors(tmp_path, capsys):
     rc, out, err = run_history(["--db", str(tmp_path / "none.sqlite3")], capsys)
     assert rc == 0 and "no sessions stored" in err and not (tmp_path / "none.sqlite3").exists()
     rc, _, err = run_history(
-        ["--db", str(tmp_path / "none.sqlite3"), "--plot", str(tmp_path / "p.png")], capsys)
+        ["--db", str(tmp_path / "none.sqlite3"), "--plot", str(tmp_path / "p.png")], capsys
+    )
     assert rc == 2 and "no sessions to plot" in err
     rc, _, err = run_history(["--plot", str(tmp_path / "p.jpg")], capsys)
     assert rc == 2 and "must end in .png" in err

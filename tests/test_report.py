@@ -27,8 +27,20 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def mk(index, side, start, rom, descent, hold, ret, pd, pr, flags=()):
     """A rep with consistent times: start -> descent -> hold -> return -> end."""
     end = start + descent + hold + ret
-    return Rep(index, side, start, start + descent + hold / 2, end, rom, descent, hold, ret,
-               pd, pr, tuple(flags))
+    return Rep(
+        index,
+        side,
+        start,
+        start + descent + hold / 2,
+        end,
+        rom,
+        descent,
+        hold,
+        ret,
+        pd,
+        pr,
+        tuple(flags),
+    )
 
 
 # Known truth, computed by hand (see the comments below, not the code under test).
@@ -78,9 +90,17 @@ def test_counts_and_clean_pct():
     assert st["sides"]["left"]["clean"] == 2 and st["sides"]["right"]["clean"] == 1
     assert st["fast_drops"] == 2 and st["fast_drop_rate"] == pytest.approx(2 / 7)
     assert st["sides"]["left"]["flags"] == {
-        "fast_drop": 2, "bounce": 1, "fast_return": 1, "partial": 0}
+        "fast_drop": 2,
+        "bounce": 1,
+        "fast_return": 1,
+        "partial": 0,
+    }
     assert st["sides"]["right"]["flags"] == {
-        "fast_drop": 0, "bounce": 0, "fast_return": 1, "partial": 1}
+        "fast_drop": 0,
+        "bounce": 0,
+        "fast_return": 1,
+        "partial": 1,
+    }
     assert st["sides"]["left"]["target"] == 5 and st["sides"]["right"]["target"] == 5
 
 
@@ -97,9 +117,11 @@ def test_rom_and_asymmetry():
 def test_tempo_medians():
     st = session_stats(SESSION)
     assert st["sides"]["left"]["tempo_median_s"] == pytest.approx(
-        {"descent": 1.4, "hold": 0.75, "return": 2.1})
+        {"descent": 1.4, "hold": 0.75, "return": 2.1}
+    )
     assert st["sides"]["right"]["tempo_median_s"] == pytest.approx(
-        {"descent": 2.6, "hold": 1.2, "return": 2.6})
+        {"descent": 2.6, "hold": 1.2, "return": 2.6}
+    )
     assert st["tempo_median_s"] == pytest.approx({"descent": 2.2, "hold": 1.0, "return": 2.2})
 
 
@@ -132,16 +154,16 @@ def test_feedback_lines_with_counts():
         "4 of 5 prescribed reps to the left were done: 1 still to do.",
         "3 of 5 prescribed reps to the right were done: 2 still to do.",
         "2 of 4 drops to the left were too fast: lower the knees over 2-3 s.",
-        "1 of 4 reps to the left bounced at the end: pause at the end instead of pushing "
-        "further.",
+        "1 of 4 reps to the left bounced at the end: pause at the end instead of pushing further.",
         "1 of 4 returns from the left was too fast: bring the knees back over 2-3 s.",
         "1 of 3 returns from the right was too fast: bring the knees back over 2-3 s.",
     ]
     for e in expected:
         assert e in lines
     assert any(line.startswith("1 of 3 reps to the right was partial") for line in lines)
-    assert any(line.startswith("Right side range is 29% smaller than left (30° vs 42°")
-               for line in lines)
+    assert any(
+        line.startswith("Right side range is 29% smaller than left (30° vs 42°") for line in lines
+    )
     # one line per fault type and side seen, none for faults not seen
     assert not any("drops to the right" in line for line in lines)
     assert not any("bounced" in line and "right" in line for line in lines)
@@ -173,8 +195,9 @@ def test_feedback_no_reps_and_over_target():
     assert feedback_lines(session_stats([])) == ["No reps were detected in this session."]
     reps = [mk(i, "left", 6 * i, 40, 2, 1, 2, 30, 30) for i in range(1, 4)]
     lines = feedback_lines(session_stats(reps, target_per_side=2))
-    assert "3 reps to the left were done, 2 were prescribed: stop at the prescribed number." \
-        in lines
+    assert (
+        "3 reps to the left were done, 2 were prescribed: stop at the prescribed number." in lines
+    )
     assert "0 of 2 prescribed reps to the right were done: 2 still to do." in lines
 
 
@@ -212,12 +235,19 @@ def test_flag_marks_use_events_and_keep_orphans():
 def written(tmp_path_factory):
     out = tmp_path_factory.mktemp("rep") / "report"
     t, y = trace_for(SESSION, TRUE_DURATION)
-    events = [FlagEvent(15.3, "fast_drop", "left", 120.0), FlagEvent(44.2, "fast_drop", "left",
-                                                                       140.0)]
+    events = [
+        FlagEvent(15.3, "fast_drop", "left", 120.0),
+        FlagEvent(44.2, "fast_drop", "left", 140.0),
+    ]
     paths = write_report(
-        out, SESSION, t, y, events,
+        out,
+        SESSION,
+        t,
+        y,
+        events,
         {"source": "recordings/sim.csv", "fast_drop_dps": 90.0, "fast_return_dps": 90.0},
-        target_per_side=5, html=True,
+        target_per_side=5,
+        html=True,
     )
     return paths
 
@@ -227,7 +257,11 @@ def test_files_exist(written):
         assert p is not None and p.is_file() and p.stat().st_size > 0
     assert written.figure_png.read_bytes()[:8] == PNG_MAGIC
     assert {p.name for p in written.out_dir.iterdir()} == {
-        "summary.json", "report.md", "report.png", "report.html"}
+        "summary.json",
+        "report.md",
+        "report.png",
+        "report.html",
+    }
 
 
 def test_summary_json_numbers(written):
@@ -247,8 +281,7 @@ def test_summary_json_numbers(written):
     rep = s["report"]
     assert rep["target_per_side"] == {"left": 5, "right": 5}
     assert rep["tempo_median_s"] == pytest.approx({"descent": 2.2, "hold": 1.0, "return": 2.2})
-    assert "2 of 4 drops to the left were too fast: lower the knees over 2-3 s." \
-        in rep["feedback"]
+    assert "2 of 4 drops to the left were too fast: lower the knees over 2-3 s." in rep["feedback"]
     # the reps round-trip back into Rep objects
     back = reps_from_dicts(s["reps"])
     for a, b in zip(back, SESSION, strict=True):
@@ -268,8 +301,10 @@ def test_markdown_content(written):
     assert "| Descent time, median (s) | 1.4 | 2.6 | 2.2 |" in md
     assert "- 2 of 4 drops to the left were too fast: lower the knees over 2-3 s." in md
     assert "![Knee angle over time, reps and faults](report.png)" in md
-    assert "| 7 | left | 44.0 | 36.0 | 0.6 | 0.0 | 1.0 | 140 | 110 | " \
-           "fast_drop, bounce, fast_return |" in md
+    assert (
+        "| 7 | left | 44.0 | 36.0 | 0.6 | 0.0 | 1.0 | 140 | 110 | "
+        "fast_drop, bounce, fast_return |" in md
+    )
     assert "`recordings/sim.csv`" in md
 
 
@@ -277,7 +312,7 @@ def test_html_is_self_contained(written):
     h = written.html.read_text()
     assert 'src="data:image/png;base64,' in h
     assert "<table>" in h and "<td>7</td>" in h
-    assert "src=\"report.png\"" not in h and "http" not in h
+    assert 'src="report.png"' not in h and "http" not in h
 
 
 def test_figure_dimensions(written):
@@ -290,11 +325,18 @@ def test_figure_dimensions(written):
 
 
 def test_summary_dict_is_merged(tmp_path):
-    given = {"reps_left": 4, "reps_right": 3, "asymmetry_pct": 27.0, "tempo": {"x": 1},
-             "source": {"path": "rec.csv", "sample_rate_hz": 100}, "reps": []}
+    given = {
+        "reps_left": 4,
+        "reps_right": 3,
+        "asymmetry_pct": 27.0,
+        "tempo": {"x": 1},
+        "source": {"path": "rec.csv", "sample_rate_hz": 100},
+        "reps": [],
+    }
     # meta is the recording's own header, whose "source" says what wrote it
-    p = write_report(tmp_path / "o", SESSION, None, None, None, {"source": "imu-host simulate"},
-                     summary=given)
+    p = write_report(
+        tmp_path / "o", SESSION, None, None, None, {"source": "imu-host simulate"}, summary=given
+    )
     s = json.loads(p.summary_json.read_text())
     assert s["asymmetry_pct"] == 27.0  # the lead's value wins
     assert s["tempo"] == {"x": 1} and "tempo_median_s" not in s
@@ -356,8 +398,12 @@ def test_bad_rep_dicts():
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1])
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
 
 
 def test_importing_does_not_load_matplotlib():
@@ -385,7 +431,8 @@ def test_missing_matplotlib_message(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == (
-        "plotting needs matplotlib, which is not installed: pip install 'imu-host[report]'")
+        "plotting needs matplotlib, which is not installed: pip install 'imu-host[report]'"
+    )
 
 
 # ------------------------------------------------------------------------ command
@@ -411,8 +458,7 @@ def run_report(argv, capsys):
 def test_report_command_from_summary_json(tmp_path, capsys):
     src = tmp_path / "session.json"
     src.write_text(json.dumps({"duration_s": 50.0, "reps": [r.to_dict() for r in SESSION]}))
-    rc, out, err = run_report([str(src), "--target", "5", "--db", str(tmp_path / "h.db")],
-                              capsys)
+    rc, out, err = run_report([str(src), "--target", "5", "--db", str(tmp_path / "h.db")], capsys)
     assert rc == 0, err
     out_dir = tmp_path / "session_report"
     assert out.split() == [str(out_dir / n) for n in ("summary.json", "report.md", "report.png")]
@@ -483,8 +529,9 @@ def test_report_command_on_simulated_recording(tmp_path, capsys):
 
     sim = simulate("one_side_tighter", 2)
     rec = tmp_path / "tight.csv"
-    write_recording(rec, sim.samples, sim.sample_rate_hz,
-                    {"started_at": "2026-03-02T08:15:00+00:00"})
+    write_recording(
+        rec, sim.samples, sim.sample_rate_hz, {"started_at": "2026-03-02T08:15:00+00:00"}
+    )
     rec_bytes = rec.read_bytes()
     reps = session.analyze_file(str(rec)).reps
     assert len(reps) >= 4, "the pipeline found too few reps for this test to mean anything"
@@ -492,8 +539,10 @@ def test_report_command_on_simulated_recording(tmp_path, capsys):
     n_r = sum(r.side == "right" for r in reps)
     clean = sum(not r.flags for r in reps)
     rom = {side: [r.rom_deg for r in reps if r.side == side] for side in ("left", "right")}
-    hi, lo = max(np.mean(rom["left"]), np.mean(rom["right"])), min(
-        np.mean(rom["left"]), np.mean(rom["right"]))
+    hi, lo = (
+        max(np.mean(rom["left"]), np.mean(rom["right"])),
+        min(np.mean(rom["left"]), np.mean(rom["right"])),
+    )
 
     db = tmp_path / "h.sqlite3"
     rc, out, err = run_report([str(rec), "--target", "6", "--db", str(db)], capsys)
@@ -519,6 +568,8 @@ def test_report_command_on_simulated_recording(tmp_path, capsys):
     assert (row.reps_left, row.reps_right, row.clean_reps) == (n_l, n_r, clean)
     assert row.started_at.isoformat() == "2026-03-02T08:15:00+00:00"
     assert rec.read_bytes() == rec_bytes  # the recording is never touched
-    rc, _, _ = run_report([str(rec), "--db", str(tmp_path / "other.db"), "--no-save",
-                           "--out", str(tmp_path / "o2")], capsys)
+    rc, _, _ = run_report(
+        [str(rec), "--db", str(tmp_path / "other.db"), "--no-save", "--out", str(tmp_path / "o2")],
+        capsys,
+    )
     assert rc == 0 and not (tmp_path / "other.db").exists()
