@@ -53,6 +53,7 @@ class DetectorSettings:
     centre_deg: float = 6.0  # back within this of the centre ends it
     min_rom_deg: float = 12.0  # smallest range that counts as a rep (fidgets are < 8)
     min_rom_fraction: float = 0.35  # ...and this fraction of the typical range
+    min_rep_s: float = 0.9  # out and back faster than this is not a knee roll (walking)
     fast_drop_dps: float = 100.0  # peak descent speed that flags a momentum-driven drop
     fast_return_dps: float = 100.0  # peak return speed that flags a yanked return
     bounce_deg: float = 4.0  # size of the back-and-out-again that flags a bounce
@@ -416,6 +417,8 @@ class RepDetector:
         if len(t) == 0:
             return
         peak = e.peak
+        if end_s - e.start_s < s.min_rep_s:
+            return
         if e.start_depth > 0.5 * peak:
             return  # began mostly outside the recording
         typ = self._typical()

@@ -54,8 +54,12 @@ class OrientationSettings:
     axis_time_constant_s: float = 20.0  # memory of the roll-axis estimate
     axis_min_evidence_dps2: float = 40.0  # mean-square rotation before the axis is trusted
     complementary_time_constant_s: float = 1.0  # how long the gyro is trusted over gravity
-    activity_threshold_g: float = 0.25  # RMS dynamic acceleration that means "moving about"
+    activity_threshold_g: float = 0.6  # RMS dynamic acceleration that means shaking about
     activity_window_s: float = 1.0  # averaging of the dynamic acceleration
+    fast_time_constant_s: float = 3.0  # memory of the "recent motion" axis (posture changes)
+    walk_reversal_dps: float = 80.0  # thigh swings faster than this, reversing...
+    walk_reversals: int = 4  # ...this many times within walk_window_s, mean walking
+    walk_window_s: float = 3.0
     slip_off_axis_deg: float = 12.0  # off-axis rotation within one epoch that signals a slip
     still_dps: float = 3.0  # gravity turning slower than this (and no activity) = still
     bias_time_constant_s: float = 2.0  # gyro-bias learning while still
@@ -126,6 +130,14 @@ class RollEstimator:
         self._acc_tail: np.ndarray | None = None
         self._zi_act = np.zeros(1)
         self._zi_S = np.zeros((1, 6))
+        self._lam_f = math.exp(-self.dt / s.fast_time_constant_s)
+        self._zi_Sf = np.zeros((1, 6))  # recent-motion scatter
+        self._zi_Rf = np.zeros((1, 4))  # recent net rotation vector (deg) and path length
+        self._fast_axis = np.array([1.0, 0.0, 0.0])
+        self._rev_sign = 0
+        self._rev_t: list[float] = []
+        self._walking_until = -math.inf
+        self._held_still_at = 0  # held-sample count at the last still epoch
         self._u_prev: np.ndarray | None = None
         self.axis: np.ndarray | None = None  # unit roll axis, sensor frame, toward the head
         self._ref: np.ndarray | None = None  # "up" direction that defines angle zero
@@ -182,9 +194,9 @@ class RollEstimator:
         # dynamic acceleration: |a| against its low-pass (rotation alone leaves |a| at ~1 g)
         mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
         dyn = mag - self._lp(self._b_acc, self._a_acc, mag[:, None], "_zi_mag")[:, 0]
-        dyn = np.minimum(np.abs(dyn), 0.5)  # one knock must not look like walking
+        dyn = np.minimum(np.abs(dyn), 2.0)  # one knock must not look like shaking
         act_ms, self._zi_act = lfilter(*self._act_ba, dyn * dyn, zi=self._zi_act)
-        active = act_ms > self.s.activity_threshold_g**2
+        active = (act_ms > self.s.activity_threshold_g**2) | (t <= self._walking_until)
         up = u[:1] if self._u_prev is None else self._u_prev[None, :]
         grav_c = -np.degrees(np.cross(np.vstack([up, u[:-1]]), u)) / self.dt
         self._u_prev = u[-1].copy()
@@ -200,6 +212,23 @@ class RollEstimator:
             cw[:, 0] * c[:, 1], cw[:, 0] * c[:, 2], cw[:, 1] * c[:, 2],
         ])  # fmt: skip
         _, self._zi_S = lfilter([1.0 - self._lam], [1.0, -self._lam], outer, axis=0, zi=self._zi_S)
+        lf = self._lam_f
+        _, self._zi_Sf = lfilter([1.0 - lf], [1.0, -lf], outer, axis=0, zi=self._zi_Sf)
+        path = np.sqrt(np.einsum("ij,ij->i", cw, cw))
+        rot4 = np.column_stack([cw, path]) * self.dt
+        _, self._zi_Rf = lfilter([1.0], [1.0, -lf], rot4, axis=0, zi=self._zi_Rf)
+        # walking: fast swings that keep reversing (no knee roll reverses every ~0.5 s)
+        pr = _dot3(c, self._fast_axis)
+        thr = self.s.walk_reversal_dps
+        sig = np.where(pr > thr, 1, np.where(pr < -thr, -1, 0))
+        nz = np.nonzero(sig)[0]
+        if len(nz):
+            seq = sig[nz]
+            prev = np.concatenate([[self._rev_sign], seq[:-1]])
+            flips = nz[(seq != prev) & (prev != 0)]
+            self._rev_t.extend(float(x) for x in t[flips])
+            self._rev_sign = int(seq[-1])
+        self._last_t = t[-1]
         ep = self._ep
         ep["c"].append(c)
         ep["u"].append(u)
@@ -219,9 +248,32 @@ class RollEstimator:
                 else:
                     self._held[0] = (ht[k:], hu[k:], hc[k:], ha[k:])
                 self._held_n -= k
+                self._held_still_at = max(0, self._held_still_at - k)
                 excess -= k
         else:
             out.append(self._angles(t, u, c, active, []))
+
+    def _release_held(self, out: list[AngleSegment]) -> None:
+        """Axis found: release held samples; those long before the last rest stay unknown
+        (they are getting down onto the mat, not knee rolls)."""
+        held, self._held, self._held_n = self._held, [], 0
+        keep_from = 0
+        if self._reset_pending:  # one unknown sample tells the detector to start afresh
+            keep_from = max(keep_from, 1)
+            self._reset_pending = False
+        i = 0
+        for ht, hu, hc, ha in held:
+            k = len(ht)
+            cut = min(max(keep_from - i, 0), k)
+            if cut:
+                out.append(self._unknown(ht[:cut], ha[:cut]))
+            if cut < k:
+                if self._ref is None:
+                    r = hu[cut] - (hu[cut] @ self.axis) * self.axis
+                    self._ref = r / max(np.linalg.norm(r), 1e-9)
+                out.append(self._angles(ht[cut:], hu[cut:], hc[cut:], ha[cut:], []))
+            i += k
+        self._held_still_at = 0
 
     def _unknown(self, t, active) -> AngleSegment:  # noqa: ANN001
         k = len(t)
@@ -262,6 +314,19 @@ class RollEstimator:
         self._ep = {"c": [], "graw": [], "u": [], "act": []}
         s = self.s
         any_active = bool(act.any())
+        # walking detection (state changes only here, at epoch ends)
+        t_end = float(self._last_t)
+        w0 = t_end - s.walk_window_s
+        self._rev_t = [x for x in self._rev_t if x > w0]
+        if len(self._rev_t) >= s.walk_reversals:
+            self._walking_until = t_end + 1.0
+        Sf6 = self._zi_Sf[0] / self._lam_f
+        Sf = _sym(Sf6)
+        fa = self._fast_axis
+        v = [Sf[i][0] * fa[0] + Sf[i][1] * fa[1] + Sf[i][2] * fa[2] for i in range(3)]
+        nv = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+        if nv > 1e-9:
+            self._fast_axis = np.array([v[0] / nv, v[1] / nv, v[2] / nv])
         if any_active:
             # moving about: forget the axis so lying down again starts fresh
             if self.axis is not None:
@@ -276,19 +341,46 @@ class RollEstimator:
         if graw is not None and turn_dps < s.still_dps:
             self.bias_dps = self.bias_dps + self._epoch_beta * (graw.mean(axis=0) - self.bias_dps)
         S6 = self._zi_S[0] / self._lam  # filter state holds lam * S_last
+        still = turn_dps < s.still_dps
+        trace_f = Sf6[0] + Sf6[1] + Sf6[2]
         if self.axis is None:
+            if still:
+                self._held_still_at = self._held_n
             if S6[0] + S6[1] + S6[2] >= s.axis_min_evidence_dps2:
                 w, v = np.linalg.eigh(np.array(_sym(S6)))
                 ax = v[:, 2]
                 self.axis = -ax if float(ax @ self._thigh) > 0 else ax
                 self._ref = None
-                held, self._held, self._held_n = self._held, [], 0
-                # the reference: the first held sample (the rest before moving, if any)
-                for ht, hu, hc, ha in held:
-                    out.append(self._angles(ht, hu, hc, ha, []))
+                self._release_held(out)
             return
-        # slip / re-mount: rotation off the roll axis within this epoch
         a = self.axis
+        # the recent motion turns about another axis: posture change or re-mount
+        if trace_f >= 1.5 * s.axis_min_evidence_dps2:
+            along = sum(a[i] * sum(Sf[i][j] * a[j] for j in range(3)) for i in range(3))
+            if along < 0.5 * trace_f:
+                w, v = np.linalg.eigh(np.array(Sf))
+                n = v[:, 2]
+                cosang = float(n @ a)
+                if abs(cosang) >= 0.5:  # within 60 deg: same roll, sensor turned
+                    self.axis = n if cosang > 0 else -n
+                    self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
+                    r2 = u[-1] - (u[-1] @ self.axis) * self.axis
+                    self._ref = r2 / max(np.linalg.norm(r2), 1e-9)
+                    self._offset = self._theta_last
+                    self._zi_comp = np.array([self._alpha * self._offset])
+                    self._theta_before_epoch = self._theta_last
+                    return
+                # a different movement altogether: learn the axis afresh
+                self.axis = None
+                self._ref = None
+                self._zi_comp = None
+                self._theta_last = math.nan
+                self._zi_S = self._zi_S * 0.0
+                self._zi_Rf = self._zi_Rf * 0.0
+                self._held_still_at = 0
+                self._reset_pending = True
+                return
+        # slip / re-mount: rotation off the roll axis within this epoch
         rot = c.sum(axis=0) * self.dt  # integrated rotation vector, deg (small-angle)
         off = rot - (rot @ a) * a
         off_deg = float(np.linalg.norm(off))
@@ -317,3 +409,5 @@ class RollEstimator:
         self._theta_before_epoch = self._theta_last
 
     _theta_before_epoch = 0.0
+    _last_t = 0.0
+    _reset_pending = False
