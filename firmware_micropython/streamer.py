@@ -81,6 +81,9 @@ class Streamer:
         self._apply_config()
         now = self.clock() & MASK30
         self.last_ts = now
+        self.base_t = now
+        self.base_seq = 0
+        self.window = 64
         self.anchor = True
         self.next_info = now
         self.next_status = (now + self.status_interval_us) & MASK30
@@ -88,7 +91,11 @@ class Streamer:
     # ---------------------------------------------------------------- configuration
     def _apply_config(self):
         imu = self.imu
-        self.period_us = imu.period_us
+        self.period_us = imu.period_us  # current estimate of the sensor's period
+        self.pq = imu.period_us << 8  # the same in 1/256 us
+        self.pq_min = self.pq - self.pq // 12  # the oscillator is trusted to +-8 %
+        self.pq_max = self.pq + self.pq // 12
+        self.frac = 0
         mw = self.link.max_write
         spf = self.spf_wanted
         if spf > MAX_SPF:
@@ -209,16 +216,24 @@ class Streamer:
         return 1 if conn else 0
 
     def _take(self, n, now):
-        p = self.period_us
         imu = self.imu
         gap = 0
         if self.anchor:
             self.anchor = False
             newest = now
+            self.frac = 0
+            self.base_t = now  # start of the window that measures the sensor's period
+            self.base_seq = self.seq + n - 1
+            self.window = 64  # a quick first measurement, then every 256 samples
         else:
-            # predicted time of the newest ready sample, from the previous one
-            exp = (self.last_ts + n * p) & MASK30
+            # predicted time of the newest ready sample: previous + n periods, with the
+            # period in 1/256 us (pq); split so no product leaves the small-int range
+            pq = self.pq
+            t = n * (pq & 255) + self.frac
+            self.frac = t & 255
+            exp = (self.last_ts + n * (pq >> 8) + (t >> 8)) & MASK30
             err = sdiff(now, exp)  # >= 0 normally: the sample is at most `now`
+            p = self.period_us
             if err >= p and (imu.overflow or not imu.fifo):
                 # the sensor produced samples we never saw (FIFO overflow reset, or a
                 # data-ready sample overwritten while the loop was blocked): show them
@@ -229,7 +244,21 @@ class Streamer:
             if err < 0:
                 newest = now  # prediction later than possible: pull back to the bound
             else:
-                newest = (exp + (err >> 5)) & MASK30  # follow the sensor clock slowly
+                newest = (exp + (err >> 5)) & MASK30  # creep up slowly (lower envelope)
+            # the sensor's own period, measured over a window of these estimates
+            # (the oscillator may be off by a few %); seq counts gaps, so they are fine
+            span = (self.seq + gap + n - 1 - self.base_seq) & MASK30
+            if span >= self.window:
+                dt = sdiff(newest, self.base_t)
+                q = dt // span
+                pq = (q << 8) + (((dt - q * span) << 8) // span)
+                if self.pq_min <= pq <= self.pq_max:
+                    self.pq = pq
+                    self.period_us = pq >> 8
+                self.base_t = newest
+                self.base_seq = (self.base_seq + span) & MASK30
+                self.window = 256
+        p = self.period_us
         imu.overflow = False
         if gap:
             self._flush()

@@ -76,6 +76,7 @@ class _Sensor:
         self.produced = 0  # samples produced since t_start
         self.running = False
         self.first_index = -1  # motion index of the first sample the firmware read
+        self.rate_error_ppm = 0  # the sensor's oscillator is this much slow (+) / fast (-)
 
     def _requantise(self, a_scale, g_scale):
         n = self.nmotion
@@ -95,7 +96,7 @@ class _Sensor:
         self.counts = c
 
     def _start(self, period_us):
-        self.period_us = period_us
+        self.period_us = period_us + period_us * self.rate_error_ppm // 1000000
         self.t_start = self.clock.now
         self.produced = 0
         self.running = True

@@ -44,6 +44,7 @@ def main():
     clock = FakeClock(start=int(a.get("clock_start", "1000")))
     cls, who, addr = SENSORS[a["sensor"]]
     dev = cls(clock, motion, who)
+    dev.rate_error_ppm = int(a.get("rate_error_ppm", "0"))
     bus = FakeI2C({addr: dev})
     sensor = imu.detect(bus, int(a["rate"]), 4, 500, fifo=a.get("fifo", "1") == "1")
     link = MemLink(capacity=2 << 20, max_write=int(a["max_write"]))
