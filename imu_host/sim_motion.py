@@ -204,7 +204,9 @@ class Prelude:
     sit_end_s: float
 
 
-def impulse(n_total: int, at: np.ndarray, mag: np.ndarray, freq_hz: float, tau_s: float):
+def impulse(
+    n_total: int, at: np.ndarray, mag: np.ndarray, freq_hz: float, tau_s: float
+) -> np.ndarray:
     """Sum of damped sinusoids (impacts) starting at fine indices ``at``; returns (n_total,)."""
     out = np.zeros(n_total)
     m = _n(6 * tau_s)

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imu_host.sim_motion import LEFT, RIGHT, MotionBuilder, Prelude
+from imu_host.sim_motion import walk_sit_lie as make_prelude
 from imu_host.sim_physics import FINE_DT, SensorSpec, random_rotation, rot_axis
 
 OTHER = {LEFT: RIGHT, RIGHT: LEFT}
+SENSOR_POS_THIGH = np.array([0.30, 0.0, 0.07])  # 30 cm from the hip toward the knee, on the skin
 
 
 @dataclass
@@ -296,9 +298,7 @@ def tempo_drift(sc: Setup) -> None:
 
 
 def _prelude(sc: Setup) -> Prelude:
-    from imu_host.sim_motion import walk_sit_lie as make
-
-    pre = make(sc.rng, 90.0 + sc.beta_deg, lying_hip(sc))
+    pre = make_prelude(sc.rng, 90.0 + sc.beta_deg, lying_hip(sc))
     sc.mb.hold(pre.sit_end_s)
     return pre
 
@@ -308,9 +308,6 @@ def lying_hip(sc: Setup) -> np.ndarray:
     b = np.deg2rad(sc.beta_deg)
     ds, rs = SENSOR_POS_THIGH[0], SENSOR_POS_THIGH[2]
     return np.array([0.0, 0.0, sc.radius_m - ds * np.sin(b) - rs * np.cos(b)])
-
-
-SENSOR_POS_THIGH = np.array([0.30, 0.0, 0.07])  # 30 cm from the hip toward the knee, on the skin
 
 
 def strap_slip(sc: Setup) -> None:
