@@ -57,6 +57,8 @@ class OrientationSettings:
     activity_threshold_g: float = 0.6  # RMS dynamic acceleration that means shaking about
     activity_window_s: float = 1.0  # averaging of the dynamic acceleration
     fast_time_constant_s: float = 3.0  # memory of the "recent motion" axis (posture changes)
+    axis_change_s: float = 2.0  # recent motion off the axis this long: re-learn the axis
+    slip_max_dyn_g: float = 0.3  # a slip is only believed while |a| stays near 1 g
     walk_reversal_dps: float = 80.0  # thigh swings faster than this, reversing...
     walk_reversals: int = 4  # ...this many times within walk_window_s, mean walking
     walk_window_s: float = 3.0
@@ -64,7 +66,7 @@ class OrientationSettings:
     still_dps: float = 3.0  # gravity turning slower than this (and no activity) = still
     bias_time_constant_s: float = 2.0  # gyro-bias learning while still
     epoch_s: float = 0.25  # how often the slow parameters update
-    backfill_s: float = 12.0  # longest hold-back while the axis is being learned
+    backfill_s: float = 20.0  # longest hold-back while the axis is being learned
     thigh_axis: str = "+x"  # sensor axis pointing along the thigh toward the knee
 
 
@@ -122,6 +124,7 @@ class RollEstimator:
         self._alpha = s.complementary_time_constant_s / (s.complementary_time_constant_s + self.dt)
         self._thigh = np.array(_AXES[s.thigh_axis], dtype=float)
         self.epoch_n = max(1, int(round(s.epoch_s * self.odr_hz)))
+        self._change_epochs = max(1, int(round(s.axis_change_s / s.epoch_s)))
         self._backfill_n = int(round(s.backfill_s * self.odr_hz))
         self._epoch_beta = 1.0 - math.exp(-s.epoch_s / s.bias_time_constant_s)
         self._zi_acc: np.ndarray | None = None
@@ -146,7 +149,7 @@ class RollEstimator:
         self._zi_comp: np.ndarray | None = None
         self.bias_dps = np.zeros(3)
         self._pos = 0  # samples into the current epoch
-        self._ep: dict[str, list] = {"c": [], "graw": [], "u": [], "act": []}
+        self._ep: dict[str, list] = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
         self._held: list[tuple] = []  # held-back raw segments while the axis is unknown
         self._held_n = 0
 
@@ -233,6 +236,7 @@ class RollEstimator:
         ep["c"].append(c)
         ep["u"].append(u)
         ep["act"].append(active)
+        ep["dyn"].append(dyn)
         if graw is not None:
             ep["graw"].append(graw)
         if self.axis is None:
@@ -311,7 +315,8 @@ class RollEstimator:
         u = np.concatenate(ep["u"])
         act = np.concatenate(ep["act"])
         graw = np.concatenate(ep["graw"]) if ep["graw"] else None
-        self._ep = {"c": [], "graw": [], "u": [], "act": []}
+        dyn_max = float(np.concatenate(ep["dyn"]).max())
+        self._ep = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
         s = self.s
         any_active = bool(act.any())
         # walking detection (state changes only here, at epoch ends)
@@ -346,10 +351,11 @@ class RollEstimator:
         if self.axis is None:
             if still:
                 self._held_still_at = self._held_n
-            if S6[0] + S6[1] + S6[2] >= s.axis_min_evidence_dps2:
-                w, v = np.linalg.eigh(np.array(_sym(S6)))
+            if trace_f >= s.axis_min_evidence_dps2:
+                w, v = np.linalg.eigh(np.array(Sf))
                 ax = v[:, 2]
                 self.axis = -ax if float(ax @ self._thigh) > 0 else ax
+                self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
                 self._ref = None
                 self._release_held(out)
             return
@@ -357,7 +363,9 @@ class RollEstimator:
         # the recent motion turns about another axis: posture change or re-mount
         if trace_f >= 1.5 * s.axis_min_evidence_dps2:
             along = sum(a[i] * sum(Sf[i][j] * a[j] for j in range(3)) for i in range(3))
-            if along < 0.5 * trace_f:
+            self._off_epochs = self._off_epochs + 1 if along < 0.5 * trace_f else 0
+            if self._off_epochs >= self._change_epochs:
+                self._off_epochs = 0
                 w, v = np.linalg.eigh(np.array(Sf))
                 n = v[:, 2]
                 cosang = float(n @ a)
@@ -385,7 +393,9 @@ class RollEstimator:
         off = rot - (rot @ a) * a
         off_deg = float(np.linalg.norm(off))
         on_deg = abs(float(rot @ a))
-        slipped = off_deg > s.slip_off_axis_deg and off_deg > 1.5 * on_deg
+        slipped = (
+            off_deg > s.slip_off_axis_deg and off_deg > 1.5 * on_deg and dyn_max < s.slip_max_dyn_g
+        )
         if slipped:
             # the sensor turned on the thigh: carry the axis along (inverse rotation)
             self.axis = _rotate(a, -np.radians(off))
@@ -411,3 +421,4 @@ class RollEstimator:
     _theta_before_epoch = 0.0
     _last_t = 0.0
     _reset_pending = False
+    _off_epochs = 0
