@@ -206,24 +206,5 @@ class PtyDevicePort:
         except (BlockingIOError, OSError):
             return b""
 
-    def pending(self) -> int:
-        """Bytes sent to the host that it has not read yet."""
-        import fcntl
-        import struct
-        import termios
-
-        slave = self._slave
-        if slave is None:
-            return 0
-        buf = fcntl.ioctl(slave, termios.FIONREAD, b"\0\0\0\0")
-        return struct.unpack("i", buf)[0]
-
-    def wait_drained(self, timeout: float = 5.0) -> bool:
-        """Wait (polling, bounded) until the host has read everything sent so far."""
-        deadline = time.monotonic() + timeout
-        while self.pending() and time.monotonic() < deadline:
-            time.sleep(0.002)
-        return self.pending() == 0
-
     def close(self) -> None:
         self.unplug()

@@ -186,16 +186,40 @@ def _frame_at(t_s: float, spf: int = 5, odr: float = 100.0) -> int:
     return int(t_s * odr / spf)
 
 
+class ProgressSession(LiveSession):
+    """Signals when the host has processed a given number of samples."""
+
+    def __init__(self, *a, **k) -> None:
+        super().__init__(*a, **k)
+        self.want_samples = 1 << 62
+        self.reached = threading.Event()
+
+    def _feed_samples(self, block, arrived):
+        events = super()._feed_samples(block, arrived)
+        if self.quality.samples >= self.want_samples:
+            self.reached.set()
+        return events
+
+    def wait_processed(self, n: int) -> bool:
+        self.reached.clear()
+        self.want_samples = n
+        if self.quality.samples >= n:
+            return True
+        return self.reached.wait(WAIT)
+
+
 def _unplug_session(tmp_path, port, truth, script_data):
     reconnected = threading.Event()
     lost = threading.Event()
     rep3 = truth["reps"][2]
     cut_from = _frame_at(rep3["start_s"] + 1.0)  # in the middle of rep 3's descent
     cut_to = _frame_at(rep3["peak_s"] + 0.5)
+    board = None
 
     def on_frame(i: int) -> None:
         if i == cut_from:
-            port.wait_drained()  # the host has everything sent before the cable is pulled
+            # the host has everything sent before the cable is pulled
+            assert session.wait_processed(board.next_index)
             port.unplug()
             assert lost.wait(WAIT)
         elif i == cut_to:
@@ -205,12 +229,19 @@ def _unplug_session(tmp_path, port, truth, script_data):
     def on_link(state: str) -> None:
         (reconnected if state == "connected" else lost).set()
 
+    session = ProgressSession(
+        SerialTransport(port.path),
+        options(tmp_path),
+        out=io.StringIO(),
+        err=io.StringIO(),
+        on_link=on_link,
+    )
     board = cmd_demo.SimulatedBoard(port, *script_data, speed=0, on_frame=on_frame).start()
     try:
-        s, summary = run_session(port, options(tmp_path), board.done, on_link=on_link)
+        summary = session.run(board.done.is_set)
     finally:
         board.stop()
-    return s, summary, rep3
+    return session, summary, rep3
 
 
 def test_unplug_mid_rep_reconnects_and_marks_gap(tmp_path, port, truth, script_data):
