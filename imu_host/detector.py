@@ -179,7 +179,7 @@ class RepDetector:
     def _block(self, t: np.ndarray, th: np.ndarray, ra: np.ndarray, bad: bool) -> None:
         if bad:
             self._reset()
-            if self.keep_trace:
+            if self.keep_trace and (not self.trace_t or t[0] > self.trace_t[-1][-1]):
                 self.trace_t.append(t)
                 self.trace_deg.append(np.full(len(t), np.nan))
             return
@@ -257,7 +257,7 @@ class RepDetector:
         s = self.s
         c = self.centre
         d = th - c
-        if self.keep_trace:
+        if self.keep_trace and (not self.trace_t or t[0] > self.trace_t[-1][-1]):
             self.trace_t.append(t)
             self.trace_deg.append(d)
         t_end = float(t[-1])
@@ -419,6 +419,8 @@ class RepDetector:
         peak = e.peak
         if end_s - e.start_s < s.min_rep_s:
             return
+        if self.reps and e.start_s < self.reps[-1].end_s - 1e-6:
+            return  # re-analysed history overlapping a rep already counted
         if e.start_depth > 0.5 * peak:
             return  # began mostly outside the recording
         typ = self._typical()

@@ -58,6 +58,7 @@ class OrientationSettings:
     activity_window_s: float = 1.0  # averaging of the dynamic acceleration
     fast_time_constant_s: float = 3.0  # memory of the "recent motion" axis (posture changes)
     axis_change_s: float = 2.0  # recent motion off the axis this long: re-learn the axis
+    rewind_s: float = 8.0  # after such a change, re-analyse this much history
     slip_max_dyn_g: float = 0.3  # a slip is only believed while |a| stays near 1 g
     walk_reversal_dps: float = 80.0  # thigh swings faster than this, reversing...
     walk_reversals: int = 4  # ...this many times within walk_window_s, mean walking
@@ -141,6 +142,9 @@ class RollEstimator:
         self._rev_t: list[float] = []
         self._walking_until = -math.inf
         self._held_still_at = 0  # held-sample count at the last still epoch
+        self._recent: list[tuple] = []
+        self._recent_n = 0
+        self._rewind_n = int(round(s.rewind_s * self.odr_hz))
         self._u_prev: np.ndarray | None = None
         self.axis: np.ndarray | None = None  # unit roll axis, sensor frame, toward the head
         self._ref: np.ndarray | None = None  # "up" direction that defines angle zero
@@ -239,6 +243,11 @@ class RollEstimator:
         ep["dyn"].append(dyn)
         if graw is not None:
             ep["graw"].append(graw)
+        # recent raw history, re-analysed if the axis turns out to have changed
+        self._recent.append((t, u, c, active))
+        self._recent_n += len(t)
+        while self._recent_n - len(self._recent[0][0]) >= self._rewind_n:
+            self._recent_n -= len(self._recent.pop(0)[0])
         if self.axis is None:
             self._held.append((t, u, c, active))
             self._held_n += len(t)
@@ -387,6 +396,16 @@ class RollEstimator:
                 self._zi_Rf = self._zi_Rf * 0.0
                 self._held_still_at = 0
                 self._reset_pending = True
+                # re-analyse the last few seconds (the new movement began in them)
+                n_keep = self._rewind_n
+                held, k = [], 0
+                for seg in reversed(self._recent):
+                    if k >= n_keep:
+                        break
+                    take = min(len(seg[0]), n_keep - k)
+                    held.insert(0, tuple(x[-take:] for x in seg))
+                    k += take
+                self._held, self._held_n = held, k
                 return
         # slip / re-mount: rotation off the roll axis within this epoch
         rot = c.sum(axis=0) * self.dt  # integrated rotation vector, deg (small-angle)
