@@ -270,6 +270,8 @@ class RollEstimator:
         """Axis found: release held samples; those long before the last rest stay unknown
         (they are getting down onto the mat, not knee rolls)."""
         held, self._held, self._held_n = self._held, [], 0
+        self._theta_last = math.nan  # a new reference: no speed across the join
+        self._u_last_ang = None
         keep_from = 0
         if self._reset_pending:  # one unknown sample tells the detector to start afresh
             keep_from = max(keep_from, 1)
@@ -298,10 +300,20 @@ class RollEstimator:
             r = u[0] - (u[0] @ a) * a
             self._ref = r / max(np.linalg.norm(r), 1e-9)
             self._offset = 0.0
+            self._theta_last = math.nan
         r = self._ref - (self._ref @ a) * a
         r = r / max(np.linalg.norm(r), 1e-9)
         b = np.cross(a, r)
         theta_acc = -np.degrees(np.arctan2(_dot3(u, b), _dot3(u, r))) + self._offset
+        if not self.has_gyro:
+            # speed from two angles measured about the same axis (the axis may have moved)
+            up = self._u_last_ang if self._u_last_ang is not None else u[0]
+            th0 = -math.degrees(math.atan2(float(up @ b), float(up @ r))) + self._offset
+            self._u_last_ang = u[-1].copy()
+            rate = np.diff(theta_acc, prepend=th0) / self.dt
+            self._theta_last = float(theta_acc[-1])
+            theta = np.where(active, np.nan, theta_acc)
+            return AngleSegment(t, theta, np.where(active, 0.0, rate), active, slips)
         if self.has_gyro:
             rate = _dot3(c, a)
             al = self._alpha
@@ -441,3 +453,4 @@ class RollEstimator:
     _last_t = 0.0
     _reset_pending = False
     _off_epochs = 0
+    _u_last_ang: np.ndarray | None = None
