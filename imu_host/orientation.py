@@ -308,9 +308,11 @@ class RollEstimator:
         if not self.has_gyro:
             # speed from two angles measured about the same axis (the axis may have moved)
             up = self._u_last_ang if self._u_last_ang is not None else u[0]
-            th0 = -math.degrees(math.atan2(float(up @ b), float(up @ r))) + self._offset
+            uu = np.vstack([up[None, :], u])
+            th_all = -np.degrees(np.arctan2(_dot3(uu, b), _dot3(uu, r))) + self._offset
             self._u_last_ang = u[-1].copy()
-            rate = np.diff(theta_acc, prepend=th0) / self.dt
+            theta_acc = th_all[1:]
+            rate = np.diff(th_all) / self.dt
             self._theta_last = float(theta_acc[-1])
             theta = np.where(active, np.nan, theta_acc)
             return AngleSegment(t, theta, np.where(active, 0.0, rate), active, slips)
