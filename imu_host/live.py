@@ -24,6 +24,7 @@ import datetime as _dt
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,7 +97,7 @@ class LiveOptions:
     record_path: Path | None = None  # None -> no recording
     raw_path: Path | None = None  # optional capture of every received byte
     refresh_hz: float = 4.0
-    read_timeout: float = 0.02
+    read_timeout: float = 0.05
     flush_interval_s: float = 1.0
     info_timeout_s: float = 10.0  # no device info this long after connecting -> error
     stall_s: float = 2.0  # connected but no samples this long -> ask the board to start again
@@ -293,7 +294,10 @@ class LiveSession:
         self._last_wall = arrived
         n = len(block)
         self.quality.samples += n
-        self._rate_window.append((arrived, n))
+        w = self._rate_window
+        w.append((arrived, n))
+        while w[0][0] < arrived - 2.0:
+            w.popleft()
         events = list(self.pipeline.feed(block))
         now = self.clock()
         for ev in events:
@@ -430,11 +434,40 @@ class LiveSession:
             self.raw = _create_exclusive(self.options.raw_path, "raw capture")
 
     def _flush(self) -> None:
+        """Hand buffered recording (and raw capture) bytes to the OS (cheap, no fsync)."""
         if self.recorder is not None:
-            self.recorder.flush()
+            fh = getattr(self.recorder, "_fh", None)
+            if fh is not None:
+                fh.flush()
+            else:
+                self.recorder.flush()
         if self.raw is not None:
             self.raw.flush()
-            os.fsync(self.raw.fileno())
+
+    def _sync_fds(self) -> list[int]:
+        fds = []
+        for path in (self.options.record_path, self.options.raw_path):
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    fds.append(os.open(path, os.O_RDONLY))
+        return fds
+
+    def _syncer(self, stop: threading.Event) -> None:
+        # fsync can block for many ms on a busy disk: keep it off the live loop. fsync
+        # on our own descriptor of the same file syncs the file's data.
+        fds: list[int] = []
+        try:
+            while not stop.wait(self.options.flush_interval_s):
+                if len(fds) < (self.recorder is not None) + (self.raw is not None):
+                    for fd in fds:
+                        os.close(fd)
+                    fds = self._sync_fds()
+                for fd in fds:
+                    with contextlib.suppress(OSError):
+                        os.fsync(fd)
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     def _target_reached(self) -> bool:
         tgt = self.options.target
@@ -461,6 +494,11 @@ class LiveSession:
                     path=str(Path(opts.record_path).parent),
                 ) from None
         self._open_outputs()
+        stop_flusher = threading.Event()
+        flusher = threading.Thread(
+            target=self._syncer, args=(stop_flusher,), name="imu-host-fsync", daemon=True
+        )
+        flusher.start()
         try:
             self.link.open()
             next_refresh = self.clock()
@@ -514,6 +552,8 @@ class LiveSession:
                 self.link.write(encode_command("stop"))
             self.finish()
         finally:
+            stop_flusher.set()
+            flusher.join()
             self.link.close()
             self._close_outputs()
         return self.summary()
@@ -535,8 +575,13 @@ class LiveSession:
     def _close_outputs(self) -> None:
         self._clear_view()
         if self.recorder is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.recorder.flush()  # flush + fsync
             self.recorder.close()
         if self.raw is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.raw.flush()
+                os.fsync(self.raw.fileno())
             self.raw.close()
 
     def summary(self) -> dict[str, Any]:
