@@ -390,3 +390,37 @@ def test_raw_capture_holds_received_bytes(tmp_path, port, script_data):
     frames = [f for f in decode_all(raw.read_bytes()) if isinstance(f, SampleFrame)]
     assert sum(f.n for f in frames) == len(script_data[0])
     assert os.path.getsize(raw) > 0
+
+
+def test_killed_session_keeps_recording_up_to_the_last_second(tmp_path, port, script_data):
+    """A crash (SIGKILL) mid-session: the recording on disk holds everything but about
+    the last second, and it loads."""
+    import queue
+    import signal
+    import subprocess
+    import sys
+
+    rec = tmp_path / "crash.csv"
+    board = cmd_demo.SimulatedBoard(port, *script_data, speed=1.0).start()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imu_host.cli", "live", "--serial", port.path, "--record", str(rec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+    try:
+        rep_line = ""
+        while " REP " not in rep_line:
+            rep_line = lines.get(timeout=WAIT)
+        t_rep = float(rep_line.split("s")[0])
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(WAIT)
+    finally:
+        board.stop()
+        if proc.poll() is None:
+            proc.kill()
+    r = read_recording(rec)
+    assert r.samples.t_s[-1] >= t_rep - 1.5  # flushed about every second
+    assert r.samples.t_s[0] == 0.0 and len(r.samples) == round(r.samples.t_s[-1] * 100) + 1
