@@ -59,6 +59,7 @@ class DetectorSettings:
     bounce_deg: float = 4.0  # size of the back-and-out-again that flags a bounce
     partial_fraction: float = 0.6  # range below this x side median flags "partial"
     rest_s: float = 0.8  # stillness this long at centre re-learns the centre
+    partway_rest_weight: float = 1.0  # a rest after coming back past halfway: the new centre
     rest_range_deg: float = 3.0  # "still": the angle stays within this range
     hold_tolerance_deg: float = 3.0  # within this of the peak counts as holding
     swap_sides: bool = False  # swap left/right (sensor worn against the convention)
@@ -334,7 +335,7 @@ class RepDetector:
                 self._complete(t_end)  # stopped part-way back: treat as centre
                 self._exc = None
                 rest = float(np.mean(self._rest))
-                self.centre = c + 0.5 * (rest - c)
+                self.centre = c + self.s.partway_rest_weight * (rest - c)
                 self._last_calm_t = {1: t_end, -1: t_end}
         self._prev_d, self._prev_t = d_end, t_end
 
