@@ -51,6 +51,7 @@ class OrientationSettings:
 
     accel_cutoff_hz: float = 1.5  # gravity low-pass; knee rolls live below ~1 Hz
     gyro_cutoff_hz: float = 8.0  # light smoothing of the gyro
+    gravity_rate_cutoff_hz: float = 1.0  # smoothing of gravity's turn rate (no-gyro evidence)
     axis_time_constant_s: float = 20.0  # memory of the roll-axis estimate
     axis_min_evidence_dps2: float = 40.0  # mean-square rotation before the axis is trusted
     complementary_time_constant_s: float = 1.0  # how long the gyro is trusted over gravity
@@ -119,6 +120,8 @@ class RollEstimator:
         nyq = 0.5 * self.odr_hz
         self._b_acc, self._a_acc = butter(2, min(s.accel_cutoff_hz / nyq, 0.99))
         self._b_gyr, self._a_gyr = butter(2, min(s.gyro_cutoff_hz / nyq, 0.99))
+        self._b_ev, self._a_ev = butter(2, min(s.gravity_rate_cutoff_hz / nyq, 0.99))
+        self._zi_ev: np.ndarray | None = None
         self._lam = math.exp(-self.dt / s.axis_time_constant_s)
         act_lam = math.exp(-self.dt / s.activity_window_s)
         self._act_ba = ([1.0 - act_lam], [1.0, -act_lam])
@@ -212,7 +215,8 @@ class RollEstimator:
             c = graw - self.bias_dps
         else:
             graw = None
-            c = grav_c
+            # a per-sample derivative amplifies noise: smooth it before using it as evidence
+            c = self._lp(self._b_ev, self._a_ev, grav_c, "_zi_ev")
         cw = c * (~active)[:, None]
         outer = np.column_stack([
             cw[:, 0] * c[:, 0], cw[:, 1] * c[:, 1], cw[:, 2] * c[:, 2],
