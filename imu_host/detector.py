@@ -168,6 +168,14 @@ class RepDetector:
             return None
         return float(np.median(self._roms))
 
+    def gap(self) -> None:
+        """Samples were lost: drop the excursion under way (no rep spans a gap). The
+        centre is kept; if the knees are out when data resumes, that excursion counts
+        only if at most half of it had happened (as at the start of a recording)."""
+        self._exc = None
+        self._after_gap = True
+        self._rest.clear()
+
     def _reset(self) -> None:
         self._exc = None
         self.centre = None
@@ -187,6 +195,13 @@ class RepDetector:
         if self.centre is None:
             self._no_centre(t, th, ra)
             return
+        if self._after_gap:
+            self._after_gap = False
+            d0 = float(th[0]) - self.centre
+            self._prev_d, self._prev_t = d0, float(t[0])
+            if abs(d0) > self.s.enter_deg:
+                self._exc = _Excursion(1 if d0 > 0 else -1, float(t[0]))
+                self._exc.start_depth = abs(d0)
         self._step(t, th, ra)
 
     def _no_centre(self, t, th, ra) -> None:  # noqa: ANN001
@@ -338,6 +353,8 @@ class RepDetector:
                 self.centre = c + self.s.partway_rest_weight * (rest - c)
                 self._last_calm_t = {1: t_end, -1: t_end}
         self._prev_d, self._prev_t = d_end, t_end
+
+    _after_gap = False
 
     # pre-excursion speed memory (a fast drop can start inside the centre band)
     _pre_t: np.ndarray | None = None

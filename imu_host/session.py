@@ -25,7 +25,7 @@ class Settings:
 
     orientation: OrientationSettings = field(default_factory=OrientationSettings)
     detector: DetectorSettings = field(default_factory=DetectorSettings)
-    gap_reset_s: float = 1.0  # a gap in the samples longer than this: no rep spans it
+    gap_reset_s: float = 0.25  # samples missing for longer than this: no rep spans the gap
 
 
 class Pipeline:
@@ -90,10 +90,8 @@ class Pipeline:
         return events
 
     def _gap(self, t0: float, t1: float) -> list[Event]:
-        ev: list[Event] = [GapEvent(t1, t0, t1)]
-        self._det._reset()
-        self._det._exc = None
-        return ev
+        self._det.gap()
+        return [GapEvent(t1, t0, t1)]
 
     def _run(self, s: Samples, gyro: np.ndarray | None, i0: int, i1: int) -> list[Event]:
         g = None if gyro is None else gyro[i0:i1]
