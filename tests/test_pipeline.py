@@ -49,3 +49,24 @@ def test_importing_imu_host_loads_neither_serial_nor_bleak():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_rep_cut_by_lost_samples_is_not_counted_and_the_rest_are():
+    from imu_host.events import GapEvent, RepEvent
+    from imu_host.samples import Samples
+
+    sim = simulate("controlled_medium", seed=1)
+    s, truth = sim.samples, sim.truth["reps"]
+    cut_rep = truth[2]
+    lost = (s.t_s > cut_rep["start_s"] + 1.0) & (s.t_s < cut_rep["peak_s"] + 0.5)
+    keep = ~lost
+    s2 = Samples(s.t_s[keep], s.accel_g[keep], s.gyro_dps[keep])
+    p = Pipeline(sim.sample_rate_hz, True)
+    events = p.feed(s2) + p.finish()
+    assert sum(isinstance(e, GapEvent) for e in events) == 1
+    got = [e.rep for e in events if isinstance(e, RepEvent)]
+    want = [r for i, r in enumerate(truth) if i != 2]
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g.start_s - 0.5 <= w["peak_s"] <= g.end_s + 0.5
+    assert not any(g.start_s < cut_rep["peak_s"] < g.end_s for g in got)
