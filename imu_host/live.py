@@ -162,6 +162,10 @@ class LiveSession:
         self.info: DeviceInfo | None = None
         self.pipeline: Any = None
         self.recorder: Any = None
+        self._unwritten: list[Samples] = []
+        from imu_host.recording import _fmt_row_template
+
+        self._fmts = {g: _fmt_row_template(g).split(",") for g in (False, True)}
         self.raw: IO[bytes] | None = None
         self.quality = LinkQuality()
         self.events: list[object] = []  # every event, in order (bounded by the session)
@@ -288,8 +292,10 @@ class LiveSession:
         block = Samples(t, block.accel_g, block.gyro_dps)
         if self.info is not None and self.info.channels == 3 and block.gyro_dps is not None:
             block = Samples(block.t_s, block.accel_g, None)
+        # the pipeline sees exactly what a replay of the recording will read back
+        block = self._as_recorded(block)
         if self.recorder is not None:
-            block = self.recorder.write(block)  # exactly what a replay will read back
+            self._unwritten.append(block)  # written in one go about once a second
         self._last_t = float(block.t_s[-1])
         self._last_wall = arrived
         n = len(block)
@@ -433,8 +439,25 @@ class LiveSession:
         if self.options.raw_path is not None:
             self.raw = _create_exclusive(self.options.raw_path, "raw capture")
 
+    def _as_recorded(self, block: Samples) -> Samples:
+        """Round to the recording's text precision exactly as writing and reading the
+        file back does (same printf formats, same correctly rounded parse), without the
+        cost of a file round trip per frame."""
+        g = block.gyro_dps is not None
+        cols = [block.t_s[:, None], block.accel_g] + ([block.gyro_dps] if g else [])
+        fmts = self._fmts[g]
+        rows = np.hstack(cols).tolist()
+        back = np.array([[float(f % v) for f, v in zip(fmts, row, strict=True)] for row in rows])
+        return Samples(back[:, 0].copy(), back[:, 1:4].copy(), back[:, 4:7].copy() if g else None)
+
+    def _write_recording(self) -> None:
+        if self.recorder is not None and self._unwritten:
+            blocks, self._unwritten = self._unwritten, []
+            self.recorder.write(Samples.concat(blocks))
+
     def _flush(self) -> None:
-        """Hand buffered recording (and raw capture) bytes to the OS (cheap, no fsync)."""
+        """Write pending samples and hand them to the OS (cheap; fsync is in a thread)."""
+        self._write_recording()
         if self.recorder is not None:
             fh = getattr(self.recorder, "_fh", None)
             if fh is not None:
@@ -575,6 +598,7 @@ class LiveSession:
     def _close_outputs(self) -> None:
         self._clear_view()
         if self.recorder is not None:
+            self._write_recording()
             with contextlib.suppress(OSError, ValueError):
                 self.recorder.flush()  # flush + fsync
             self.recorder.close()

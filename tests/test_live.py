@@ -424,3 +424,13 @@ def test_killed_session_keeps_recording_up_to_the_last_second(tmp_path, port, sc
     r = read_recording(rec)
     assert r.samples.t_s[-1] >= t_rep - 1.5  # flushed about every second
     assert r.samples.t_s[0] == 0.0 and len(r.samples) == round(r.samples.t_s[-1] * 100) + 1
+
+
+def test_duration_ends_session(tmp_path, port, script_data):
+    board = cmd_demo.SimulatedBoard(port, *script_data, speed=1.0).start()
+    try:
+        s, summary = run_session(port, options(tmp_path, duration_s=1.0), board.done)
+    finally:
+        board.stop()
+    assert s.stop_reason == "duration reached"
+    assert 0 < summary["live"]["samples"] < len(script_data[0])

@@ -205,3 +205,23 @@ def test_read_before_open_raises_link_lost():
     t = BleTransport("x")
     with pytest.raises(LinkLost):
         t.read(0.01)
+
+
+def test_auto_picks_the_only_board(loop, monkeypatch):
+    from imu_host import transport_serial
+
+    monkeypatch.setattr(transport_serial, "list_serial_ports", lambda all_ports=False: [])
+    world = make_world(loop)
+    client, scanner = world.backends()
+    t = open_transport(
+        client_backend=client, scanner_backend=scanner, ble_loop=loop, ble_timeout=0.5
+    )
+    assert isinstance(t, BleTransport) and t.target == BOARD_ADDRESS
+
+
+def test_auto_with_no_board_is_one_clear_line(monkeypatch):
+    from imu_host import transport_serial
+
+    monkeypatch.setattr(transport_serial, "list_serial_ports", lambda all_ports=False: [])
+    with pytest.raises(InputError, match="no board found.*Bluetooth is not available"):
+        open_transport(scanner_backend=_NoBusScanner, ble_timeout=0.1)
