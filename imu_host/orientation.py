@@ -67,7 +67,7 @@ class OrientationSettings:
     slip_off_axis_deg: float = 12.0  # off-axis rotation within one epoch that signals a slip
     still_dps: float = 3.0  # gravity turning slower than this (and no activity) = still
     bias_time_constant_s: float = 2.0  # gyro-bias learning while still
-    epoch_s: float = 0.25  # how often the slow parameters update
+    epoch_s: float = 0.5  # how often the slow parameters update
     backfill_s: float = 20.0  # longest hold-back while the axis is being learned
     thigh_axis: str = "+x"  # sensor axis pointing along the thigh toward the knee
 
@@ -139,7 +139,6 @@ class RollEstimator:
         self._zi_S = np.zeros((1, 6))
         self._lam_f = math.exp(-self.dt / s.fast_time_constant_s)
         self._zi_Sf = np.zeros((1, 6))  # recent-motion scatter
-        self._zi_Rf = np.zeros((1, 4))  # recent net rotation vector (deg) and path length
         self._fast_axis = np.array([1.0, 0.0, 0.0])
         self._rev_sign = 0
         self._rev_t: list[float] = []
@@ -167,17 +166,43 @@ class RollEstimator:
     ) -> list[AngleSegment]:
         """Feed samples (any count); returns output segments, possibly delayed."""
         out: list[AngleSegment] = []
-        i, n = 0, len(t_s)
+        n = len(t_s)
+        if n == 0:
+            return out
+        pre = self._prefilter(accel_g, gyro_dps)
+        i = 0
         while i < n:
             take = min(n - i, self.epoch_n - self._pos)
-            g = None if gyro_dps is None else gyro_dps[i : i + take]
-            self._segment(t_s[i : i + take], accel_g[i : i + take], g, out)
+            sl = slice(i, i + take)
+            self._segment(t_s[sl], *(x[sl] for x in pre), out)
             self._pos += take
             i += take
             if self._pos == self.epoch_n:
                 self._end_epoch(out)
                 self._pos = 0
         return out
+
+    def _prefilter(self, acc: np.ndarray, gyro: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """Per-sample work that needs no epoch state, done once for the whole block."""
+        acc = self._despike(acc)
+        g = self._lp(self._b_acc, self._a_acc, acc, "_zi_acc")
+        norm = np.sqrt(np.einsum("ij,ij->i", g, g))
+        u = g / np.maximum(norm, 1e-6)[:, None]
+        # dynamic acceleration: |a| against its low-pass (rotation alone leaves |a| at ~1 g)
+        mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
+        dyn = mag - self._lp(self._b_acc, self._a_acc, mag[:, None], "_zi_mag")[:, 0]
+        dyn = np.minimum(np.abs(dyn), 2.0)  # one knock must not look like shaking
+        act_ms, self._zi_act = lfilter(*self._act_ba, dyn * dyn, zi=self._zi_act)
+        shaking = act_ms > self.s.activity_threshold_g**2
+        if self.has_gyro:
+            ev = self._lp(self._b_gyr, self._a_gyr, gyro, "_zi_gyr")
+        else:
+            up = u[:1] if self._u_prev is None else self._u_prev[None, :]
+            grav_c = -np.degrees(np.cross(np.vstack([up, u[:-1]]), u)) / self.dt
+            # a per-sample derivative amplifies noise: smooth it before using it as evidence
+            ev = self._lp(self._b_ev, self._a_ev, grav_c, "_zi_ev")
+        self._u_prev = u[-1].copy()
+        return u, ev, shaking, dyn
 
     # ---------------------------------------------------------------- internals
 
@@ -196,27 +221,14 @@ class RollEstimator:
         self._acc_tail = x[-2:].copy()
         return np.median(np.stack([x[:-2], x[1:-1], x[2:]]), axis=0)
 
-    def _segment(self, t, acc, gyro, out: list[AngleSegment]) -> None:  # noqa: ANN001
-        acc = self._despike(acc)
-        g = self._lp(self._b_acc, self._a_acc, acc, "_zi_acc")
-        norm = np.sqrt(np.einsum("ij,ij->i", g, g))
-        u = g / np.maximum(norm, 1e-6)[:, None]
-        # dynamic acceleration: |a| against its low-pass (rotation alone leaves |a| at ~1 g)
-        mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
-        dyn = mag - self._lp(self._b_acc, self._a_acc, mag[:, None], "_zi_mag")[:, 0]
-        dyn = np.minimum(np.abs(dyn), 2.0)  # one knock must not look like shaking
-        act_ms, self._zi_act = lfilter(*self._act_ba, dyn * dyn, zi=self._zi_act)
-        active = (act_ms > self.s.activity_threshold_g**2) | (t <= self._walking_until)
-        up = u[:1] if self._u_prev is None else self._u_prev[None, :]
-        grav_c = -np.degrees(np.cross(np.vstack([up, u[:-1]]), u)) / self.dt
-        self._u_prev = u[-1].copy()
+    def _segment(self, t, u, ev, shaking, dyn, out: list[AngleSegment]) -> None:  # noqa: ANN001
+        active = shaking | (t <= self._walking_until)
         if self.has_gyro:
-            graw = self._lp(self._b_gyr, self._a_gyr, gyro, "_zi_gyr")
+            graw = ev
             c = graw - self.bias_dps
         else:
             graw = None
-            # a per-sample derivative amplifies noise: smooth it before using it as evidence
-            c = self._lp(self._b_ev, self._a_ev, grav_c, "_zi_ev")
+            c = ev
         cw = c * (~active)[:, None]
         outer = np.column_stack([
             cw[:, 0] * c[:, 0], cw[:, 1] * c[:, 1], cw[:, 2] * c[:, 2],
@@ -225,9 +237,6 @@ class RollEstimator:
         _, self._zi_S = lfilter([1.0 - self._lam], [1.0, -self._lam], outer, axis=0, zi=self._zi_S)
         lf = self._lam_f
         _, self._zi_Sf = lfilter([1.0 - lf], [1.0, -lf], outer, axis=0, zi=self._zi_Sf)
-        path = np.sqrt(np.einsum("ij,ij->i", cw, cw))
-        rot4 = np.column_stack([cw, path]) * self.dt
-        _, self._zi_Rf = lfilter([1.0], [1.0, -lf], rot4, axis=0, zi=self._zi_Rf)
         # walking: fast swings that keep reversing (no knee roll reverses every ~0.5 s)
         pr = _dot3(c, self._fast_axis)
         thr = self.s.walk_reversal_dps
@@ -411,7 +420,6 @@ class RollEstimator:
                 self._zi_comp = None
                 self._theta_last = math.nan
                 self._zi_S = self._zi_S * 0.0
-                self._zi_Rf = self._zi_Rf * 0.0
                 self._held_still_at = 0
                 self._reset_pending = True
                 # re-analyse the last few seconds (the new movement began in them)

@@ -288,10 +288,45 @@ def _split(text: str, delimiter: str) -> tuple[list[tuple[int, str]], list[tuple
     return comments, content
 
 
+def _header_end(text: str) -> int | None:
+    """Offset just past the header row (the first line that is not blank or '#')."""
+    pos = 0
+    while pos < len(text):
+        nl = text.find("\n", pos)
+        end = len(text) if nl < 0 else nl + 1
+        line = text[pos:end].strip()
+        if line and not line.startswith("#"):
+            return end
+        pos = end
+    return None
+
+
+def _fast_rows(body: str, ncol: int) -> np.ndarray | None:
+    """numpy's C reader for a clean data block; None (use the line-by-line path) otherwise."""
+    try:
+        arr = np.loadtxt(io.StringIO(body), delimiter=",", ndmin=2, comments=None)
+    except ValueError:
+        return None
+    if arr.shape[0] == 0 or arr.shape[1] != ncol or not np.isfinite(arr).all():
+        return None
+    if (np.diff(arr[:, 0]) < 0).any():
+        return None
+    return arr
+
+
 def read_recording(path: str | os.PathLike[str]) -> Recording:
     """Load a v1 recording. Raises InputError for anything that is not one."""
     path = str(path)
     text = _read_text(path)
+    end = _header_end(text)
+    if end is not None and text.startswith(MAGIC):
+        comments, content = _split(text[:end], ",")
+        names = [c.strip() for c in content[0][1].split(",")] if content else []
+        known = {"t_s", *ACCEL_COLS, *GYRO_COLS}
+        if names and set(names) <= known and all(c in names for c in ("t_s", *ACCEL_COLS)):
+            arr = _fast_rows(text[end:], len(names))
+            if arr is not None:
+                return _build(path, comments, content, names, arr)
     comments, content = _split(text, ",")
     if not comments or comments[0][1] != MAGIC:
         raise InputError(
@@ -300,13 +335,7 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
             path=path,
             line=1,
         )
-    meta: dict[str, str] = {}
-    for ln, s in comments[1:]:
-        body = s[1:].strip()
-        if ":" not in body:
-            raise InputError("metadata line should be '# key: value'", path=path, line=ln)
-        k, v = body.split(":", 1)
-        meta[k.strip()] = v.strip()
+    meta = _parse_meta(path, comments)
     if not content:
         raise InputError("no header row (expected 't_s,ax_g,ay_g,az_g,...')", path=path)
     header_ln, header = content[0]
@@ -346,21 +375,48 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
     for n in names:
         if n not in cols:
             extra[n] = np.array([r[names.index(n)] for r in rows], dtype=object)
+    return Recording(path, Samples(t, accel, gyro), _rate(path, meta, t), meta, extra)
+
+
+def _parse_meta(path: str, comments: list[tuple[int, str]]) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    for ln, s in comments[1:]:
+        body = s[1:].strip()
+        if ":" not in body:
+            raise InputError("metadata line should be '# key: value'", path=path, line=ln)
+        k, v = body.split(":", 1)
+        meta[k.strip()] = v.strip()
+    return meta
+
+
+def _rate(path: str, meta: dict[str, str], t: np.ndarray) -> float:
+    """The nominal rate from the metadata, else estimated from the timestamps."""
     rate = meta.get("sample_rate_hz")
-    if rate is not None:
-        try:
-            sample_rate_hz = float(rate)
-            if not sample_rate_hz > 0:
-                raise ValueError
-        except ValueError:
-            raise InputError(
-                f"sample_rate_hz '{rate}' is not a positive number",
-                path=path,
-                field="sample_rate_hz",
-            ) from None
-    else:
-        sample_rate_hz = _estimate_rate(t)
-    return Recording(path, Samples(t, accel, gyro), sample_rate_hz, meta, extra)
+    if rate is None:
+        return _estimate_rate(t)
+    try:
+        sample_rate_hz = float(rate)
+        if not sample_rate_hz > 0:
+            raise ValueError
+    except ValueError:
+        raise InputError(
+            f"sample_rate_hz '{rate}' is not a positive number", path=path, field="sample_rate_hz"
+        ) from None
+    return sample_rate_hz
+
+
+def _build(path: str, comments, content, names: list[str], arr: np.ndarray) -> Recording:  # noqa: ANN001
+    """Recording from a clean table parsed in one go (same checks as the slow path)."""
+    meta = _parse_meta(path, comments)
+    has_gyro = all(c in names for c in GYRO_COLS)
+    if not has_gyro and any(c in names for c in GYRO_COLS):
+        missing = [c for c in GYRO_COLS if c not in names]
+        raise InputError(f"incomplete gyro columns: missing {', '.join(missing)}", path=path)
+    col = {n: arr[:, i] for i, n in enumerate(names)}
+    accel = np.column_stack([col[c] for c in ACCEL_COLS])
+    gyro = np.column_stack([col[c] for c in GYRO_COLS]) if has_gyro else None
+    t = np.ascontiguousarray(col["t_s"])
+    return Recording(path, Samples(t, accel, gyro), _rate(path, meta, t), meta, {})
 
 
 def _parse_column_spec(spec: str, header_names: list[str] | None, path: str) -> dict[str, int]:
