@@ -104,6 +104,9 @@ class RepDetector:
         self._pend_t: list[np.ndarray] = []
         self._pend: list[tuple[np.ndarray, np.ndarray]] = []
         self._pend_n = 0
+        self._pre: deque[tuple[np.ndarray, np.ndarray]] = deque(
+            maxlen=max(1, int(round(1.0 / self.s.block_s)))
+        )
         self._rest: deque[float] = deque(maxlen=max(2, int(round(self.s.rest_s / self.s.block_s))))
         self._peaks = {1: deque(maxlen=3), -1: deque(maxlen=3)}
         self._roms: deque[float] = deque(maxlen=6)
@@ -286,9 +289,11 @@ class RepDetector:
             and max(self._rest) - min(self._rest) < s.rest_range_deg
         )
         if e is None:
-            for sg in (1, -1):
-                if (sg * ra).max() <= 5.0 or sg * d_end <= 0:
-                    self._last_calm_t[sg] = t_end
+            calm = self._last_calm_t
+            if ra.max() <= 5.0 or d_end <= 0:
+                calm[1] = t_end
+            if ra.min() >= -5.0 or d_end >= 0:
+                calm[-1] = t_end
             if still:
                 rest = float(np.mean(self._rest))
                 if abs(rest - c) < s.enter_deg:
@@ -356,17 +361,9 @@ class RepDetector:
 
     _after_gap = False
 
-    # pre-excursion speed memory (a fast drop can start inside the centre band)
-    _pre_t: np.ndarray | None = None
-    _pre_r: np.ndarray | None = None
-
     def _keep_pre(self, t: np.ndarray, ra: np.ndarray) -> None:
-        keep = max(1, int(round(1.0 / self.s.block_s)))
-        if self._pre_t is None:
-            self._pre_t, self._pre_r = t, ra
-        else:
-            self._pre_t = np.concatenate([self._pre_t, t])[-keep * self.k :]
-            self._pre_r = np.concatenate([self._pre_r, ra])[-keep * self.k :]
+        """Remember the last second of blocks at centre (a drop can start inside the band)."""
+        self._pre.append((t, ra))
 
     def _pre_rate(self, e: _Excursion, t=None, ra=None, d=None) -> None:  # noqa: ANN001
         """Seed a new excursion with the samples since its start that it has not seen."""
@@ -376,18 +373,18 @@ class RepDetector:
                 e.t.append(t[m])
                 e.depth.append(e.sign * d[m])
                 e.rate.append(ra[m])
-                self._pre_t = None
+                self._pre.clear()
                 return
-        if self._pre_t is not None:
-            m = self._pre_t >= e.start_s
+        if self._pre:
+            pt = np.concatenate([b[0] for b in self._pre])
+            pr = np.concatenate([b[1] for b in self._pre])
+            m = pt >= e.start_s
             if m.any():
-                c = self.centre
                 # depth unknown for these (already-seen) samples: use the rate only
-                e.t.append(self._pre_t[m])
+                e.t.append(pt[m])
                 e.depth.append(np.full(int(m.sum()), -math.inf))
-                e.rate.append(self._pre_r[m])
-                del c
-        self._pre_t = None
+                e.rate.append(pr[m])
+        self._pre.clear()
 
     def _cross_time(self, sg: int, t=None, d=None) -> float:  # noqa: ANN001
         """Time the angle crossed the centre toward side ``sg`` (interpolated per block)."""
