@@ -70,3 +70,41 @@ def test_a_rep_cut_by_lost_samples_is_not_counted_and_the_rest_are():
     for g, w in zip(got, want, strict=True):
         assert g.start_s - 0.5 <= w["peak_s"] <= g.end_s + 0.5
     assert not any(g.start_s < cut_rep["peak_s"] < g.end_s for g in got)
+
+
+@pytest.mark.parametrize("scenario,seed", [("fast_drops_most", 1), ("fast_drops_mixed", 2)])
+def test_fast_drop_cue_comes_while_the_knees_are_still_falling(scenario, seed):
+    from imu_host.events import FAST_DROP, FlagEvent
+
+    sim = simulate(scenario, seed)
+    p = Pipeline(sim.sample_rate_hz, sim.samples.has_gyro)
+    events = p.feed(sim.samples) + p.finish()
+    cues = [e for e in events if isinstance(e, FlagEvent) and e.kind == FAST_DROP]
+    fast = [r for r in sim.truth["reps"] if r["fast_drop"]]
+    assert len(fast) >= 2
+    for r in fast:
+        # the drop reaches its deepest point at the truth's peak: the cue must come before
+        mine = [e for e in cues if r["start_s"] - 0.5 <= e.t_s <= r["end_s"]]
+        assert len(mine) == 1, (r, cues)
+        assert mine[0].t_s < r["peak_s"], (mine[0], r["peak_s"])
+        assert mine[0].value >= 100.0
+
+
+def test_swap_sides_mirrors_left_and_right():
+    from dataclasses import replace
+
+    from imu_host.session import Settings
+
+    sim = simulate("one_side_tighter", 1)
+    assert sim.truth["mounting_follows_convention"]
+    base = Settings()
+    swapped = replace(base, detector=replace(base.detector, swap_sides=True))
+    sides = []
+    for settings in (base, swapped):
+        p = Pipeline(sim.sample_rate_hz, True, settings)
+        p.feed(sim.samples)
+        p.finish()
+        sides.append([r.side for r in p.reps])
+    assert sides[0] == [r["side"] for r in sim.truth["reps"]]
+    mirror = {"left": "right", "right": "left"}
+    assert sides[1] == [mirror[x] for x in sides[0]]
