@@ -19,6 +19,16 @@ PARTIAL = "partial"  # range far below the person's own typical range for that s
 ALL_FLAGS = (FAST_DROP, BOUNCE, FAST_RETURN, PARTIAL)
 
 
+def asymmetry_pct(rom_left: float | None, rom_right: float | None) -> float | None:
+    """How much smaller the smaller side's range is, in % of the larger (None if unknown)."""
+    if rom_left is None or rom_right is None:
+        return None
+    big = max(rom_left, rom_right)
+    if big <= 0:
+        return None
+    return 100.0 * abs(rom_left - rom_right) / big
+
+
 @dataclass(frozen=True)
 class Rep:
     """One rep: centre -> side -> back to centre."""

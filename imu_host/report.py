@@ -67,6 +67,7 @@ from imu_host.events import (
     RIGHT,
     FlagEvent,
     Rep,
+    asymmetry_pct,
 )
 
 SIDES = (LEFT, RIGHT)
@@ -112,16 +113,6 @@ def _targets(target_per_side: int | Mapping[str, int] | None) -> dict[str, int |
     if n < 0:
         raise InputError(f"target reps per side must be >= 0, got {n}")
     return {LEFT: n, RIGHT: n}
-
-
-def asymmetry_pct(rom_left: float | None, rom_right: float | None) -> float | None:
-    """How much smaller the smaller side's range is, in % of the larger (None if unknown)."""
-    if rom_left is None or rom_right is None:
-        return None
-    big = max(rom_left, rom_right)
-    if big <= 0:
-        return None
-    return 100.0 * abs(rom_left - rom_right) / big
 
 
 def side_stats(reps: Iterable[Rep], side: str, target: int | None = None) -> dict[str, Any]:

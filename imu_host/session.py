@@ -13,7 +13,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imu_host.detector import DetectorSettings, RepDetector
-from imu_host.events import FAST_DROP, LEFT, RIGHT, Event, FlagEvent, GapEvent, Rep, RepEvent
+from imu_host.events import (
+    FAST_DROP,
+    LEFT,
+    RIGHT,
+    Event,
+    FlagEvent,
+    GapEvent,
+    Rep,
+    RepEvent,
+    asymmetry_pct,
+)
 from imu_host.orientation import OrientationSettings, RollEstimator
 from imu_host.recording import ImportOptions, Recording, load
 from imu_host.samples import Samples
@@ -134,12 +144,11 @@ def summarize(reps: list[Rep], duration_s: float, events: list[Event] | None = N
     """The session summary (the object ``imu-host replay --json`` prints)."""
     by = {LEFT: [r for r in reps if r.side == LEFT], RIGHT: [r for r in reps if r.side == RIGHT]}
     rom = {k: [r.rom_deg for r in v] for k, v in by.items()}
-    mean_rom = {k: (round(float(np.mean(v)), 2) if v else None) for k, v in rom.items()}
+    means = {k: (float(np.mean(v)) if v else None) for k, v in rom.items()}
+    mean_rom = {k: (round(v, 2) if v is not None else None) for k, v in means.items()}
     max_rom = {k: (round(float(np.max(v)), 2) if v else None) for k, v in rom.items()}
-    asym = None
-    if mean_rom[LEFT] and mean_rom[RIGHT]:
-        hi, lo = max(mean_rom.values()), min(mean_rom.values())
-        asym = round(100.0 * (hi - lo) / hi, 1)
+    asym = asymmetry_pct(means[LEFT], means[RIGHT])
+    asym = None if asym is None else round(asym, 1)
     flagged = [r for r in reps if r.flags]
     cues = [e for e in (events or []) if isinstance(e, FlagEvent)]
     gaps = [e for e in (events or []) if isinstance(e, GapEvent)]
