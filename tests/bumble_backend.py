@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.util
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -51,6 +52,30 @@ _PROPS = {
     gatt.Characteristic.Properties.NOTIFY: "notify",
     gatt.Characteristic.Properties.INDICATE: "indicate",
 }
+
+
+def advertising_payloads(name: str) -> tuple[bytes, bytes]:
+    """(advertising data, scan response) exactly as the firmware builds them (flags + NUS
+    UUID in the advert, the name in the scan response), from firmware_micropython/."""
+    from imu_host.cmd_demo import firmware_dir
+
+    fw = firmware_dir()
+    if fw is not None and (fw / "link_ble.py").is_file():
+        spec = importlib.util.spec_from_file_location("_fw_link_ble", fw / "link_ble.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod.adv_payloads(name)
+    adv = AdvertisingData(
+        [
+            (AdvertisingData.FLAGS, bytes([0x06])),
+            (
+                AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+                UUID(NUS_SERVICE_UUID.upper()).to_bytes(),
+            ),
+        ]
+    )
+    resp = AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, name.encode())])
+    return bytes(adv), bytes(resp)
 
 
 def _uuid_str(u: UUID) -> str:
@@ -118,18 +143,17 @@ class VirtualBoard:
             self.subscribed.clear()
 
     async def advertise(self) -> None:
-        data = AdvertisingData(
-            [
-                (AdvertisingData.FLAGS, bytes([0x06])),
-                (
-                    AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
-                    UUID(NUS_SERVICE_UUID.upper()).to_bytes(),
-                ),
-                (AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode()),
-            ]
-        )
+        adv, resp = advertising_payloads(self.name)
+        # Bumble's virtual controller answers an active scan with the advertising data
+        # again (no real scan responses on a LocalLink), so the name the firmware puts in
+        # its scan response is appended to the advert here (it fits: 31 bytes max).
+        if len(adv) + len(resp) <= 31:
+            adv += resp
         await self.device.start_advertising(
-            advertising_data=bytes(data), advertising_interval_min=20.0, auto_restart=False
+            advertising_data=adv,
+            scan_response_data=resp,
+            advertising_interval_min=20.0,
+            auto_restart=False,
         )
 
     @property
@@ -159,7 +183,7 @@ class BumbleWorld:
         self,
         loop: asyncio.AbstractEventLoop,
         *,
-        board_name: str = "IMU-KNEE",
+        board_name: str = "KneeRoll",  # the firmware's default BLE name
         board_mtu: int = 247,
         client_mtu: int = 247,
     ) -> None:

@@ -83,7 +83,7 @@ def script_data():
 def ble_session(world, tmp_path, **kw) -> LiveSession:
     client, scanner = world.backends()
     t = BleTransport(
-        "IMU-KNEE", client_backend=client, scanner_backend=scanner, loop=world.loop, scan_timeout=5
+        "KneeRoll", client_backend=client, scanner_backend=scanner, loop=world.loop, scan_timeout=5
     )
     opts = LiveOptions(
         record_path=tmp_path / "rec.csv",

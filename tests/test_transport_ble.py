@@ -54,7 +54,7 @@ def make_world(loop, **kw) -> BumbleWorld:
     return world
 
 
-def ble(world: BumbleWorld, target: str = "IMU-KNEE") -> BleTransport:
+def ble(world: BumbleWorld, target: str = "KneeRoll") -> BleTransport:
     client, scanner = world.backends()
     return BleTransport(
         target, client_backend=client, scanner_backend=scanner, loop=world.loop, scan_timeout=5
@@ -73,7 +73,7 @@ def test_scan_finds_board_by_service_with_name_address_rssi(loop):
     world = make_world(loop)
     _client, scanner = world.backends()
     found = scan_nus(0.5, scanner_backend=scanner, loop=loop)
-    assert [(d.kind, d.address, d.name) for d in found] == [("ble", BOARD_ADDRESS, "IMU-KNEE")]
+    assert [(d.kind, d.address, d.name) for d in found] == [("ble", BOARD_ADDRESS, "KneeRoll")]
     assert found[0].detail.startswith("RSSI ") and found[0].detail.endswith(" dBm")
 
 
@@ -194,7 +194,7 @@ def test_open_transport_facade_ble(loop):
     world = make_world(loop)
     client, scanner = world.backends()
     t = open_transport(
-        ble="IMU-KNEE", client_backend=client, scanner_backend=scanner, ble_loop=loop
+        ble="KneeRoll", client_backend=client, scanner_backend=scanner, ble_loop=loop
     )
     assert isinstance(t, BleTransport)
     t.open()
