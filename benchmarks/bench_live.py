@@ -237,12 +237,39 @@ def long_session(hours: float) -> dict:
     }
 
 
+def wakeup_penalty(frames: int = 200) -> dict:
+    """Per-frame host cost back to back vs. after 50 ms idle (how frames really arrive):
+    explains the gap between processing speed and real-time CPU on a given machine."""
+    s = LiveSession(NullTransport(), LiveOptions(mode="lines", record_path=None), out=io.StringIO())
+    board = cmd_demo.SimulatedBoard(None, *cmd_demo.script_samples(), samples_per_frame=SPF)
+    s.feed_bytes(board.info_bytes(True))
+    c = board.counts
+    enc = [
+        encode_samples(i, 1000 + i * 10_000, 10_000, c[i : i + SPF])
+        for i in range(0, (2 * frames + 100) * SPF, SPF)
+    ]
+    for f in enc[:100]:  # warm-up
+        s.feed_bytes(f)
+    out = {}
+    for name, idle, part in (("hot", 0.0, enc[100 : 100 + frames]), ("idle", 0.05, enc[-frames:])):
+        tot = 0.0
+        for f in part:
+            if idle:
+                time.sleep(idle)
+            t = time.perf_counter()
+            s.feed_bytes(f)
+            tot += time.perf_counter() - t
+        out[name] = tot / len(part) * 1000.0
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--hours", type=float, default=2.0)
     a = ap.parse_args()
     rt = realtime(a.seconds)
+    wp = wakeup_penalty()
     lg = long_session(a.hours)
     rows = [
         ("real-time session", f"{rt['seconds']:.0f} s wall, {rt['samples']} samples @ 100 Hz"),
@@ -259,6 +286,11 @@ def main() -> None:
             "CPU, host process, steady state",
             f"{rt['cpu_pct']:.2f} % of one core (goal < 5 %); whole run incl. connect and "
             f"first-use imports {rt['cpu_all_pct']:.2f} %",
+        ),
+        (
+            "per-frame host cost (5 samples)",
+            f"{wp['hot']:.2f} ms back to back, {wp['idle']:.2f} ms after 50 ms idle "
+            f"(= {wp['idle'] * 20 / 10:.1f} % CPU at 20 frames/s)",
         ),
         (
             "long session",
