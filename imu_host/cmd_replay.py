@@ -53,7 +53,7 @@ def render_table(a: Analysis) -> str:
         f"clean {s['clean_reps']}, flagged {s['flagged_reps']}; fast drops {s['fast_drops']}",
         f"range of motion (mean/max deg): left {_fmt(rm[LEFT])}/{_fmt(rx[LEFT])}, "
         f"right {_fmt(rm[RIGHT])}/{_fmt(rx[RIGHT])}; asymmetry "
-        f"{_fmt(s['asymmetry_pct'], '.0f')}%",
+        + ("-" if s["asymmetry_pct"] is None else f"{s['asymmetry_pct']:.0f}%"),
         f"tempo (median s): down {_fmt(t['descent_s_median'], '.1f')}, hold "
         f"{_fmt(t['hold_s_median'], '.1f')}, up {_fmt(t['return_s_median'], '.1f')}; "
         f"duration {s['duration_s']:.0f} s",
