@@ -173,8 +173,8 @@ class RepDetector:
 
     def gap(self) -> None:
         """Samples were lost: drop the excursion under way (no rep spans a gap). The
-        centre is kept; if the knees are out when data resumes, that excursion counts
-        only if at most half of it had happened (as at the start of a recording)."""
+        centre is kept; if the knees are away from centre when data resumes, the
+        excursion under way is not counted either."""
         self._exc = None
         self._after_gap = True
         self._rest.clear()
@@ -202,9 +202,10 @@ class RepDetector:
             self._after_gap = False
             d0 = float(th[0]) - self.centre
             self._prev_d, self._prev_t = d0, float(t[0])
-            if abs(d0) > self.s.enter_deg:
+            if abs(d0) > self.s.centre_deg:
+                # the knees were already away from centre: that excursion spans the gap
                 self._exc = _Excursion(1 if d0 > 0 else -1, float(t[0]))
-                self._exc.start_depth = abs(d0)
+                self._exc.start_depth = math.inf
         self._step(t, th, ra)
 
     def _no_centre(self, t, th, ra) -> None:  # noqa: ANN001

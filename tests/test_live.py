@@ -265,11 +265,6 @@ def test_unplug_mid_rep_reconnects_and_marks_gap(tmp_path, port, truth, script_d
     assert_replay_reproduces(s, tmp_path / "rec.csv")
 
 
-@pytest.mark.xfail(
-    reason="session.Pipeline: after a gap reset the detector counts the remainder of a rep "
-    "that started before the gap (hold + return) as a new rep; reported to the lead",
-    strict=False,
-)
 def test_unplug_mid_rep_does_not_count_the_rep_cut_by_the_gap(tmp_path, port, truth, script_data):
     s, _summary, _rep3 = _unplug_session(tmp_path, port, truth, script_data)
     assert_matches_truth(s, truth, skip=(3,))
