@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="stream the motion as fast as the host takes it instead of in real time",
     )
-    add_session_arguments(p)
+    add_session_arguments(p, history=False)  # a simulated session is not your history
     p.set_defaults(no_record=False)
 
 

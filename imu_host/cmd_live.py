@@ -30,8 +30,12 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
 
 
-def add_session_arguments(p: argparse.ArgumentParser) -> None:
+def add_session_arguments(p: argparse.ArgumentParser, history: bool = True) -> None:
     p.add_argument("--target", type=int, metavar="N", help="reps per side; stop when both reach it")
+    p.add_argument("--report", metavar="DIR", help="write a session report there at the end")
+    if history:
+        p.add_argument("--db", metavar="PATH", help="history database (default: user data dir)")
+        p.add_argument("--no-save", action="store_true", help="do not store in the history")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of streaming")
     p.add_argument("--quiet", action="store_true", help="no terminal bell on form cues")
     out = p.add_mutually_exclusive_group()
@@ -146,7 +150,40 @@ def run_session(
     summary = session.run(stop)
     reps = session.pipeline.reps if session.pipeline is not None else []
     print_summary(summary, options.mode, out, sys.stderr, reps)
+    finish_session(session, summary, args, sys.stderr if options.mode == "json" else out)
     return 0
+
+
+def finish_session(session: Any, summary: dict[str, Any], args: argparse.Namespace,
+                   out: IO[str]) -> None:  # fmt: skip
+    """Save the session to the history (unless --no-save) and write --report."""
+    if "reps_total" not in summary:
+        return
+    recording = summary.get("live", {}).get("recording")
+    if getattr(args, "report", None):
+        from imu_host.events import FlagEvent
+        from imu_host.report import write_report
+
+        if recording:
+            # the recording replays to exactly the reps shown live, with the angle trace
+            from imu_host.session import analyze_file
+
+            a = analyze_file(recording, settings=session.options.settings)
+            reps, t, ang, events, meta = a.reps, a.angle_t_s, a.angle_deg, a.events, a.meta
+        else:
+            reps, t, ang, events, meta = session.pipeline.reps, None, None, session.events, {}
+        paths = write_report(
+            args.report, reps, t, ang, [e for e in events if isinstance(e, FlagEvent)], meta,
+            target_per_side=args.target, summary=summary,
+            protect=[recording] if recording else [],
+        )  # fmt: skip
+        out.write(f"report: {paths.out_dir}\n")
+    if hasattr(args, "no_save") and not args.no_save:
+        from imu_host.history import save_to_history
+
+        sid = save_to_history(summary, recording or session.options.source, args.db)
+        out.write(f"saved to history as session {sid}\n")
+    out.flush()
 
 
 def run(args: argparse.Namespace) -> int:
