@@ -163,9 +163,6 @@ class LiveSession:
         self.pipeline: Any = None
         self.recorder: Any = None
         self._unwritten: list[Samples] = []
-        from imu_host.recording import _fmt_row_template
-
-        self._fmts = {g: _fmt_row_template(g).split(",") for g in (False, True)}
         self.raw: IO[bytes] | None = None
         self.quality = LinkQuality()
         self.events: list[object] = []  # every event, in order (bounded by the session)
@@ -440,15 +437,10 @@ class LiveSession:
             self.raw = _create_exclusive(self.options.raw_path, "raw capture")
 
     def _as_recorded(self, block: Samples) -> Samples:
-        """Round to the recording's text precision exactly as writing and reading the
-        file back does (same printf formats, same correctly rounded parse), without the
-        cost of a file round trip per frame."""
-        g = block.gyro_dps is not None
-        cols = [block.t_s[:, None], block.accel_g] + ([block.gyro_dps] if g else [])
-        fmts = self._fmts[g]
-        rows = np.hstack(cols).tolist()
-        back = np.array([[float(f % v) for f, v in zip(fmts, row, strict=True)] for row in rows])
-        return Samples(back[:, 0].copy(), back[:, 1:4].copy(), back[:, 4:7].copy() if g else None)
+        """Round to the recording's text precision exactly as the file will hold it."""
+        from imu_host.recording import as_recorded
+
+        return as_recorded(block)
 
     def _write_recording(self) -> None:
         if self.recorder is not None and self._unwritten:
@@ -459,11 +451,7 @@ class LiveSession:
         """Write pending samples and hand them to the OS (cheap; fsync is in a thread)."""
         self._write_recording()
         if self.recorder is not None:
-            fh = getattr(self.recorder, "_fh", None)
-            if fh is not None:
-                fh.flush()
-            else:
-                self.recorder.flush()
+            self.recorder.flush(sync=False)
         if self.raw is not None:
             self.raw.flush()
 

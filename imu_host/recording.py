@@ -88,6 +88,23 @@ def _fmt_row_template(has_gyro: bool, n_extra: int = 0) -> str:
     return ",".join(cols)
 
 
+def _formats(has_gyro: bool) -> list[str]:
+    return _fmt_row_template(has_gyro).split(",")
+
+
+def as_recorded(samples: Samples) -> Samples:
+    """The samples exactly as a v1 file stores them and a reader loads them back (same
+    printf formats, correctly rounded parse), without a file round trip."""
+    g = samples.gyro_dps is not None
+    if len(samples) == 0:
+        return samples
+    cols = [samples.t_s[:, None], samples.accel_g] + ([samples.gyro_dps] if g else [])
+    fmts = _formats(g)
+    rows = np.hstack(cols).tolist()
+    back = np.array([[float(f % v) for f, v in zip(fmts, row, strict=True)] for row in rows])
+    return Samples(back[:, 0].copy(), back[:, 1:4].copy(), back[:, 4:7].copy() if g else None)
+
+
 class RecordingWriter:
     """Writes a v1 recording as samples arrive, flushing so a crash loses little.
 
@@ -138,20 +155,16 @@ class RecordingWriter:
             parts.append(samples.gyro_dps)
         table = np.hstack(parts)
         buf = io.StringIO()
-        np.savetxt(buf, table, fmt=_fmt_row_template(self.has_gyro).split(","), delimiter=",")
-        text = buf.getvalue()
-        self._fh.write(text)
+        np.savetxt(buf, table, fmt=_formats(self.has_gyro), delimiter=",")
+        self._fh.write(buf.getvalue())
         self.samples_written += n
-        back = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)
-        return Samples(
-            back[:, 0].copy(),
-            back[:, 1:4].copy(),
-            back[:, 4:7].copy() if self.has_gyro else None,
-        )
+        return as_recorded(samples)
 
-    def flush(self) -> None:
+    def flush(self, sync: bool = True) -> None:
+        """Hand written rows to the OS; with ``sync``, also to the disk (fsync)."""
         self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if sync:
+            os.fsync(self._fh.fileno())
 
     def close(self) -> None:
         if not self._fh.closed:
