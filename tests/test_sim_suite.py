@@ -51,3 +51,19 @@ def test_fast_drop_precision_and_recall():
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn)
     assert precision >= 0.95 and recall >= 0.95, (precision, recall, tp, fp, fn)
+
+
+def test_bounce_and_yanked_return_flags():
+    """Recall must stay complete; the few false flags come from accelerometer-only fast
+    drops, whose abrupt stop (about 2 g of tangential acceleration) bends the gravity angle."""
+    for flag in ("bounce", "fast_return"):
+        tp = fp = fn = 0
+        for name, seed in SUITE:
+            truth, reps = _run(name, seed)
+            m = match_truth(reps, truth)[flag]
+            tp, fp, fn = tp + m["tp"], fp + m["fp"], fn + m["fn"]
+            if name != "accel_only":
+                assert m["fp"] == 0, (flag, name, seed, m)
+        assert tp + fn >= 10, f"the suite must contain {flag} reps"
+        assert tp / (tp + fn) >= 0.95, (flag, tp, fp, fn)
+        assert tp / (tp + fp) >= 0.85, (flag, tp, fp, fn)
