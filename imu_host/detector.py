@@ -48,7 +48,7 @@ from imu_host.events import (
 class DetectorSettings:
     """Rep-detection tuning. Angles in degrees, speeds in deg/s, times in seconds."""
 
-    block_s: float = 0.04  # detector resolution (and worst-case cue latency)
+    block_s: float = 0.08  # detector resolution (and worst-case cue latency)
     enter_deg: float = 10.0  # leaving the centre band by this much starts an excursion
     centre_deg: float = 6.0  # back within this of the centre ends it
     min_rom_deg: float = 12.0  # smallest range that counts as a rep (fidgets are < 8)
