@@ -89,6 +89,13 @@ def _dot3(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     return m[:, 0] * v[0] + m[:, 1] * v[1] + m[:, 2] * v[2]
 
 
+def _cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product of two 3-vectors (np.cross is slow for single vectors)."""
+    a0, a1, a2 = float(a[0]), float(a[1]), float(a[2])
+    b0, b1, b2 = float(b[0]), float(b[1]), float(b[2])
+    return np.array([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0])
+
+
 def _sym(s6: np.ndarray) -> list[list[float]]:
     a, b, c, d, e, f = (float(x) for x in s6)
     return [[a, d, e], [d, b, f], [e, f, c]]
@@ -138,6 +145,11 @@ class RollEstimator:
         self._zi_act = np.zeros(1)
         self._zi_S = np.zeros((1, 6))
         self._lam_f = math.exp(-self.dt / s.fast_time_constant_s)
+        k = np.arange(self.epoch_n)[::-1]
+        self._wS = ((1.0 - self._lam) * self._lam**k)[:, None]
+        self._wSf = ((1.0 - self._lam_f) * self._lam_f**k)[:, None]
+        self._lamn = self._lam**self.epoch_n
+        self._lamn_f = self._lam_f**self.epoch_n
         self._zi_Sf = np.zeros((1, 6))  # recent-motion scatter
         self._fast_axis = np.array([1.0, 0.0, 0.0])
         self._rev_sign = 0
@@ -229,14 +241,6 @@ class RollEstimator:
         else:
             graw = None
             c = ev
-        cw = c * (~active)[:, None]
-        outer = np.column_stack([
-            cw[:, 0] * c[:, 0], cw[:, 1] * c[:, 1], cw[:, 2] * c[:, 2],
-            cw[:, 0] * c[:, 1], cw[:, 0] * c[:, 2], cw[:, 1] * c[:, 2],
-        ])  # fmt: skip
-        _, self._zi_S = lfilter([1.0 - self._lam], [1.0, -self._lam], outer, axis=0, zi=self._zi_S)
-        lf = self._lam_f
-        _, self._zi_Sf = lfilter([1.0 - lf], [1.0, -lf], outer, axis=0, zi=self._zi_Sf)
         # walking: fast swings that keep reversing (no knee roll reverses every ~0.5 s)
         pr = _dot3(c, self._fast_axis)
         thr = self.s.walk_reversal_dps
@@ -316,7 +320,7 @@ class RollEstimator:
             self._theta_last = math.nan
         r = self._ref - (self._ref @ a) * a
         r = r / max(np.linalg.norm(r), 1e-9)
-        b = np.cross(a, r)
+        b = _cross3(a, r)
         theta_acc = -np.degrees(np.arctan2(_dot3(u, b), _dot3(u, r))) + self._offset
         if not self.has_gyro:
             # speed from two angles measured about the same axis (the axis may have moved)
@@ -350,6 +354,15 @@ class RollEstimator:
         c = np.concatenate(ep["c"])
         u = np.concatenate(ep["u"])
         act = np.concatenate(ep["act"])
+        # rotation evidence: exponentially weighted scatter of c (an epoch always has the
+        # same length, so fixed weights give the same result however it arrived)
+        cw = c * (~act)[:, None]
+        outer = np.column_stack([
+            cw[:, 0] * c[:, 0], cw[:, 1] * c[:, 1], cw[:, 2] * c[:, 2],
+            cw[:, 0] * c[:, 1], cw[:, 0] * c[:, 2], cw[:, 1] * c[:, 2],
+        ])  # fmt: skip
+        self._zi_S = self._lamn * self._zi_S + self._lam * (outer * self._wS).sum(axis=0)
+        self._zi_Sf = self._lamn_f * self._zi_Sf + self._lam_f * (outer * self._wSf).sum(axis=0)
         graw = np.concatenate(ep["graw"]) if ep["graw"] else None
         dyn_max = float(np.concatenate(ep["dyn"]).max())
         self._ep = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
