@@ -52,24 +52,6 @@ class BlePort:
         return data
 
 
-@pytest.fixture
-def loop():
-    lp = asyncio.new_event_loop()
-    th = threading.Thread(target=lp.run_forever, daemon=True)
-    th.start()
-    yield lp
-
-    async def cancel_rest() -> None:
-        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for t in rest:
-            t.cancel()
-        await asyncio.gather(*rest, return_exceptions=True)
-
-    asyncio.run_coroutine_threadsafe(cancel_rest(), lp).result(5)
-    lp.call_soon_threadsafe(lp.stop)
-    th.join(5)
-
-
 @pytest.fixture(scope="module")
 def truth():
     return cmd_demo.script_truth()

@@ -30,24 +30,6 @@ from imu_host.transport_ble import BleTransport, BluetoothUnavailable, scan_nus 
 WAIT = 20.0
 
 
-@pytest.fixture
-def loop():
-    lp = asyncio.new_event_loop()
-    th = threading.Thread(target=lp.run_forever, daemon=True)
-    th.start()
-    yield lp
-
-    async def cancel_rest() -> None:
-        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for t in rest:
-            t.cancel()
-        await asyncio.gather(*rest, return_exceptions=True)
-
-    asyncio.run_coroutine_threadsafe(cancel_rest(), lp).result(5)
-    lp.call_soon_threadsafe(lp.stop)
-    th.join(5)
-
-
 def make_world(loop, **kw) -> BumbleWorld:
     world = BumbleWorld(loop, **kw)
     world.run(world.start())
