@@ -231,7 +231,8 @@ class RollEstimator:
         prev = self._acc_tail if self._acc_tail is not None else np.repeat(acc[:1], 2, axis=0)
         x = np.vstack([prev, acc])
         self._acc_tail = x[-2:].copy()
-        return np.median(np.stack([x[:-2], x[1:-1], x[2:]]), axis=0)
+        a, b, c = x[:-2], x[1:-1], x[2:]
+        return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))  # median of 3
 
     def _segment(self, t, u, ev, shaking, dyn, out: list[AngleSegment]) -> None:  # noqa: ANN001
         active = shaking | (t <= self._walking_until)
