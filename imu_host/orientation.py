@@ -80,7 +80,6 @@ class AngleSegment:
     theta_deg: np.ndarray  # roll angle, + = left; nan where unknown
     rate_dps: np.ndarray  # roll angular velocity, deg/s (0 where unknown)
     active: np.ndarray  # bool: moving about (walking, getting down)
-    slip_t_s: list[float]  # times at which a strap slip / re-mount was handled
 
 
 def _dot3(m: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -94,6 +93,15 @@ def _cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a0, a1, a2 = float(a[0]), float(a[1]), float(a[2])
     b0, b1, b2 = float(b[0]), float(b[1]), float(b[2])
     return np.array([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0])
+
+
+def _power_step(S: list[list[float]], a: np.ndarray) -> np.ndarray:
+    """One power-iteration step toward S's principal axis, keeping a's sign."""
+    v0 = S[0][0] * a[0] + S[0][1] * a[1] + S[0][2] * a[2]
+    v1 = S[1][0] * a[0] + S[1][1] * a[1] + S[1][2] * a[2]
+    v2 = S[2][0] * a[0] + S[2][1] * a[1] + S[2][2] * a[2]
+    nv = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+    return np.array([v0 / nv, v1 / nv, v2 / nv]) if nv > 1e-12 else a
 
 
 def _sym(s6: np.ndarray) -> list[list[float]]:
@@ -155,7 +163,6 @@ class RollEstimator:
         self._rev_sign = 0
         self._rev_t: list[float] = []
         self._walking_until = -math.inf
-        self._held_still_at = 0  # held-sample count at the last still epoch
         self._recent: list[tuple] = []
         self._recent_n = 0
         self._rewind_n = int(round(s.rewind_s * self.odr_hz))
@@ -279,40 +286,29 @@ class RollEstimator:
                 else:
                     self._held[0] = (ht[k:], hu[k:], hc[k:], ha[k:])
                 self._held_n -= k
-                self._held_still_at = max(0, self._held_still_at - k)
                 excess -= k
         else:
-            out.append(self._angles(t, u, c, active, []))
+            out.append(self._angles(t, u, c, active))
 
     def _release_held(self, out: list[AngleSegment]) -> None:
-        """Axis found: release held samples; those long before the last rest stay unknown
-        (they are getting down onto the mat, not knee rolls)."""
+        """Axis found: release the held samples, measured about it."""
         held, self._held, self._held_n = self._held, [], 0
         self._theta_last = math.nan  # a new reference: no speed across the join
         self._u_last_ang = None
-        keep_from = 0
-        if self._reset_pending:  # one unknown sample tells the detector to start afresh
-            keep_from = max(keep_from, 1)
-            self._reset_pending = False
-        i = 0
-        for ht, hu, hc, ha in held:
-            k = len(ht)
-            cut = min(max(keep_from - i, 0), k)
-            if cut:
-                out.append(self._unknown(ht[:cut], ha[:cut]))
-            if cut < k:
-                if self._ref is None:
-                    r = hu[cut] - (hu[cut] @ self.axis) * self.axis
-                    self._ref = r / max(np.linalg.norm(r), 1e-9)
-                out.append(self._angles(ht[cut:], hu[cut:], hc[cut:], ha[cut:], []))
-            i += k
-        self._held_still_at = 0
+        for j, (ht, hu, hc, ha) in enumerate(held):
+            if j == 0 and self._reset_pending:
+                # one unknown sample tells the detector to start afresh
+                self._reset_pending = False
+                out.append(self._unknown(ht[:1], ha[:1]))
+                ht, hu, hc, ha = ht[1:], hu[1:], hc[1:], ha[1:]
+            if len(ht):
+                out.append(self._angles(ht, hu, hc, ha))
 
     def _unknown(self, t, active) -> AngleSegment:  # noqa: ANN001
         k = len(t)
-        return AngleSegment(t, np.full(k, np.nan), np.zeros(k), active, [])
+        return AngleSegment(t, np.full(k, np.nan), np.zeros(k), active)
 
-    def _angles(self, t, u, c, active, slips) -> AngleSegment:  # noqa: ANN001
+    def _angles(self, t, u, c, active) -> AngleSegment:  # noqa: ANN001
         a = self.axis
         if self._ref is None:
             r = u[0] - (u[0] @ a) * a
@@ -333,7 +329,7 @@ class RollEstimator:
             rate = np.diff(th_all) / self.dt
             self._theta_last = float(theta_acc[-1])
             theta = np.where(active, np.nan, theta_acc)
-            return AngleSegment(t, theta, np.where(active, 0.0, rate), active, slips)
+            return AngleSegment(t, theta, np.where(active, 0.0, rate), active)
         if self.has_gyro:
             rate = _dot3(c, a)
             al = self._alpha
@@ -348,7 +344,7 @@ class RollEstimator:
         self._theta_last = float(theta[-1])
         theta = np.where(active, np.nan, theta)
         rate = np.where(active, 0.0, rate)
-        return AngleSegment(t, theta, rate, active, slips)
+        return AngleSegment(t, theta, rate, active)
 
     def _end_epoch(self, out: list[AngleSegment]) -> None:
         ep = self._ep
@@ -377,11 +373,7 @@ class RollEstimator:
             self._walking_until = t_end + 1.0
         Sf6 = self._zi_Sf[0] / self._lam_f
         Sf = _sym(Sf6)
-        fa = self._fast_axis
-        v = [Sf[i][0] * fa[0] + Sf[i][1] * fa[1] + Sf[i][2] * fa[2] for i in range(3)]
-        nv = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
-        if nv > 1e-9:
-            self._fast_axis = np.array([v[0] / nv, v[1] / nv, v[2] / nv])
+        self._fast_axis = _power_step(Sf, self._fast_axis)
         if any_active:
             # moving about: forget the axis so lying down again starts fresh
             if self.axis is not None:
@@ -396,11 +388,8 @@ class RollEstimator:
         if graw is not None and turn_dps < s.still_dps:
             self.bias_dps = self.bias_dps + self._epoch_beta * (graw.mean(axis=0) - self.bias_dps)
         S6 = self._zi_S[0] / self._lam  # filter state holds lam * S_last
-        still = turn_dps < s.still_dps
         trace_f = Sf6[0] + Sf6[1] + Sf6[2]
         if self.axis is None:
-            if still:
-                self._held_still_at = self._held_n
             if trace_f >= s.axis_min_evidence_dps2:
                 w, v = np.linalg.eigh(np.array(Sf))
                 ax = v[:, 2]
@@ -434,7 +423,6 @@ class RollEstimator:
                 self._zi_comp = None
                 self._theta_last = math.nan
                 self._zi_S = self._zi_S * 0.0
-                self._held_still_at = 0
                 self._reset_pending = True
                 # re-analyse the last few seconds (the new movement began in them)
                 n_keep = self._rewind_n
@@ -465,16 +453,8 @@ class RollEstimator:
             self._offset = self._theta_before_epoch
             self._zi_comp = np.array([self._alpha * self._offset])
             self._theta_last = self._offset
-            if out:
-                out[-1].slip_t_s.append(float(out[-1].t_s[-1]))
         else:
-            S = _sym(S6)
-            v0 = S[0][0] * a[0] + S[0][1] * a[1] + S[0][2] * a[2]
-            v1 = S[1][0] * a[0] + S[1][1] * a[1] + S[1][2] * a[2]
-            v2 = S[2][0] * a[0] + S[2][1] * a[1] + S[2][2] * a[2]
-            nv = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
-            if nv > 1e-12:
-                self.axis = np.array([v0 / nv, v1 / nv, v2 / nv])
+            self.axis = _power_step(_sym(S6), a)
         self._theta_before_epoch = self._theta_last
 
     _theta_before_epoch = 0.0

@@ -76,7 +76,6 @@ class Pipeline:
             return []
         if self.has_gyro and samples.gyro_dps is None:
             raise ValueError("pipeline was set up for gyro data")
-        gyro = samples.gyro_dps if self.has_gyro else None
         t = samples.t_s
         events: list[Event] = []
         # long gaps: no rep spans them (split the block there)
@@ -86,7 +85,7 @@ class Pipeline:
         cut = np.nonzero(jumps > self.settings.gap_reset_s)[0]
         for i in [*cut.tolist(), n]:
             if i > start:
-                events += self._run(samples.slice(start, i), gyro, start, i)
+                events += self._run(samples.slice(start, i))
             if i < n:
                 g0 = float(t[i - 1]) if i > 0 else float(prev)
                 self.gaps.append((g0, float(t[i])))
@@ -103,8 +102,8 @@ class Pipeline:
         self._det.gap()
         return [GapEvent(t1, t0, t1)]
 
-    def _run(self, s: Samples, gyro: np.ndarray | None, i0: int, i1: int) -> list[Event]:
-        g = None if gyro is None else gyro[i0:i1]
+    def _run(self, s: Samples) -> list[Event]:
+        g = s.gyro_dps if self.has_gyro else None
         events: list[Event] = []
         for seg in self._orient.process(s.t_s, s.accel_g, g):
             events += self._det.feed(seg.t_s, seg.theta_deg, seg.rate_dps)
