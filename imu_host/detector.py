@@ -117,8 +117,7 @@ class RepDetector:
         # no-centre-yet buffering (turning points)
         self._buf: list[tuple] = []
         self._tp: list[float] = []
-        self._tp_dir = 0
-        self._tp_ext = math.nan
+        self._clear_turning_points()
         self._events: list[Event] = []
 
     # ------------------------------------------------------------------ public
@@ -184,9 +183,13 @@ class RepDetector:
         self.centre = None
         self._rest.clear()
         self._buf.clear()
+        self._clear_turning_points()
+
+    def _clear_turning_points(self) -> None:
         self._tp.clear()
-        self._tp_dir = 0
-        self._tp_ext = math.nan
+        self._tp_dir = 0  # +1 rising, -1 falling, 0 not yet known
+        self._tp_ext = math.nan  # extreme since the last turning point
+        self._tp_lo = self._tp_hi = math.nan  # range seen before the first turning point
 
     def _block(self, t: np.ndarray, th: np.ndarray, ra: np.ndarray, bad: bool) -> None:
         if bad:
@@ -258,9 +261,7 @@ class RepDetector:
         self.centre = centre
         self._rest.clear()
         buf, self._buf = self._buf, []
-        self._tp.clear()
-        self._tp_dir = 0
-        self._tp_ext = math.nan
+        self._clear_turning_points()
         first = True
         for bt, bth, bra in buf:
             d0 = float(bth[0]) - centre
