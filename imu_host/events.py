@@ -6,6 +6,8 @@ report/history code and the live view. ``to_dict()`` gives the JSON form.
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 LEFT = "left"
@@ -17,6 +19,20 @@ BOUNCE = "bounce"  # reversal and re-push at end range ("bouncing at the stickin
 FAST_RETURN = "fast_return"  # yanked return (peak return speed above threshold)
 PARTIAL = "partial"  # range far below the person's own typical range for that side
 ALL_FLAGS = (FAST_DROP, BOUNCE, FAST_RETURN, PARTIAL)
+
+
+def tempo_medians(reps: Iterable[Rep]) -> dict[str, float | None]:
+    """Median descent, hold and return times in seconds (None where there are no reps)."""
+    reps = list(reps)
+
+    def med(xs: list[float]) -> float | None:
+        return float(statistics.median(xs)) if xs else None
+
+    return {
+        "descent": med([r.descent_s for r in reps]),
+        "hold": med([r.hold_s for r in reps]),
+        "return": med([r.return_s for r in reps]),
+    }
 
 
 def asymmetry_pct(rom_left: float | None, rom_right: float | None) -> float | None:

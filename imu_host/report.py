@@ -68,6 +68,7 @@ from imu_host.events import (
     FlagEvent,
     Rep,
     asymmetry_pct,
+    tempo_medians,
 )
 
 SIDES = (LEFT, RIGHT)
@@ -132,11 +133,7 @@ def side_stats(reps: Iterable[Rep], side: str, target: int | None = None) -> dic
         "peak_descent_dps_max": max((r.peak_descent_dps for r in rs), default=None),
         "peak_return_dps_median": _median([r.peak_return_dps for r in rs]),
         "peak_return_dps_max": max((r.peak_return_dps for r in rs), default=None),
-        "tempo_median_s": {
-            "descent": _median([r.descent_s for r in rs]),
-            "hold": _median([r.hold_s for r in rs]),
-            "return": _median([r.return_s for r in rs]),
-        },
+        "tempo_median_s": tempo_medians(rs),
     }
 
 
@@ -170,11 +167,7 @@ def session_stats(
         "flags": flags,
         "asymmetry_pct": asym,
         "smaller_side": smaller,
-        "tempo_median_s": {
-            "descent": _median([r.descent_s for r in reps]),
-            "hold": _median([r.hold_s for r in reps]),
-            "return": _median([r.return_s for r in reps]),
-        },
+        "tempo_median_s": tempo_medians(reps),
         "target_per_side": targets,
         "sides": sides,
     }

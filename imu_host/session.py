@@ -23,6 +23,7 @@ from imu_host.events import (
     Rep,
     RepEvent,
     asymmetry_pct,
+    tempo_medians,
 )
 from imu_host.orientation import OrientationSettings, RollEstimator
 from imu_host.recording import ImportOptions, Recording, load
@@ -135,8 +136,12 @@ class Pipeline:
         return summarize(self.reps, self.duration_s, self.events)
 
 
-def _median(xs: list[float]) -> float | None:
-    return round(float(np.median(xs)), 3) if xs else None
+def _median_or_none(xs: list[float]) -> float | None:
+    return float(np.median(xs)) if xs else None
+
+
+def _round3(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
 
 
 def summarize(reps: list[Rep], duration_s: float, events: list[Event] | None = None) -> dict:
@@ -166,10 +171,8 @@ def summarize(reps: list[Rep], duration_s: float, events: list[Event] | None = N
         "rom_max_deg": max_rom,
         "asymmetry_pct": asym,
         "tempo": {
-            "descent_s_median": _median([r.descent_s for r in reps]),
-            "hold_s_median": _median([r.hold_s for r in reps]),
-            "return_s_median": _median([r.return_s for r in reps]),
-            "rep_s_median": _median([r.end_s - r.start_s for r in reps]),
+            **{f"{k}_s_median": _round3(v) for k, v in tempo_medians(reps).items()},
+            "rep_s_median": _round3(_median_or_none([r.end_s - r.start_s for r in reps])),
         },
         "duration_s": round(duration_s, 3),
         "cues": len(cues),
