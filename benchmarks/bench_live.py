@@ -34,13 +34,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from imu_host import cmd_demo  # noqa: E402
-from imu_host.events import FlagEvent, RepEvent  # noqa: E402
-from imu_host.live import LiveOptions, LiveSession  # noqa: E402
-from imu_host.protocol import encode_samples  # noqa: E402
-from imu_host.samples import Samples  # noqa: E402
-from imu_host.transport import Transport  # noqa: E402
-from imu_host.transport_serial import PtyDevicePort, SerialTransport  # noqa: E402
+from imu_host.cli import demo as cmd_demo  # noqa: E402
+from imu_host.core.events import FlagEvent, RepEvent  # noqa: E402
+from imu_host.core.samples import Samples  # noqa: E402
+from imu_host.live.session import LiveOptions, LiveSession  # noqa: E402
+from imu_host.protocol.frames import encode_samples  # noqa: E402
+from imu_host.transport.base import Transport  # noqa: E402
+from imu_host.transport.serial import PtyDevicePort, SerialTransport  # noqa: E402
 
 ODR = 100.0
 SPF = 5
@@ -48,7 +48,7 @@ SPF = 5
 BOARD_CHILD = r"""
 import json, os, select, sys, time
 import numpy as np
-from imu_host import cmd_demo
+from imu_host.cli import demo as cmd_demo
 
 fd = int(sys.argv[1]); seconds = float(sys.argv[2]); log_path = sys.argv[3]
 os.set_blocking(fd, False)

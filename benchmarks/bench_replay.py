@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from imu_host.recording import read_recording, write_recording
-from imu_host.samples import Samples
-from imu_host.session import Pipeline
-from imu_host.sim import simulate
+from imu_host.core.pipeline import Pipeline
+from imu_host.core.samples import Samples
+from imu_host.io.recording import read_recording, write_recording
+from imu_host.sim.generate import simulate
 
 HOUR_S = 3600.0
 
@@ -74,14 +74,22 @@ def main() -> int:
         whole = run_pipeline(s, rate, None)
         t_cli = best_of(
             lambda: subprocess.run(
-                [sys.executable, "-m", "imu_host.cli", "replay", str(path), "--json", "--no-save"],
+                [
+                    sys.executable,
+                    "-m",
+                    "imu_host.cli.main",
+                    "replay",
+                    str(path),
+                    "--json",
+                    "--no-save",
+                ],
                 check=True,
                 capture_output=True,
             ),
             k=2,
         )
         out = subprocess.run(
-            [sys.executable, "-m", "imu_host.cli", "replay", str(path), "--json", "--no-save"],
+            [sys.executable, "-m", "imu_host.cli.main", "replay", str(path), "--json", "--no-save"],
             check=True,
             capture_output=True,
             text=True,

@@ -39,7 +39,7 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
-from imu_host.transport import NUS_RX_CHAR_UUID, NUS_SERVICE_UUID, NUS_TX_CHAR_UUID
+from imu_host.transport.base import NUS_RX_CHAR_UUID, NUS_SERVICE_UUID, NUS_TX_CHAR_UUID
 
 BOARD_ADDRESS = "F1:F1:F1:F1:F1:F1"
 CENTRAL_ADDRESS = "F0:F0:F0:F0:F0:F0"
@@ -57,7 +57,7 @@ _PROPS = {
 def advertising_payloads(name: str) -> tuple[bytes, bytes]:
     """(advertising data, scan response) exactly as the firmware builds them (flags + NUS
     UUID in the advert, the name in the scan response), from firmware_micropython/."""
-    from imu_host.cmd_demo import firmware_dir
+    from imu_host.cli.demo import firmware_dir
 
     fw = firmware_dir()
     if fw is not None and (fw / "link_ble.py").is_file():

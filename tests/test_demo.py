@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from imu_host import cmd_demo
-from imu_host.recording import read_recording
-from imu_host.session import analyze
+from imu_host.analysis import analyze
+from imu_host.cli import demo as cmd_demo
+from imu_host.io.recording import read_recording
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def run_cli(args, tmp_path, timeout=120) -> subprocess.CompletedProcess:
         os.environ, IMU_HOST_RECORDINGS=str(tmp_path / "recs"), IMU_HOST_DB=str(tmp_path / "h.db")
     )
     return subprocess.run(
-        [sys.executable, "-m", "imu_host.cli", *args],
+        [sys.executable, "-m", "imu_host.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -94,8 +94,9 @@ def test_live_refuses_existing_record_file(tmp_path):
 
 def test_devices_without_bluetooth_still_lists_serial(tmp_path, monkeypatch, capsys):
     """bleak raises a plain FileNotFoundError without a system bus: one clear line."""
-    from imu_host import cmd_devices, transport_ble
-    from imu_host.transport_serial import PtyDevicePort
+    from imu_host.cli import devices as cmd_devices
+    from imu_host.transport import ble as transport_ble
+    from imu_host.transport.serial import PtyDevicePort
 
     class NoBus:  # what BleakScanner does on Linux without D-Bus
         @classmethod

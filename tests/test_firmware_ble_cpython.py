@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from imu_host.protocol import FrameDecoder, encode_command, encode_samples
+from imu_host.protocol.frames import FrameDecoder, encode_command, encode_samples
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,7 @@
 
 Each test hands the firmware a fake I2C bus that emulates a sensor's register map and
 feeds known motion; the bytes the firmware produces are decoded here by the host twin
-(imu_host.protocol) and compared with that motion, quantised with datasheet numbers.
+(imu_host.protocol.frames) and compared with that motion, quantised with datasheet numbers.
 The sample loop runs under micropython.heap_lock() (any allocation raises MemoryError).
 """
 
@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imu_host.protocol import (
+from imu_host.core.samples import Samples
+from imu_host.protocol.frames import (
     AckFrame,
     DeviceInfo,
     FrameDecoder,
@@ -29,7 +30,6 @@ from imu_host.protocol import (
     decode_all,
     encode_command,
 )
-from imu_host.samples import Samples
 
 ROOT = Path(__file__).resolve().parents[1]
 FW = ROOT / "firmware_micropython"

@@ -7,7 +7,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from imu_host.protocol import encode_command
+from imu_host.protocol.frames import encode_command
 
 ROOT = Path(__file__).resolve().parents[1]
 

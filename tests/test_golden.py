@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from imu_host.recording import read_recording
-from imu_host.session import analyze
+from imu_host.analysis import analyze
+from imu_host.io.recording import read_recording
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "recordings"
 FILES = sorted(RECORDINGS.glob("*.csv"))

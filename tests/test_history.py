@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from imu_host.core.events import Rep
 from imu_host.errors import InputError
-from imu_host.events import Rep
-from imu_host.history import (
+from imu_host.history.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     HistoryDB,
@@ -394,7 +394,7 @@ def test_plot(rows, tmp_path):
 def run_history(argv, capsys):
     import argparse
 
-    from imu_host import cmd_history
+    from imu_host.cli import history as cmd_history
 
     parser = argparse.ArgumentParser()
     cmd_history.add_arguments(parser)
@@ -447,7 +447,7 @@ def test_history_command_errors(tmp_path, capsys):
 
 
 def test_cli_damaged_db_one_line_exit_2(tmp_path, capsys):
-    from imu_host.cli import main
+    from imu_host.cli.main import main
 
     bad = tmp_path / "h.sqlite3"
     bad.write_bytes(b"SQLite format 3\x00" + b"\x00" * 84 + b"garbage" * 1000)

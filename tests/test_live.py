@@ -16,13 +16,13 @@ import threading
 
 import pytest
 
-from imu_host import cmd_demo
-from imu_host.events import FAST_DROP, FlagEvent, GapEvent, RepEvent
-from imu_host.live import LiveOptions, LiveSession
-from imu_host.recording import read_recording
-from imu_host.session import analyze
-from imu_host.transport import Backoff
-from imu_host.transport_serial import PtyDevicePort, SerialTransport
+from imu_host.analysis import analyze
+from imu_host.cli import demo as cmd_demo
+from imu_host.core.events import FAST_DROP, FlagEvent, GapEvent, RepEvent
+from imu_host.io.recording import read_recording
+from imu_host.live.session import LiveOptions, LiveSession
+from imu_host.transport.base import Backoff
+from imu_host.transport.serial import PtyDevicePort, SerialTransport
 
 WAIT = 20.0
 
@@ -380,7 +380,7 @@ def test_raw_capture_holds_received_bytes(tmp_path, port, script_data):
         s, _ = run_session(port, options(tmp_path, raw_path=raw), board.done)
     finally:
         board.stop()
-    from imu_host.protocol import SampleFrame, decode_all
+    from imu_host.protocol.frames import SampleFrame, decode_all
 
     frames = [f for f in decode_all(raw.read_bytes()) if isinstance(f, SampleFrame)]
     assert sum(f.n for f in frames) == len(script_data[0])
@@ -398,7 +398,16 @@ def test_killed_session_keeps_recording_up_to_the_last_second(tmp_path, port, sc
     rec = tmp_path / "crash.csv"
     board = cmd_demo.SimulatedBoard(port, *script_data, speed=1.0).start()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "imu_host.cli", "live", "--serial", port.path, "--record", str(rec)],
+        [
+            sys.executable,
+            "-m",
+            "imu_host.cli.main",
+            "live",
+            "--serial",
+            port.path,
+            "--record",
+            str(rec),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

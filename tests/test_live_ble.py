@@ -17,12 +17,12 @@ pytest.importorskip("bumble")
 from bumble_backend import BumbleWorld  # noqa: E402
 from test_live import assert_matches_truth, assert_replay_reproduces  # noqa: E402
 
-from imu_host import cmd_demo  # noqa: E402
-from imu_host.events import GapEvent  # noqa: E402
-from imu_host.live import LiveOptions, LiveSession  # noqa: E402
-from imu_host.session import Settings  # noqa: E402
-from imu_host.transport import Backoff  # noqa: E402
-from imu_host.transport_ble import BleTransport  # noqa: E402
+from imu_host.cli import demo as cmd_demo  # noqa: E402
+from imu_host.core.events import GapEvent  # noqa: E402
+from imu_host.core.pipeline import Settings  # noqa: E402
+from imu_host.live.session import LiveOptions, LiveSession  # noqa: E402
+from imu_host.transport.base import Backoff  # noqa: E402
+from imu_host.transport.ble import BleTransport  # noqa: E402
 
 WAIT = 20.0
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import io
 import json
 
-from imu_host import cmd_demo, cmd_live
-from imu_host.cli import build_parser
-from imu_host.history import HistoryDB
-from imu_host.transport_serial import PtyDevicePort, SerialTransport
+from imu_host.cli import demo as cmd_demo
+from imu_host.cli import live as cmd_live
+from imu_host.cli.main import build_parser
+from imu_host.history.store import HistoryDB
+from imu_host.transport.serial import PtyDevicePort, SerialTransport
 
 
 def _live(tmp_path, *extra):

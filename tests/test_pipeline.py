@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from imu_host.session import Pipeline
-from imu_host.sim import simulate
+from imu_host.core.pipeline import Pipeline
+from imu_host.sim.generate import simulate
 
 
 def _run(samples, rate, has_gyro, cuts):
@@ -42,8 +42,8 @@ def test_whole_random_chunks_and_sample_by_sample_agree(scenario):
 
 def test_importing_imu_host_loads_neither_serial_nor_bleak():
     code = (
-        "import sys, imu_host, imu_host.cli, imu_host.session, imu_host.protocol;"
-        "imu_host.cli.build_parser();"
+        "import sys, imu_host, imu_host.cli.main, imu_host.core.pipeline, imu_host.protocol.frames;"
+        "imu_host.cli.main.build_parser();"
         "bad=[m for m in ('serial','bleak','matplotlib') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -52,8 +52,8 @@ def test_importing_imu_host_loads_neither_serial_nor_bleak():
 
 
 def test_a_rep_cut_by_lost_samples_is_not_counted_and_the_rest_are():
-    from imu_host.events import GapEvent, RepEvent
-    from imu_host.samples import Samples
+    from imu_host.core.events import GapEvent, RepEvent
+    from imu_host.core.samples import Samples
 
     sim = simulate("controlled_medium", seed=1)
     s, truth = sim.samples, sim.truth["reps"]
@@ -74,7 +74,7 @@ def test_a_rep_cut_by_lost_samples_is_not_counted_and_the_rest_are():
 
 @pytest.mark.parametrize("scenario,seed", [("fast_drops_most", 1), ("fast_drops_mixed", 2)])
 def test_fast_drop_cue_comes_while_the_knees_are_still_falling(scenario, seed):
-    from imu_host.events import FAST_DROP, FlagEvent
+    from imu_host.core.events import FAST_DROP, FlagEvent
 
     sim = simulate(scenario, seed)
     p = Pipeline(sim.sample_rate_hz, sim.samples.has_gyro)
@@ -93,7 +93,7 @@ def test_fast_drop_cue_comes_while_the_knees_are_still_falling(scenario, seed):
 def test_swap_sides_mirrors_left_and_right():
     from dataclasses import replace
 
-    from imu_host.session import Settings
+    from imu_host.core.pipeline import Settings
 
     sim = simulate("one_side_tighter", 1)
     assert sim.truth["mounting_follows_convention"]

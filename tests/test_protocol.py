@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imu_host.protocol import (
+from imu_host.protocol.frames import (
     AckFrame,
     CommandFrame,
     DeviceInfo,
@@ -106,7 +106,7 @@ def test_assembler_gives_physical_units_and_true_sample_times():
     frames = decode_all(stream())
     asm = SampleAssembler()
     s = asm.feed(frames)
-    from imu_host.samples import Samples
+    from imu_host.core.samples import Samples
 
     s = Samples.concat(s)
     m = motion()
@@ -234,7 +234,7 @@ def _frames(seq0: int, t0: int, nframes: int, n: int = 4, dt: int = 10_000) -> l
 
 
 def _assemble(parts: list[bytes], info: DeviceInfo | None = None):
-    from imu_host.samples import Samples
+    from imu_host.core.samples import Samples
 
     asm = SampleAssembler()
     data = (encode_info(info or _info()) if info is not False else b"") + b"".join(parts)
@@ -286,7 +286,7 @@ def test_stream_start_info_is_a_time_jump_not_loss():
 
 
 def test_frames_before_info_are_held_until_it_arrives():
-    from imu_host.samples import Samples
+    from imu_host.core.samples import Samples
 
     asm = SampleAssembler()
     frames = decode_all(b"".join(_frames(0, 0, 3)))

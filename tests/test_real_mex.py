@@ -10,8 +10,8 @@ import sys
 import pytest
 from realdata import MEX_DIR, mex_available, requires_mex
 
-from imu_host.recording import MEX_OPTIONS, import_csv
-from imu_host.session import analyze
+from imu_host.analysis import analyze
+from imu_host.io.recording import MEX_OPTIONS, import_csv
 
 
 def _labels() -> list[dict]:
@@ -46,7 +46,7 @@ def test_count_inside_hand_counted_range(row):
 def test_replay_cli_on_real_file_prints_one_json_object():
     f = MEX_DIR / "subject_30.csv"
     r = subprocess.run(
-        [sys.executable, "-m", "imu_host.cli", "replay", str(f), "--format", "mex", "--json",
+        [sys.executable, "-m", "imu_host.cli.main", "replay", str(f), "--format", "mex", "--json",
          "--no-save"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip

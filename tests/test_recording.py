@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from realdata import MEX_DIR, requires_mex
 
+from imu_host.core.samples import Samples
 from imu_host.errors import InputError
-from imu_host.recording import (
+from imu_host.io.recording import (
     G0,
     MEX_OPTIONS,
     ImportOptions,
@@ -19,7 +20,6 @@ from imu_host.recording import (
     read_recording,
     write_recording,
 )
-from imu_host.samples import Samples
 
 
 def _samples(n: int = 50, gyro: bool = True) -> Samples:
@@ -128,7 +128,7 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, content, problem):
     p = tmp_path / "bad.csv"
     p.write_text(content)
     r = subprocess.run(
-        [sys.executable, "-m", "imu_host.cli", "replay", str(p), "--no-save"],
+        [sys.executable, "-m", "imu_host.cli.main", "replay", str(p), "--no-save"],
         capture_output=True,
         text=True,
     )

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imu_host.core.events import FlagEvent, Rep
 from imu_host.errors import InputError
-from imu_host.events import FlagEvent, Rep
-from imu_host.report import (
+from imu_host.report.summary import (
     feedback_lines,
     flag_marks,
     rep_phases,
@@ -408,9 +408,9 @@ def _run(code: str) -> subprocess.CompletedProcess:
 
 def test_importing_does_not_load_matplotlib():
     r = _run(
-        "import sys, imu_host, imu_host.report, imu_host.history\n"
+        "import sys, imu_host, imu_host.report.summary, imu_host.history.store\n"
         "import importlib.util as u\n"
-        "for m in ('imu_host.cmd_report', 'imu_host.cmd_history'):\n"
+        "for m in ('imu_host.cli.report', 'imu_host.cli.history'):\n"
         "    if u.find_spec(m): __import__(m)\n"
         "assert 'matplotlib' not in sys.modules, 'matplotlib loaded'\n"
     )
@@ -421,8 +421,8 @@ def test_missing_matplotlib_message(tmp_path):
     r = _run(
         "import sys; sys.modules['matplotlib'] = None\n"
         "from imu_host.errors import InputError\n"
-        "from imu_host.events import Rep\n"
-        "from imu_host.report import write_report\n"
+        "from imu_host.core.events import Rep\n"
+        "from imu_host.report.summary import write_report\n"
         "rep = Rep(1, 'left', 0, 1, 2, 40, 1, 0, 1, 30, 30)\n"
         "try:\n"
         f"    write_report({str(tmp_path)!r}, [rep], None, None, None, None)\n"
@@ -441,7 +441,7 @@ def test_missing_matplotlib_message(tmp_path):
 def run_report(argv, capsys):
     import argparse
 
-    from imu_host import cmd_report
+    from imu_host.cli import report as cmd_report
 
     parser = argparse.ArgumentParser()
     cmd_report.add_arguments(parser)
@@ -470,7 +470,7 @@ def test_report_command_from_summary_json(tmp_path, capsys):
 
 
 def test_report_command_from_history(tmp_path, capsys):
-    from imu_host.history import HistoryDB
+    from imu_host.history.store import HistoryDB
 
     db = tmp_path / "h.sqlite3"
     with HistoryDB(db) as h:
@@ -520,12 +520,10 @@ def test_report_command_on_simulated_recording(tmp_path, capsys):
     input), so this checks the report and history wiring, not the detector (the golden
     tests compare the detector with the simulator's truth).
     """
-    session = pytest.importorskip("imu_host.session")
-    if not hasattr(session, "analyze_file"):
-        pytest.skip("imu_host.session.analyze_file not available yet")
-    from imu_host.history import HistoryDB
-    from imu_host.recording import write_recording
-    from imu_host.sim import simulate
+    from imu_host import analysis as session
+    from imu_host.history.store import HistoryDB
+    from imu_host.io.recording import write_recording
+    from imu_host.sim.generate import simulate
 
     sim = simulate("one_side_tighter", 2)
     rec = tmp_path / "tight.csv"

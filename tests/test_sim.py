@@ -9,9 +9,10 @@ import time
 import numpy as np
 import pytest
 
-from imu_host import cmd_simulate, sim
+from imu_host.cli import simulate as cmd_simulate
 from imu_host.errors import InputError
-from imu_host.sim_physics import (
+from imu_host.sim import generate as sim
+from imu_host.sim.physics import (
     EX,
     EY,
     EZ,
@@ -23,7 +24,7 @@ from imu_host.sim_physics import (
     flexion_matrix,
     roll_matrix,
 )
-from imu_host.sim_scenarios import SENSOR_POS_THIGH, default_setup, lying_hip
+from imu_host.sim.scenarios import SENSOR_POS_THIGH, default_setup, lying_hip
 
 REQUIRED_FAMILIES = {
     "controlled_slow",
@@ -581,7 +582,7 @@ def test_cli_list(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_writes_recording_and_truth(tmp_path, capsys) -> None:
-    from imu_host.recording import read_recording
+    from imu_host.io.recording import read_recording
 
     out = tmp_path / "rec.csv"
     assert _run(["bounces", "--out", str(out), "--seed", "4"]) == 0
@@ -628,7 +629,7 @@ def test_cli_output_is_reproducible_and_suite_writes_all(tmp_path, monkeypatch) 
 
 
 def test_cli_accel_only_recording(tmp_path) -> None:
-    from imu_host.recording import read_recording
+    from imu_host.io.recording import read_recording
 
     out = tmp_path / "a.csv"
     assert _run(["accel_only", "--out", str(out)]) == 0
@@ -636,7 +637,7 @@ def test_cli_accel_only_recording(tmp_path) -> None:
 
 
 def test_cli_main_exit_codes(tmp_path, capsys) -> None:
-    from imu_host.cli import main
+    from imu_host.cli.main import main
 
     out = tmp_path / "r.csv"
     assert main(["simulate", "rate_50hz", "--out", str(out), "--seed", "2"]) == 0

@@ -8,9 +8,9 @@ import functools
 import pytest
 from test_golden import match_truth
 
-from imu_host.recording import Recording
-from imu_host.session import analyze
-from imu_host.sim import simulate, suite
+from imu_host.analysis import analyze
+from imu_host.io.recording import Recording
+from imu_host.sim.generate import simulate, suite
 
 SUITE = suite()
 
@@ -23,7 +23,7 @@ def _run(name: str, seed: int):
 
 
 def test_suite_is_big_and_covers_every_family():
-    from imu_host.sim import list_scenarios
+    from imu_host.sim.generate import list_scenarios
 
     assert len(SUITE) >= 40
     assert {n for n, _ in SUITE} == set(list_scenarios())

@@ -18,14 +18,14 @@ pytest.importorskip("bumble")
 from bumble_backend import BOARD_ADDRESS, BumbleWorld  # noqa: E402
 
 from imu_host.errors import InputError  # noqa: E402
-from imu_host.transport import (  # noqa: E402
+from imu_host.transport.base import (  # noqa: E402
     Backoff,
     LinkLost,
     ReconnectingTransport,
     list_devices,
     open_transport,
 )
-from imu_host.transport_ble import BleTransport, BluetoothUnavailable, scan_nus  # noqa: E402
+from imu_host.transport.ble import BleTransport, BluetoothUnavailable, scan_nus  # noqa: E402
 
 WAIT = 20.0
 
@@ -190,7 +190,7 @@ def test_read_before_open_raises_link_lost():
 
 
 def test_auto_picks_the_only_board(loop, monkeypatch):
-    from imu_host import transport_serial
+    from imu_host.transport import serial as transport_serial
 
     monkeypatch.setattr(transport_serial, "list_serial_ports", lambda all_ports=False: [])
     world = make_world(loop)
@@ -202,7 +202,7 @@ def test_auto_picks_the_only_board(loop, monkeypatch):
 
 
 def test_auto_with_no_board_is_one_clear_line(monkeypatch):
-    from imu_host import transport_serial
+    from imu_host.transport import serial as transport_serial
 
     monkeypatch.setattr(transport_serial, "list_serial_ports", lambda all_ports=False: [])
     with pytest.raises(InputError, match="no board found.*Bluetooth is not available"):

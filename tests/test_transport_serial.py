@@ -11,8 +11,8 @@ import time
 import pytest
 
 from imu_host.errors import InputError
-from imu_host.transport import Backoff, LinkLost, ReconnectingTransport, open_transport
-from imu_host.transport_serial import PtyDevicePort, SerialTransport, looks_like_micropython
+from imu_host.transport.base import Backoff, LinkLost, ReconnectingTransport, open_transport
+from imu_host.transport.serial import PtyDevicePort, SerialTransport, looks_like_micropython
 
 WAIT = 10.0  # generous upper bound for waits on events; never a synchronisation sleep
 
@@ -34,7 +34,7 @@ def port(tmp_path):
 
 def test_import_is_light():
     code = (
-        "import imu_host, imu_host.cli, sys;"
+        "import imu_host, imu_host.cli.main, sys;"
         "assert 'serial' not in sys.modules and 'bleak' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -42,7 +42,7 @@ def test_import_is_light():
 
 def test_build_parser_is_light():
     code = (
-        "import sys, imu_host.cli as c\n"
+        "import sys, imu_host.cli.main as c\n"
         "try:\n    c.build_parser()\nexcept ImportError:\n    pass\n"
         "assert 'serial' not in sys.modules and 'bleak' not in sys.modules\n"
     )

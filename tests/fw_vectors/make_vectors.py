@@ -57,7 +57,7 @@ def knee_motion(n: int = 500, rate_hz: float = 100.0, seed: int = 3) -> np.ndarr
 
 
 def main() -> None:
-    from imu_host.protocol import encode_command
+    from imu_host.protocol.frames import encode_command
 
     knee_motion().tofile(HERE / "motion.f32")
     (HERE / "commands.bin").write_bytes(b"".join(encode_command(c, a, t) for c, a, t in COMMANDS))

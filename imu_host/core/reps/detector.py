@@ -1,0 +1,498 @@
+"""Rep detector: roll angle in, reps and live form cues out.
+
+A rep is one excursion centre -> side -> back to centre. The detector works on blocks of
+~40 ms (``block_s``) of the angle stream and keeps:
+
+- the **centre** ``c``: learned from rests (the angle still for ``rest_s`` near the
+  current centre) and, once both sides have been visited, kept between the two sides'
+  typical peaks (so a person who never pauses still gets a centre). With no rest at the
+  start, the first two turning points give a provisional centre and the buffered blocks
+  are then replayed through the same rules (causal: decided only from what has arrived).
+- the **phase**: at centre, or out to one side. Leaving the centre band by
+  ``enter_deg`` starts an excursion. It ends as a rep when the angle comes back within
+  ``centre_deg`` of the centre, crosses over to the other side (continuous swinging), or
+  has come back at least halfway and stops or turns out again.
+
+An excursion counts only if its range reaches ``min_rom_deg`` and ``min_rom_fraction``
+of the person's typical range (median of recent reps); smaller ones are fidgets or
+wobbles. Flags: ``fast_drop`` (peak descent speed >= ``fast_drop_dps``; emitted as a live
+cue as soon as the speed is crossed, while the knees are still falling), ``fast_return``
+(peak return speed >= ``fast_return_dps``), ``bounce`` (at end range the knees come back
+by >= ``bounce_deg`` and push out again by as much), ``partial`` (range below
+``partial_fraction`` of that side's median).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from imu_host.core.events import (
+    BOUNCE,
+    FAST_DROP,
+    FAST_RETURN,
+    LEFT,
+    PARTIAL,
+    RIGHT,
+    Event,
+    FlagEvent,
+    Rep,
+    RepEvent,
+)
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """Rep-detection tuning. Angles in degrees, speeds in deg/s, times in seconds."""
+
+    block_s: float = 0.08  # detector resolution (and worst-case cue latency)
+    enter_deg: float = 10.0  # leaving the centre band by this much starts an excursion
+    centre_deg: float = 6.0  # back within this of the centre ends it
+    min_rom_deg: float = 12.0  # smallest range that counts as a rep (fidgets are < 8)
+    min_rom_fraction: float = 0.35  # ...and this fraction of the typical range
+    min_rep_s: float = 0.9  # out and back faster than this is not a knee roll (walking)
+    fast_drop_dps: float = 100.0  # peak descent speed that flags a momentum-driven drop
+    fast_return_dps: float = 100.0  # peak return speed that flags a yanked return
+    bounce_deg: float = 4.0  # size of the back-and-out-again that flags a bounce
+    partial_fraction: float = 0.6  # range below this x side median flags "partial"
+    rest_s: float = 0.8  # stillness this long at centre re-learns the centre
+    partway_rest_weight: float = 1.0  # a rest after coming back past halfway: the new centre
+    rest_range_deg: float = 3.0  # "still": the angle stays within this range
+    hold_tolerance_deg: float = 3.0  # within this of the peak counts as holding
+    swap_sides: bool = False  # swap left/right (sensor worn against the convention)
+
+
+class _Excursion:
+    __slots__ = ("sign", "start_s", "t", "depth", "rate", "peak", "peak_t", "cued",
+                 "min_after", "min_after_t", "bounced", "bmax", "bmin", "start_depth")  # fmt: skip
+
+    def __init__(self, sign: int, start_s: float) -> None:
+        self.sign = sign
+        self.start_s = start_s
+        self.t: list[np.ndarray] = []
+        self.depth: list[np.ndarray] = []
+        self.rate: list[np.ndarray] = []
+        self.peak = -math.inf
+        self.peak_t = start_s
+        self.cued = False
+        self.min_after = math.inf  # lowest depth since the peak
+        self.min_after_t = start_s
+        self.bounced = False
+        self.bmax = -math.inf  # running max used for bounce detection
+        self.bmin = math.inf
+        self.start_depth = 0.0  # depth already reached when the recording began
+
+
+class RepDetector:
+    """Streaming rep detector. ``feed`` angle samples, get events."""
+
+    def __init__(
+        self, odr_hz: float, settings: DetectorSettings | None = None, keep_trace: bool = False
+    ) -> None:
+        self.s = settings or DetectorSettings()
+        self.keep_trace = keep_trace
+        self.trace_t: list[np.ndarray] = []  # per block: times
+        self.trace_deg: list[np.ndarray] = []  # per block: angle relative to the centre then
+        self.odr_hz = float(odr_hz)
+        self.k = max(1, int(round(self.s.block_s * self.odr_hz)))
+        self.reps: list[Rep] = []
+        self.centre: float | None = None
+        self._exc: _Excursion | None = None
+        self._pend_t: list[np.ndarray] = []
+        self._pend: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pend_n = 0
+        self._pre: deque[tuple[np.ndarray, np.ndarray]] = deque(
+            maxlen=max(1, int(round(1.0 / self.s.block_s)))
+        )
+        self._rest: deque[float] = deque(maxlen=max(2, int(round(self.s.rest_s / self.s.block_s))))
+        self._peaks = {1: deque(maxlen=3), -1: deque(maxlen=3)}
+        self._roms: deque[float] = deque(maxlen=6)
+        self._side_roms = {1: deque(maxlen=6), -1: deque(maxlen=6)}
+        self._last_calm_t = {1: 0.0, -1: 0.0}  # last time not moving toward each side
+        self._prev_d = 0.0
+        self._prev_t = 0.0
+        # no-centre-yet buffering (turning points)
+        self._buf: list[tuple] = []
+        self._tp: list[float] = []
+        self._clear_turning_points()
+        self._events: list[Event] = []
+
+    # ------------------------------------------------------------------ public
+
+    def feed(self, t_s: np.ndarray, theta_deg: np.ndarray, rate_dps: np.ndarray) -> list[Event]:
+        """Feed angle samples (nan = unknown); returns the events they complete."""
+        self._events = []
+        self._pend_t.append(t_s)
+        self._pend.append((theta_deg, rate_dps))
+        self._pend_n += len(t_s)
+        if self._pend_n >= self.k:
+            t = np.concatenate(self._pend_t)
+            th = np.concatenate([p[0] for p in self._pend])
+            ra = np.concatenate([p[1] for p in self._pend])
+            nb = len(t) // self.k
+            m = nb * self.k
+            rest = len(t) - m
+            self._pend_t = [t[m:]] if rest else []
+            self._pend = [(th[m:], ra[m:])] if rest else []
+            self._pend_n = rest
+            t = t[:m].reshape(nb, self.k)
+            th = th[:m].reshape(nb, self.k)
+            ra = ra[:m].reshape(nb, self.k)
+            bad = np.isnan(th).any(axis=1)
+            for j in range(nb):
+                self._block(t[j], th[j], ra[j], bool(bad[j]))
+        return self._events
+
+    def finish(self) -> list[Event]:
+        """End of stream: an excursion that came back at least halfway still counts."""
+        self._events = []
+        e = self._exc
+        if e is not None and e.depth:
+            last = float(e.depth[-1][-1])
+            if last <= 0.5 * e.peak:
+                self._complete(float(e.t[-1][-1]))
+        self._exc = None
+        return self._events
+
+    # ------------------------------------------------------------------ internals
+
+    def _side(self, sign: int) -> str:
+        left = sign > 0
+        if self.s.swap_sides:
+            left = not left
+        return LEFT if left else RIGHT
+
+    def _typical(self) -> float | None:
+        if not self._roms:
+            return None
+        return float(np.median(self._roms))
+
+    def gap(self) -> None:
+        """Samples were lost: drop the excursion under way (no rep spans a gap). The
+        centre is kept; if the knees are away from centre when data resumes, the
+        excursion under way is not counted either."""
+        self._exc = None
+        self._after_gap = True
+        self._rest.clear()
+
+    def _reset(self) -> None:
+        self._exc = None
+        self.centre = None
+        self._rest.clear()
+        self._buf.clear()
+        self._clear_turning_points()
+
+    def _clear_turning_points(self) -> None:
+        self._tp.clear()
+        self._tp_dir = 0  # +1 rising, -1 falling, 0 not yet known
+        self._tp_ext = math.nan  # extreme since the last turning point
+        self._tp_lo = self._tp_hi = math.nan  # range seen before the first turning point
+
+    def _block(self, t: np.ndarray, th: np.ndarray, ra: np.ndarray, bad: bool) -> None:
+        if bad:
+            self._reset()
+            if self.keep_trace and (not self.trace_t or t[0] > self.trace_t[-1][-1]):
+                self.trace_t.append(t)
+                self.trace_deg.append(np.full(len(t), np.nan))
+            return
+        if self.centre is None:
+            self._no_centre(t, th, ra)
+            return
+        if self._after_gap:
+            self._after_gap = False
+            d0 = float(th[0]) - self.centre
+            self._prev_d, self._prev_t = d0, float(t[0])
+            if abs(d0) > self.s.centre_deg:
+                # the knees were already away from centre: that excursion spans the gap
+                self._exc = _Excursion(1 if d0 > 0 else -1, float(t[0]))
+                self._exc.start_depth = math.inf
+        self._step(t, th, ra)
+
+    def _no_centre(self, t, th, ra) -> None:  # noqa: ANN001
+        """Find a centre: a rest, or the midpoint of the first two turning points."""
+        self._buf.append((t, th, ra))
+        x = float(th[-1])
+        self._rest.append(x)
+        centre = None
+        if (
+            not self._tp
+            and len(self._rest) == self._rest.maxlen
+            and max(self._rest) - min(self._rest) < self.s.rest_range_deg
+        ):
+            # still before moving at all: that is the centre (a later stillness may be
+            # an end-range hold, so once moving the turning points decide)
+            centre = float(np.mean(self._rest))
+        else:
+            h = self.s.enter_deg
+            if self._tp_dir == 0:
+                if math.isnan(self._tp_ext):
+                    self._tp_ext = x
+                    self._tp_lo = x
+                    self._tp_hi = x
+                self._tp_lo = min(self._tp_lo, x)
+                self._tp_hi = max(self._tp_hi, x)
+                if x <= self._tp_hi - h:
+                    self._tp.append(self._tp_hi)
+                    self._tp_dir, self._tp_ext = -1, x
+                elif x >= self._tp_lo + h:
+                    self._tp.append(self._tp_lo)
+                    self._tp_dir, self._tp_ext = 1, x
+            elif self._tp_dir > 0:
+                if x > self._tp_ext:
+                    self._tp_ext = x
+                elif x <= self._tp_ext - h:
+                    self._tp.append(self._tp_ext)
+                    self._tp_dir, self._tp_ext = -1, x
+            else:
+                if x < self._tp_ext:
+                    self._tp_ext = x
+                elif x >= self._tp_ext + h:
+                    self._tp.append(self._tp_ext)
+                    self._tp_dir, self._tp_ext = 1, x
+            if len(self._tp) >= 3:
+                centre = 0.5 * (self._tp[-1] + self._tp[-2])
+        if centre is None:
+            if len(self._buf) > int(30.0 / self.s.block_s):
+                self._buf.pop(0)
+            return
+        self.centre = centre
+        self._rest.clear()
+        buf, self._buf = self._buf, []
+        self._clear_turning_points()
+        first = True
+        for bt, bth, bra in buf:
+            d0 = float(bth[0]) - centre
+            if first:
+                self._prev_d, self._prev_t = d0, float(bt[0])
+                if abs(d0) > self.s.enter_deg:
+                    # started part-way out: an excursion already under way
+                    self._exc = _Excursion(1 if d0 > 0 else -1, float(bt[0]))
+                    self._exc.start_depth = abs(d0)
+                first = False
+            self._step(bt, bth, bra)
+
+    def _step(self, t: np.ndarray, th: np.ndarray, ra: np.ndarray) -> None:
+        s = self.s
+        c = self.centre
+        d = th - c
+        if self.keep_trace and (not self.trace_t or t[0] > self.trace_t[-1][-1]):
+            self.trace_t.append(t)
+            self.trace_deg.append(d)
+        t_end = float(t[-1])
+        d_end = float(d[-1])
+        e = self._exc
+        # stillness -> rests
+        self._rest.append(float(th[-1]))
+        still = (
+            len(self._rest) == self._rest.maxlen
+            and max(self._rest) - min(self._rest) < s.rest_range_deg
+        )
+        if e is None:
+            calm = self._last_calm_t
+            if ra.max() <= 5.0 or d_end <= 0:
+                calm[1] = t_end
+            if ra.min() >= -5.0 or d_end >= 0:
+                calm[-1] = t_end
+            if still:
+                rest = float(np.mean(self._rest))
+                if abs(rest - c) < s.enter_deg:
+                    self.centre = c = c + 0.2 * (rest - c)
+            if abs(d_end) > s.enter_deg:
+                sg = 1 if d_end > 0 else -1
+                start = self._last_calm_t[sg]
+                if self._prev_d * sg < 0:
+                    start = self._cross_time(sg)
+                self._exc = e = _Excursion(sg, start)
+                self._pre_rate(e)
+            self._prev_d, self._prev_t = d_end, t_end
+            if e is None:
+                self._keep_pre(t, ra)
+                return
+        # out at a side
+        sg = e.sign
+        depth = sg * d
+        e.t.append(t)
+        e.depth.append(depth)
+        e.rate.append(ra)
+        j = int(np.argmax(depth))
+        if depth[j] > e.peak:
+            e.peak = float(depth[j])
+            e.peak_t = float(t[j])
+            e.min_after = math.inf
+        lo = int(np.argmin(depth))
+        if depth[lo] < e.min_after and t[lo] >= e.peak_t:
+            e.min_after = float(depth[lo])
+            e.min_after_t = float(t[lo])
+        # live fast-drop cue while still falling
+        if not e.cued and e.min_after > e.peak - s.bounce_deg:
+            v = float((sg * ra).max())
+            if v >= s.fast_drop_dps:
+                e.cued = True
+                self._events.append(FlagEvent(t_end, FAST_DROP, self._side(sg), v))
+        # bounce: back by bounce_deg from a max near the peak, then out again by as much
+        self._bounce_track(e, depth, t_end)
+        # end of the excursion?
+        if d_end * sg < -s.enter_deg:  # crossed over to the other side
+            tc = self._cross_time(-sg, t, d)
+            self._complete(tc)
+            ne = _Excursion(-sg, tc)
+            self._exc = ne
+            self._pre_rate(ne, t, ra, d)
+        elif sg * d_end <= s.centre_deg:
+            self._complete(t_end)
+            self._exc = None
+            self._last_calm_t = {1: t_end, -1: t_end}
+        elif e.min_after <= 0.5 * e.peak:
+            turn = max(s.enter_deg, 0.25 * e.peak)
+            if sg * d_end >= e.min_after + turn:  # came back halfway, now out again
+                tm = e.min_after_t
+                self._complete(tm)
+                ne = _Excursion(sg, tm)
+                self._exc = ne
+                self._pre_rate(ne, t, ra, d)
+            elif still and abs(self._rest[-1] - self._rest[0]) < s.rest_range_deg:
+                self._complete(t_end)  # stopped part-way back: treat as centre
+                self._exc = None
+                rest = float(np.mean(self._rest))
+                self.centre = c + self.s.partway_rest_weight * (rest - c)
+                self._last_calm_t = {1: t_end, -1: t_end}
+        self._prev_d, self._prev_t = d_end, t_end
+
+    _after_gap = False
+
+    def _keep_pre(self, t: np.ndarray, ra: np.ndarray) -> None:
+        """Remember the last second of blocks at centre (a drop can start inside the band)."""
+        self._pre.append((t, ra))
+
+    def _pre_rate(self, e: _Excursion, t=None, ra=None, d=None) -> None:  # noqa: ANN001
+        """Seed a new excursion with the samples since its start that it has not seen."""
+        if t is not None:
+            m = t >= e.start_s
+            if m.any():
+                e.t.append(t[m])
+                e.depth.append(e.sign * d[m])
+                e.rate.append(ra[m])
+                self._pre.clear()
+                return
+        if self._pre:
+            pt = np.concatenate([b[0] for b in self._pre])
+            pr = np.concatenate([b[1] for b in self._pre])
+            m = pt >= e.start_s
+            if m.any():
+                # depth unknown for these (already-seen) samples: use the rate only
+                e.t.append(pt[m])
+                e.depth.append(np.full(int(m.sum()), -math.inf))
+                e.rate.append(pr[m])
+        self._pre.clear()
+
+    def _cross_time(self, sg: int, t=None, d=None) -> float:  # noqa: ANN001
+        """Time the angle crossed the centre toward side ``sg`` (interpolated per block)."""
+        if t is not None:
+            idx = np.nonzero(sg * d > 0)[0]
+            if len(idx):
+                return float(t[idx[0]])
+            return float(t[-1])
+        return self._prev_t
+
+    def _bounce_track(self, e: _Excursion, depth: np.ndarray, t_end: float) -> None:
+        s = self.s
+        if e.bounced:
+            return
+        near = e.peak - max(8.0, 0.3 * e.peak)
+        for x in depth:
+            x = float(x)
+            if x > e.bmax:
+                e.bmax = x
+                e.bmin = math.inf
+                continue
+            bmin = e.bmin
+            if e.bmax >= near and x < bmin:
+                e.bmin = bmin = x
+            if (
+                e.bmax >= near
+                and e.bmax - bmin >= s.bounce_deg
+                and x - bmin >= s.bounce_deg
+                and bmin > 0.5 * e.peak
+            ):
+                e.bounced = True
+                self._events.append(FlagEvent(t_end, BOUNCE, self._side(e.sign), e.bmax - bmin))
+                return
+
+    def _complete(self, end_s: float) -> None:
+        e = self._exc
+        s = self.s
+        if e is None or not e.t:
+            return
+        t = np.concatenate(e.t)
+        depth = np.concatenate(e.depth)
+        rate = np.concatenate(e.rate) * e.sign
+        m = t <= end_s + 1e-9
+        t, depth, rate = t[m], depth[m], rate[m]
+        if len(t) == 0:
+            return
+        peak = e.peak
+        if end_s - e.start_s < s.min_rep_s:
+            return
+        if self.reps and e.start_s < self.reps[-1].end_s - 1e-6:
+            return  # re-analysed history overlapping a rep already counted
+        if e.start_depth > 0.5 * peak:
+            return  # began mostly outside the recording
+        typ = self._typical()
+        need = max(s.min_rom_deg, s.min_rom_fraction * typ if typ else 0.0)
+        if peak < need:
+            return
+        tol = max(s.hold_tolerance_deg, 0.1 * peak)
+        near = np.nonzero(depth >= peak - tol)[0]
+        i_arr, i_leave = int(near[0]), int(near[-1])
+        arrive, leave = float(t[i_arr]), float(t[i_leave])
+        desc = rate[: i_arr + 1]
+        ret = -rate[i_leave:]
+        peak_desc = float(desc.max()) if len(desc) else 0.0
+        peak_ret = float(ret.max()) if len(ret) else 0.0
+        flags = []
+        if peak_desc >= s.fast_drop_dps:
+            flags.append(FAST_DROP)
+        if e.bounced:
+            flags.append(BOUNCE)
+        if peak_ret >= s.fast_return_dps:
+            flags.append(FAST_RETURN)
+            self._events.append(FlagEvent(end_s, FAST_RETURN, self._side(e.sign), peak_ret))
+        side_roms = self._side_roms[e.sign]
+        if len(side_roms) >= 3 and peak < s.partial_fraction * float(np.median(side_roms)):
+            flags.append(PARTIAL)
+        if FAST_DROP in flags and not e.cued:
+            self._events.append(FlagEvent(arrive, FAST_DROP, self._side(e.sign), peak_desc))
+        rep = Rep(
+            index=len(self.reps) + 1,
+            side=self._side(e.sign),
+            start_s=e.start_s,
+            peak_s=e.peak_t,
+            end_s=end_s,
+            rom_deg=peak,
+            descent_s=arrive - e.start_s,
+            hold_s=leave - arrive,
+            return_s=end_s - leave,
+            peak_descent_dps=peak_desc,
+            peak_return_dps=peak_ret,
+            flags=tuple(flags),
+        )
+        self.reps.append(rep)
+        self._roms.append(peak)
+        side_roms.append(peak)
+        self._peaks[e.sign].append(self.centre + e.sign * peak)
+        self._clamp_centre()
+        self._events.append(RepEvent(end_s, rep))
+
+    def _clamp_centre(self) -> None:
+        if not self._peaks[1] or not self._peaks[-1]:
+            return
+        hi = float(np.median(self._peaks[1]))
+        lo = float(np.median(self._peaks[-1]))
+        span = hi - lo
+        if span <= 0:
+            return
+        a, b = lo + 0.25 * span, hi - 0.25 * span
+        self.centre = min(max(self.centre, a), b)

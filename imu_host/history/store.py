@@ -1,0 +1,735 @@
+"""Progress history: one row per session in a local SQLite database.
+
+API::
+
+    default_db_path() -> Path
+    HistoryDB(path)                                    # opens, validates, creates if new
+    HistoryDB.save_session(summary, source, started_at=None, *, source_hash=None) -> int
+    HistoryDB.sessions(since=None) -> list[SessionRow]
+    HistoryDB.summary_json(session_id) -> dict
+    save_to_history(summary, source, db_path=None, no_save=False, started_at=None) -> int | None
+    format_table(rows) -> str;  write_csv(rows, path);  plot_history(rows, path)
+
+Where: ``$IMU_HOST_DB`` if set, else ``$XDG_DATA_HOME/imu-host/history.sqlite3``, else
+``~/.local/share/imu-host/history.sqlite3`` (``--db PATH`` overrides all of these).
+
+Safety:
+
+- The file is ours only if SQLite says ``PRAGMA application_id`` = ``0x494D5548`` ("IMUH").
+  A file that is not SQLite, fails ``PRAGMA quick_check``, belongs to another program
+  (another application id, or tables without our id) or was written by a newer schema
+  raises :class:`~imu_host.errors.InputError` naming the file; it is checked through a
+  read-only connection first and never written to. A missing or empty (0 bytes, or SQLite
+  with no tables) file is initialised.
+- Schema version in ``PRAGMA user_version`` (:data:`SCHEMA_VERSION`); WAL journal, a busy
+  timeout and ``BEGIN IMMEDIATE`` transactions let several processes save at once.
+
+Deduplication: each session has a unique ``source_key``. It is, in order of preference, the
+``source_hash`` argument, ``summary["source"]["sha256"]``, the SHA-256 of the recording
+file's bytes when ``source`` names an existing file, or else the SHA-256 of the session
+content (source label, start time, reps). Saving a session whose key is already stored
+replaces that row's numbers (latest analysis wins) and keeps its id: re-importing a
+recording never creates a second row.
+
+Start time (for the trend): ``started_at`` if given, else ``started_at`` / ``started`` in
+``summary["source"]`` or ``summary``, else the ``# started_at:`` / ``# started:`` line of the
+recording file's header, else the file's modification time, else now.
+Naive datetimes are local time; stored as ISO 8601 UTC.
+
+Numbers stored per session are recomputed from ``summary["reps"]`` with
+:func:`imu_host.report.session_stats` when the summary has a rep list (so every row uses
+the same definitions), else taken from the summary's top-level keys.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import sqlite3
+import time as time_mod
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from imu_host.errors import InputError
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x494D5548  # "IMUH"
+BUSY_TIMEOUT_MS = 15000
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA_V1 = (
+    """CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        source_key TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        saved_at TEXT NOT NULL,
+        duration_s REAL,
+        reps_left INTEGER NOT NULL,
+        reps_right INTEGER NOT NULL,
+        clean_reps INTEGER NOT NULL,
+        flagged_reps INTEGER NOT NULL,
+        fast_drops INTEGER NOT NULL,
+        rom_left_deg REAL,
+        rom_right_deg REAL,
+        asymmetry_pct REAL,
+        target_per_side INTEGER,
+        summary_json TEXT NOT NULL
+    )""",
+    "CREATE INDEX sessions_started_at ON sessions (started_at)",
+)
+
+_NUMBER_COLUMNS = (
+    "duration_s",
+    "reps_left",
+    "reps_right",
+    "clean_reps",
+    "flagged_reps",
+    "fast_drops",
+    "rom_left_deg",
+    "rom_right_deg",
+    "asymmetry_pct",
+    "target_per_side",
+)
+
+
+def default_db_path() -> Path:
+    """``$IMU_HOST_DB``, else the XDG data dir's ``imu-host/history.sqlite3``."""
+    env = os.environ.get("IMU_HOST_DB")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "imu-host" / "history.sqlite3"
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One stored session (numbers as saved)."""
+
+    id: int
+    started_at: datetime  # UTC, timezone-aware
+    saved_at: datetime
+    source: str
+    duration_s: float | None
+    reps_left: int
+    reps_right: int
+    clean_reps: int
+    flagged_reps: int
+    fast_drops: int
+    rom_left_deg: float | None
+    rom_right_deg: float | None
+    asymmetry_pct: float | None
+    target_per_side: int | None
+
+    @property
+    def reps_total(self) -> int:
+        return self.reps_left + self.reps_right
+
+    @property
+    def clean_pct(self) -> float | None:
+        return 100.0 * self.clean_reps / self.reps_total if self.reps_total else None
+
+    @property
+    def fast_drop_rate(self) -> float | None:
+        """Fraction of reps flagged as fast drops (0..1)."""
+        return self.fast_drops / self.reps_total if self.reps_total else None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["started_at"] = self.started_at.isoformat()
+        d["saved_at"] = self.saved_at.isoformat()
+        d["reps_total"] = self.reps_total
+        d["clean_pct"] = self.clean_pct
+        d["fast_drop_rate"] = self.fast_drop_rate
+        return d
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _utc(dt: datetime) -> datetime:
+    return (dt.astimezone() if dt.tzinfo is None else dt).astimezone(UTC)
+
+
+def _iso(dt: datetime) -> str:
+    return _utc(dt).isoformat(timespec="seconds")
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), UTC)
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _source_meta(summary: Mapping[str, Any]) -> Mapping[str, Any]:
+    src = summary.get("source")
+    return src if isinstance(src, Mapping) else {}
+
+
+def _source_file(source: str) -> Path | None:
+    try:
+        p = Path(source)
+        return p if p.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _header_started(path: Path) -> datetime | None:
+    """``# started_at:`` / ``# started:`` from a recording's ``#`` header, if any."""
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as fh:
+            for _ in range(64):
+                line = fh.readline()
+                if not line.startswith("#"):
+                    break
+                key, sep, value = line[1:].partition(":")
+                if sep and key.strip() in ("started_at", "started"):
+                    return parse_datetime(value.strip())
+    except OSError:
+        return None
+    return None
+
+
+def session_numbers(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-session numbers stored in a history row, from a replay summary object."""
+    from imu_host.report.summary import reps_from_dicts, session_stats
+
+    report = summary.get("report") if isinstance(summary.get("report"), Mapping) else {}
+    target = report.get("target_per_side") if report else None
+    if isinstance(target, Mapping):
+        vals = [v for v in target.values() if v is not None]
+        target = int(max(vals)) if vals else None
+    if target is None and summary.get("target_per_side") is not None:
+        target = summary["target_per_side"]
+    duration = summary.get("duration_s")
+    if isinstance(summary.get("reps"), list):
+        st = session_stats(reps_from_dicts(summary["reps"]))
+        return {
+            "duration_s": None if duration is None else float(duration),
+            "reps_left": st["sides"]["left"]["done"],
+            "reps_right": st["sides"]["right"]["done"],
+            "clean_reps": st["clean_reps"],
+            "flagged_reps": st["flagged_reps"],
+            "fast_drops": st["fast_drops"],
+            "rom_left_deg": st["sides"]["left"]["rom_mean_deg"],
+            "rom_right_deg": st["sides"]["right"]["rom_mean_deg"],
+            "asymmetry_pct": st["asymmetry_pct"],
+            "target_per_side": None if target is None else int(target),
+        }
+    try:
+        rom = summary.get("rom_mean_deg") or {}
+        left, right = int(summary["reps_left"]), int(summary["reps_right"])
+        flagged = int(summary.get("flagged_reps", 0))
+        clean = int(summary.get("clean_reps", left + right - flagged))
+        return {
+            "duration_s": None if duration is None else float(duration),
+            "reps_left": left,
+            "reps_right": right,
+            "clean_reps": clean,
+            "flagged_reps": flagged,
+            "fast_drops": int(summary.get("fast_drops", 0)),
+            "rom_left_deg": None if rom.get("left") is None else float(rom["left"]),
+            "rom_right_deg": None if rom.get("right") is None else float(rom["right"]),
+            "asymmetry_pct": None
+            if summary.get("asymmetry_pct") is None
+            else float(summary["asymmetry_pct"]),
+            "target_per_side": None if target is None else int(target),
+        }
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise InputError(f"session summary is missing rep counts ({err})") from None
+
+
+# --------------------------------------------------------------------------- database
+
+
+class HistoryDB:
+    """The session history database at ``path`` (see the module docstring)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        ours = self._check_existing()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise InputError(
+                f"cannot create the history directory: {err.strerror}", path=str(self.path)
+            ) from None
+        self._conn = self._open(check=ours)
+
+    # -- opening and validation
+
+    def _err(self, problem: str) -> InputError:
+        return InputError(problem, path=str(self.path))
+
+    def _inspect(self, conn: sqlite3.Connection) -> tuple[int, int, list[str]]:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table','view') "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        return app_id, version, tables
+
+    def _validate(self, app_id: int, version: int, tables: list[str]) -> bool:
+        """True if the database still needs initialising; raise if it is not ours."""
+        if app_id == 0 and not tables:
+            return True
+        if app_id != APPLICATION_ID:
+            what = f"tables: {', '.join(tables[:5])}" if tables else f"application id {app_id:#x}"
+            raise self._err(
+                f"this SQLite file belongs to another program ({what}), not an imu-host "
+                "history; left untouched (choose another file with --db)"
+            )
+        if version > SCHEMA_VERSION:
+            raise self._err(
+                f"history schema version {version} is newer than this imu-host supports "
+                f"({SCHEMA_VERSION}); left untouched, upgrade imu-host"
+            )
+        if version < 1 or "sessions" not in tables:
+            raise self._err("imu-host history is damaged (sessions table missing); left untouched")
+        return False
+
+    def _check_existing(self) -> bool:
+        """Checks of an existing file that never write it (nor create files beside it).
+
+        Returns True if the file is an imu-host history (checked further, with
+        ``quick_check``, once opened); False if it is missing or empty (to initialise).
+        A file that is ours carries our application id in its header from its first
+        commit; we switch to WAL only after that, so an SQLite file in WAL mode without
+        our id is never one of ours being created and is refused without opening it.
+        """
+        p = self.path
+        if p.is_dir():
+            raise self._err("history database path is a directory")
+        if not p.exists():
+            return False
+        try:
+            with p.open("rb") as f:
+                head = f.read(100)
+        except OSError as err:
+            raise self._err(f"cannot read the history database: {err.strerror}") from None
+        if not head:
+            return False  # empty file: initialise
+        if not head.startswith(SQLITE_MAGIC):
+            raise self._err(
+                "not an imu-host history database (not an SQLite file); left untouched "
+                "(choose another file with --db)"
+            )
+        if len(head) < 100:
+            raise self._err("history database is damaged (truncated header); left untouched")
+        app_id = int.from_bytes(head[68:72], "big")
+        if app_id == APPLICATION_ID:
+            return True
+        wal = head[18] == 2 or head[19] == 2
+        if app_id != 0 or wal:
+            what = f"application id {app_id:#x}" if app_id else "a WAL database"
+            raise self._err(
+                f"this SQLite file belongs to another program ({what}), not an imu-host "
+                "history; left untouched (choose another file with --db)"
+            )
+        # no application id, rollback journal: a read-only look creates no files
+        uri = p.resolve().as_uri() + "?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as err:
+            raise self._err(f"cannot open the history database: {err}") from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._validate(*self._inspect(conn))
+        except sqlite3.DatabaseError as err:
+            raise self._err(
+                f"history database is damaged or unreadable ({err}); left untouched"
+            ) from None
+        finally:
+            conn.close()
+        return False
+
+    def _quick_check(self, conn: sqlite3.Connection) -> None:
+        result = [r[0] for r in conn.execute("PRAGMA quick_check")]
+        if result != ["ok"]:
+            raise self._err(
+                f"history database is damaged ({'; '.join(result[:2])}); left untouched"
+            )
+
+    def _open(self, check: bool) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
+        except sqlite3.Error as err:
+            raise self._err(f"cannot open the history database: {err}") from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if check:
+                self._quick_check(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self._validate(*self._inspect(conn)):
+                    for stmt in _SCHEMA_V1:
+                        conn.execute(stmt)
+                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            self._set_wal(conn)
+        except sqlite3.OperationalError as err:  # read-only file/dir, locked, disk full, ...
+            conn.close()
+            raise self._err(f"cannot use the history database ({err})") from None
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            raise self._err(
+                f"history database is damaged or unreadable ({err}); left untouched"
+            ) from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @staticmethod
+    def _set_wal(conn: sqlite3.Connection) -> None:
+        deadline = time_mod.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time_mod.monotonic() > deadline:
+                    raise
+                time_mod.sleep(0.05)
+
+    # -- lifecycle
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> HistoryDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing
+
+    def source_key(
+        self,
+        summary: Mapping[str, Any],
+        source: str,
+        started_at: datetime | None,
+        source_hash: str | None = None,
+    ) -> str:
+        """The deduplication key of a session (see the module docstring)."""
+        if source_hash:
+            return f"sha256:{source_hash}"
+        meta_hash = _source_meta(summary).get("sha256")
+        if isinstance(meta_hash, str) and meta_hash:
+            return f"sha256:{meta_hash}"
+        f = _source_file(source)
+        if f is not None:
+            return f"sha256:{_file_sha256(f)}"
+        content = {
+            "source": source,
+            "started_at": None if started_at is None else _iso(started_at),
+            "reps": summary.get("reps"),
+            "duration_s": summary.get("duration_s"),
+        }
+        blob = json.dumps(content, sort_keys=True, default=str).encode()
+        return f"content:{hashlib.sha256(blob).hexdigest()}"
+
+    def save_session(
+        self,
+        summary: Mapping[str, Any],
+        source: str,
+        started_at: datetime | None = None,
+        *,
+        source_hash: str | None = None,
+    ) -> int:
+        """Store (or update, if already stored) one session; returns its id."""
+        nums = session_numbers(summary)
+        meta = _source_meta(summary)
+        start = started_at
+        for d in (meta, summary):
+            for k in ("started_at", "started"):
+                start = start or parse_datetime(d.get(k))
+        key = self.source_key(summary, source, start, source_hash)
+        f = _source_file(source)
+        if start is None and f is not None:
+            start = _header_started(f)
+        if start is None:
+            start = datetime.fromtimestamp(f.stat().st_mtime, UTC) if f else datetime.now(UTC)
+        row = {
+            "source_key": key,
+            "source": str(source),
+            "started_at": _iso(start),
+            "saved_at": _iso(datetime.now(UTC)),
+            **nums,
+            "summary_json": json.dumps(summary, default=str),
+        }
+        cols = list(row)
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = self._conn.execute(
+                    "SELECT id FROM sessions WHERE source_key = ?", (key,)
+                ).fetchone()
+                if found:
+                    sets = ", ".join(f"{c} = :{c}" for c in cols if c != "source_key")
+                    self._conn.execute(
+                        f"UPDATE sessions SET {sets} WHERE id = :id", {**row, "id": found[0]}
+                    )
+                    sid = int(found[0])
+                else:
+                    cur = self._conn.execute(
+                        f"INSERT INTO sessions ({', '.join(cols)}) "
+                        f"VALUES ({', '.join(':' + c for c in cols)})",
+                        row,
+                    )
+                    sid = int(cur.lastrowid)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as err:
+            raise self._err(f"cannot save the session to the history ({err})") from None
+        return sid
+
+    # -- reading
+
+    def sessions(self, since: date | None = None) -> list[SessionRow]:
+        """Stored sessions in start order; ``since``: on or after that local calendar day."""
+        sql = f"SELECT id, started_at, saved_at, source, {', '.join(_NUMBER_COLUMNS)} FROM sessions"
+        params: tuple[Any, ...] = ()
+        if since is not None:
+            sql += " WHERE started_at >= ?"
+            params = (_iso(datetime.combine(since, time.min)),)
+        sql += " ORDER BY started_at, id"
+        try:
+            rows = self._conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as err:
+            raise self._err(f"cannot read the history ({err})") from None
+        out = []
+        for r in rows:
+            vals = dict(zip(_NUMBER_COLUMNS, r[4:], strict=True))
+            out.append(
+                SessionRow(
+                    id=int(r[0]),
+                    started_at=datetime.fromisoformat(r[1]),
+                    saved_at=datetime.fromisoformat(r[2]),
+                    source=r[3],
+                    **vals,
+                )
+            )
+        return out
+
+    def summary_json(self, session_id: int) -> dict[str, Any]:
+        """The full summary object stored with a session."""
+        try:
+            row = self._conn.execute(
+                "SELECT summary_json FROM sessions WHERE id = ?", (int(session_id),)
+            ).fetchone()
+        except sqlite3.DatabaseError as err:
+            raise self._err(f"cannot read the history ({err})") from None
+        if row is None:
+            raise self._err(f"no session with id {session_id} in the history")
+        return json.loads(row[0])
+
+
+def save_to_history(
+    summary: Mapping[str, Any],
+    source: str,
+    db_path: str | Path | None = None,
+    no_save: bool = False,
+    started_at: datetime | None = None,
+) -> int | None:
+    """Save one session (``replay``/``live``/``report``); ``None`` if ``no_save``."""
+    if no_save:
+        return None
+    with HistoryDB(db_path) as db:
+        return db.save_session(summary, source, started_at)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _f(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _local(dt: datetime) -> datetime:
+    return dt.astimezone()
+
+
+TABLE_HEADER = (
+    "id",
+    "date",
+    "left",
+    "right",
+    "clean%",
+    "ROM L",
+    "ROM R",
+    "asym%",
+    "fast%",
+    "source",
+)
+
+
+def table_rows(rows: Sequence[SessionRow]) -> list[list[str]]:
+    """The history table as strings (one list per session, matching TABLE_HEADER)."""
+    out = []
+    for r in rows:
+        fdr = None if r.fast_drop_rate is None else 100 * r.fast_drop_rate
+        out.append(
+            [
+                str(r.id),
+                _local(r.started_at).strftime("%Y-%m-%d %H:%M"),
+                str(r.reps_left),
+                str(r.reps_right),
+                _f(r.clean_pct, ".0f"),
+                _f(r.rom_left_deg, ".1f"),
+                _f(r.rom_right_deg, ".1f"),
+                _f(r.asymmetry_pct, ".0f"),
+                _f(fdr, ".0f"),
+                r.source,
+            ]
+        )
+    return out
+
+
+def format_table(rows: Sequence[SessionRow]) -> str:
+    """A plain-text table, one line per session."""
+    body = table_rows(rows)
+    if not body:
+        return "no sessions stored"
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(TABLE_HEADER)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.ljust(w) if i in (1, 9) else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(TABLE_HEADER), *(line(b) for b in body)])
+
+
+CSV_COLUMNS = (
+    "id",
+    "started_at",
+    "source",
+    "duration_s",
+    "reps_left",
+    "reps_right",
+    "reps_total",
+    "clean_reps",
+    "clean_pct",
+    "rom_left_deg",
+    "rom_right_deg",
+    "asymmetry_pct",
+    "fast_drops",
+    "fast_drop_rate_pct",
+    "target_per_side",
+)
+
+
+def write_csv(rows: Sequence[SessionRow], path: str | Path) -> Path:
+    """One CSV line per session (CSV_COLUMNS; started_at in ISO 8601 UTC)."""
+    p = Path(path)
+
+    def num(v: float | None, nd: int = 2) -> str:
+        return "" if v is None else str(round(v, nd))
+
+    try:
+        with p.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(CSV_COLUMNS)
+            for r in rows:
+                w.writerow(
+                    [
+                        r.id,
+                        r.started_at.isoformat(),
+                        r.source,
+                        num(r.duration_s, 1),
+                        r.reps_left,
+                        r.reps_right,
+                        r.reps_total,
+                        r.clean_reps,
+                        num(r.clean_pct, 1),
+                        num(r.rom_left_deg),
+                        num(r.rom_right_deg),
+                        num(r.asymmetry_pct, 1),
+                        r.fast_drops,
+                        num(None if r.fast_drop_rate is None else 100 * r.fast_drop_rate, 1),
+                        "" if r.target_per_side is None else r.target_per_side,
+                    ]
+                )
+    except OSError as err:
+        raise InputError(f"cannot write CSV: {err.strerror}", path=str(p)) from None
+    return p
+
+
+def plot_history(rows: Sequence[SessionRow], path: str | Path) -> Path:
+    """Trend PNG: ROM per side (top) and fast-drop rate (bottom) over session dates."""
+    from imu_host.report.summary import MATPLOTLIB_MISSING, SIDE_COLORS
+
+    try:
+        import matplotlib.dates as mdates
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise InputError(MATPLOTLIB_MISSING) from None
+    # matplotlib plots naive datetimes; show local wall-clock time
+    x = [_local(r.started_at).replace(tzinfo=None) for r in rows]
+    fig = Figure(figsize=(10, 6.5), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    nan = float("nan")
+    for side, attr in (("left", "rom_left_deg"), ("right", "rom_right_deg")):
+        y = [nan if getattr(r, attr) is None else getattr(r, attr) for r in rows]
+        ax1.plot(x, y, marker="o", color=SIDE_COLORS[side], label=f"{side}")
+    ax1.set_ylabel("mean range of motion (°)")
+    ax1.set_title("Range of motion per side")
+    ax1.legend(loc="best", fontsize=9)
+    ax1.grid(alpha=0.3)
+    ax1.set_ylim(bottom=0)
+    rate = [nan if r.fast_drop_rate is None else 100 * r.fast_drop_rate for r in rows]
+    ax2.plot(x, rate, marker="o", color="#d62728", label="fast drops")
+    ax2.set_ylabel("reps that were fast drops (%)")
+    ax2.set_title("Fast-drop rate")
+    ax2.set_ylim(0, max([v for v in rate if v == v] + [10.0]) * 1.15)
+    ax2.grid(alpha=0.3)
+    loc = mdates.AutoDateLocator()
+    ax2.xaxis.set_major_locator(loc)
+    ax2.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+    ax2.set_xlabel("session date")
+    fig.suptitle(f"Knee rolls: progress over {len(rows)} session{'s' if len(rows) != 1 else ''}")
+    p = Path(path)
+    try:
+        fig.savefig(p, format="png")
+    except OSError as err:
+        raise InputError(f"cannot write plot: {err.strerror}", path=str(p)) from None
+    return p
