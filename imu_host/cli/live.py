@@ -62,7 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def make_options(args: argparse.Namespace, out: IO[str], source: str = "") -> Any:
-    from imu_host.live.session import LiveOptions, default_recording_path
+    from imu_host.live.session import LiveOptions
+    from imu_host.paths import default_recording_path
 
     if args.target is not None and args.target <= 0:
         raise InputError("--target must be a positive number of reps")

@@ -93,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
         meta: dict[str, Any] = {"recording": str(src)}
         default_out = src.parent / f"{src.stem}_report"
     elif src.is_file():
-        from imu_host.cli.options import import_options, settings_from_args
         from imu_host import analysis as session
+        from imu_host.cli.options import import_options, settings_from_args
 
         settings = settings_from_args(args)
         analysis = session.analyze_file(str(src), import_options(args), settings)

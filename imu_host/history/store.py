@@ -46,7 +46,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import sqlite3
 import time as time_mod
 from collections.abc import Mapping, Sequence
@@ -56,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from imu_host.errors import InputError
+from imu_host.paths import default_db_path
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x494D5548  # "IMUH"
@@ -96,16 +96,6 @@ _NUMBER_COLUMNS = (
     "asymmetry_pct",
     "target_per_side",
 )
-
-
-def default_db_path() -> Path:
-    """``$IMU_HOST_DB``, else the XDG data dir's ``imu-host/history.sqlite3``."""
-    env = os.environ.get("IMU_HOST_DB")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-    return base / "imu-host" / "history.sqlite3"
 
 
 @dataclass(frozen=True)

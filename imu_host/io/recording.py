@@ -29,6 +29,7 @@ import numpy as np
 
 from imu_host.core.samples import Samples
 from imu_host.errors import InputError
+from imu_host.paths import create_exclusive
 
 MAGIC = "# imu-host recording v1"
 ACCEL_COLS = ("ax_g", "ay_g", "az_g")
@@ -123,14 +124,7 @@ class RecordingWriter:
     ) -> None:
         self.path = Path(path)
         self.has_gyro = has_gyro
-        try:
-            self._fh = open(self.path, "x", encoding="utf-8", newline="\n")  # noqa: SIM115
-        except FileExistsError:
-            raise InputError(
-                "already exists; refusing to overwrite a recording", path=str(self.path)
-            ) from None
-        except OSError as err:
-            raise InputError(f"cannot create: {err.strerror}", path=str(self.path)) from None
+        self._fh = create_exclusive(self.path, "recording", text=True)
         lines = [MAGIC, f"# sample_rate_hz: {sample_rate_hz!r}"]
         for k, v in (meta or {}).items():
             if k == "sample_rate_hz":

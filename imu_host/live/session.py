@@ -36,6 +36,7 @@ import numpy as np
 from imu_host.core.events import FlagEvent, GapEvent, RepEvent
 from imu_host.core.samples import Samples
 from imu_host.errors import InputError
+from imu_host.paths import create_exclusive
 from imu_host.protocol.frames import (
     AckFrame,
     DeviceInfo,
@@ -47,45 +48,7 @@ from imu_host.protocol.frames import (
 )
 from imu_host.transport.base import Backoff, ReconnectingTransport, Transport
 
-RECORDINGS_ENV = "IMU_HOST_RECORDINGS"
-
 MODES = ("tty", "lines", "json")
-
-
-def recordings_dir() -> Path:
-    """Where live recordings go by default: ``$IMU_HOST_RECORDINGS``, else
-    ``$XDG_DATA_HOME/imu-host/recordings`` (``~/.local/share/imu-host/recordings``)."""
-    env = os.environ.get(RECORDINGS_ENV)
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-    return base / "imu-host" / "recordings"
-
-
-def default_recording_path(now: _dt.datetime | None = None, suffix: str = ".csv") -> Path:
-    """``<recordings dir>/live-YYYYmmdd-HHMMSS.csv`` (a numbered variant if taken)."""
-    now = now or _dt.datetime.now()
-    folder = recordings_dir()
-    stem = f"live-{now:%Y%m%d-%H%M%S}"
-    path = folder / f"{stem}{suffix}"
-    n = 2
-    while path.exists():
-        path = folder / f"{stem}-{n}{suffix}"
-        n += 1
-    return path
-
-
-def _create_exclusive(path: Path, what: str) -> IO[bytes]:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return open(path, "xb")  # noqa: SIM115 - closed by the session
-    except FileExistsError:
-        raise InputError(
-            f"already exists; refusing to overwrite a {what}", path=str(path)
-        ) from None
-    except OSError as err:
-        raise InputError(f"cannot create: {err.strerror}", path=str(path)) from None
 
 
 @dataclass
@@ -434,7 +397,7 @@ class LiveSession:
 
     def _open_outputs(self) -> None:
         if self.options.raw_path is not None:
-            self.raw = _create_exclusive(self.options.raw_path, "raw capture")
+            self.raw = create_exclusive(self.options.raw_path, "raw capture")
 
     def _as_recorded(self, block: Samples) -> Samples:
         """Round to the recording's text precision exactly as the file will hold it."""
