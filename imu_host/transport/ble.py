@@ -193,7 +193,9 @@ class BleTransport(Transport):
             self.notifications += 1
             self._q.put((gen, bytes(data)))
 
-        kwargs = {} if self.client_backend is None else {"backend": self.client_backend}
+        kwargs: dict[str, Any] = (
+            {} if self.client_backend is None else {"backend": self.client_backend}
+        )
         client = BleakClient(
             device, disconnected_callback=on_disconnect, timeout=self.connect_timeout, **kwargs
         )
