@@ -38,3 +38,5 @@ def loop():
     asyncio.run_coroutine_threadsafe(cancel_rest(), lp).result(5)
     lp.call_soon_threadsafe(lp.stop)
     th.join(5)
+    if not lp.is_running():
+        lp.close()
