@@ -1,0 +1,149 @@
+"""Replay speed against an independent baseline, measured side by side in one run.
+
+The baseline is what a careful user would write with x-io Fusion: load the same v1
+recording with ``numpy.loadtxt`` and run ``imufusion.Ahrs.update_no_magnetometer`` +
+``get_gravity`` over every sample in a plain Python loop. imu-host's whole command
+(``imu-host replay FILE --json``: start-up, parsing, orientation, rep detection,
+summary) is timed against it, best of ``--repeat`` runs each, alternating, so machine
+noise hits both alike. Also printed: processing alone (``Pipeline.feed`` on samples
+already in memory) in samples/s, and peak RSS of each command.
+
+    .venv/bin/python benchmarks/bench_speed.py [--hours 1] [--repeat 3]
+
+imufusion is installed into the running environment if missing (it is a benchmark
+baseline, not a dependency of imu-host).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from imu_host.core.pipeline import Pipeline
+from imu_host.core.samples import Samples
+from imu_host.io.recording import read_recording, write_recording
+from imu_host.sim.generate import simulate
+
+FUSION_BASELINE = r"""
+import sys
+import numpy as np
+import imufusion
+
+path = sys.argv[1]
+data = np.loadtxt(path, delimiter=",", ndmin=2, usecols=range(7), encoding="utf-8")
+t = data[:, 0]
+acc = data[:, 1:4]
+gyr = data[:, 4:7]
+ahrs = imufusion.Ahrs()
+ahrs.set_sample_period(float(np.median(np.diff(t))))
+out = np.empty((len(t), 3))
+for i in range(len(t)):
+    ahrs.update_no_magnetometer(gyr[i], acc[i])
+    out[i] = ahrs.get_gravity()
+print(out[-1])
+"""
+
+
+def ensure_imufusion() -> None:
+    if importlib.util.find_spec("imufusion") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "imufusion"], check=True)
+
+
+def build(path: Path, hours: float) -> int:
+    sim = simulate("controlled_medium", seed=1)
+    s = sim.samples
+    rate = sim.sample_rate_hz
+    period = float(s.t_s[-1] - s.t_s[0]) + 1.0 / rate
+    n = int(hours * 3600.0 * rate)
+    k = int(np.ceil(n / len(s)))
+    t = np.concatenate([s.t_s - s.t_s[0] + j * period for j in range(k)])[:n]
+    acc = np.tile(s.accel_g, (k, 1))[:n]
+    gyr = np.tile(s.gyro_dps, (k, 1))[:n]
+    write_recording(path, Samples(t, acc, gyr), rate)
+    return n
+
+
+def header_lines(path: Path) -> int:
+    n = 0
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line[:1].isdigit() or line[:1] == "-":
+                break
+            n += 1
+    return n
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB) of one command run as a child process."""
+    code = (
+        "import resource, subprocess, sys, time;"
+        "t0 = time.perf_counter();"
+        "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL);"
+        "dt = time.perf_counter() - t0;"
+        "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024;"
+        "print(dt, rss, r.returncode)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True)
+    dt, rss, rc = out.stdout.split()
+    if int(rc) != 0:
+        raise SystemExit(f"command failed: {' '.join(cmd)}")
+    return float(dt), float(rss)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hours", type=float, default=1.0)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    ensure_imufusion()
+    exe = str(Path(sys.executable).parent / "imu-host")
+    with tempfile.TemporaryDirectory() as tmp:
+        rec = Path(tmp) / "hour.csv"
+        n = build(rec, args.hours)
+        size_mb = rec.stat().st_size / 1e6
+        # the baseline's loadtxt needs the header skipped: write a header-free copy
+        skip = header_lines(rec)
+        plain = Path(tmp) / "plain.csv"
+        with open(rec, encoding="utf-8") as src, open(plain, "w", encoding="utf-8") as dst:
+            for i, line in enumerate(src):
+                if i >= skip:
+                    dst.write(line)
+        base_py = Path(tmp) / "fusion_baseline.py"
+        base_py.write_text(FUSION_BASELINE)
+        ours, theirs = [], []
+        for _ in range(args.repeat):
+            theirs.append(timed([sys.executable, str(base_py), str(plain)]))
+            ours.append(timed([exe, "replay", str(rec), "--json"]))
+        t_ours = min(x[0] for x in ours)
+        t_base = min(x[0] for x in theirs)
+        rss_ours = max(x[1] for x in ours)
+        rss_base = max(x[1] for x in theirs)
+        rec_loaded = read_recording(rec)
+        s = rec_loaded.samples
+        best = float("inf")
+        for _ in range(args.repeat):
+            p = Pipeline(rec_loaded.sample_rate_hz, s.has_gyro)
+            t0 = time.perf_counter()
+            p.feed(s)
+            p.finish()
+            best = min(best, time.perf_counter() - t0)
+    print(f"\n{args.hours:g} h at 100 Hz: {n:,} samples, {size_mb:.1f} MB v1 CSV, "
+          f"best of {args.repeat} (this machine: {os.cpu_count()} cores)\n")  # fmt: skip
+    print("| measure | imu-host | Fusion baseline | ratio |")
+    print("|---|---|---|---|")
+    print(f"| whole command (s) | {t_ours:.2f} | {t_base:.2f} | {t_ours / t_base:.2f} |")
+    print(f"| peak RSS (MB) | {rss_ours:.0f} | {rss_base:.0f} | {rss_ours / rss_base:.2f} |")
+    print(f"| processing alone (samples/s) | {n / best:,.0f} | | |")
+    print("\ngoals: whole-command ratio <= 1.0 (toward 0.4); processing >= 1,000,000 samples/s")
+
+
+if __name__ == "__main__":
+    main()
