@@ -478,6 +478,26 @@ def encode_status(s: StatusFrame) -> bytes:
     return encode_frame(T_STATUS, payload)
 
 
+def encode_device(h: DeviceHealth) -> bytes:
+    """Encode a DEVICE frame (host-side fake devices, tests)."""
+    uid = bytes.fromhex(h.unique_id)[:8]
+    board = h.board.encode("ascii")[:16]
+    fixed = DEVICE.pack(
+        1,
+        len(uid),
+        uid.ljust(8, b"\0"),
+        h.selftest_bits,
+        h.gravity_mg or 0,
+        h.battery_mv or 0,
+        min(h.bus_errors, 0xFFFF),
+        min(h.sensor_reinits, 0xFFFF),
+        h.link_drops & MASK,
+        h.backfilled & MASK,
+        min(h.ring_samples, 0xFFFF),
+    )
+    return encode_frame(T_DEVICE, fixed + bytes((len(board),)) + board)
+
+
 def encode_ack(a: AckFrame) -> bytes:
     return encode_frame(T_ACK, ACK.pack(a.command, a.status, a.token, a.value, a.t_us))
 
