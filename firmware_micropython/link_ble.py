@@ -20,7 +20,7 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
+    def const(x):  # type: ignore[misc]  # CPython: no micropython module
         return x
 
 
@@ -59,7 +59,7 @@ def _ticks():
     if t is None:  # CPython (host-side BLE stacks, tests)
 
         def t():
-            return int(time.monotonic() * 1000000) & 0x3FFFFFFF
+            return int(time.monotonic() * 1000000) & 0x3FFFFFFF  # type: ignore[attr-defined]
 
     return t
 

@@ -13,7 +13,7 @@ import time
 try:
     import select
 except ImportError:
-    select = None
+    select = None  # type: ignore[assignment]
 
 try:
     _ticks_us = time.ticks_us
@@ -21,7 +21,7 @@ try:
 except AttributeError:  # CPython (host-side tests)
 
     def _ticks_us():
-        return int(time.monotonic() * 1000000) & 0x3FFFFFFF
+        return int(time.monotonic() * 1000000) & 0x3FFFFFFF  # type: ignore[attr-defined]
 
     def _ticks_diff(a, b):
         d = (a - b) & 0x3FFFFFFF
@@ -90,7 +90,7 @@ class SerialLink:
             if not self.stalled:
                 self.stalls += 1
             self.stalled = True
-            self._stall_t = t1
+            self._stall_t = t1  # type: ignore[assignment]
             self.drops += 1
             return False
         self.stalled = False
@@ -109,9 +109,10 @@ class SerialLink:
         n = 0
         one = self._one
         while n < len(buf) and self._readable():
-            if self.inp.readinto(one) != 1:
+            if self.inp.readinto(one) != 1:  # type: ignore[misc]
                 self.eof = True
-                self._poller.unregister(self.inp)
+                if self._poller is not None:
+                    self._poller.unregister(self.inp)
                 break
             buf[n] = one[0]
             n += 1

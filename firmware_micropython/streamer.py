@@ -20,7 +20,7 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
+    def const(x):  # type: ignore[misc]  # CPython: no micropython module
         return x
 
 
@@ -181,7 +181,7 @@ class Streamer:
         self.idle = False
         self.idle_after_us = idle_after_ms * 1000
         self._apply_config()
-        now = self.clock() & MASK30
+        now = self.clock() & MASK30  # type: ignore[operator]
         self._last_conn = now
         self._last_data = now
         self.last_ts = now
@@ -260,7 +260,7 @@ class Streamer:
         imu.configure(hz, imu.accel_fs_g, imu.gyro_fs_dps)
         self._apply_config()
         self.anchor = True
-        self._last_data = self.clock() & MASK30
+        self._last_data = self.clock() & MASK30  # type: ignore[operator]
         self._start_flag = wire.INFO_STREAM_START
         return imu.odr_mhz
 
@@ -413,7 +413,7 @@ class Streamer:
             self.wdt.feed()
         conn = link.connected
         if self.idle:
-            now = self.clock() & MASK30
+            now = self.clock() & MASK30  # type: ignore[operator]
             if conn or (self.wake is not None and self.wake()):
                 self._leave_idle(now)
             else:
@@ -422,15 +422,15 @@ class Streamer:
                 return 0
         n = 0
         if self._recover_at >= 0:
-            now = self.clock() & MASK30
+            now = self.clock() & MASK30  # type: ignore[operator]
             if sdiff(now, self._recover_at) >= 0:
                 self._recover(now)
         else:
             try:
                 n = imu.available()
             except OSError:
-                self._bus_error(self.clock() & MASK30)
-            now = self.clock() & MASK30  # after the FIFO count: no sample is newer
+                self._bus_error(self.clock() & MASK30)  # type: ignore[operator]
+            now = self.clock() & MASK30  # type: ignore[operator]  # after the FIFO count: no sample is newer
             if imu.overflow:
                 self._last_data = now  # it overflowed: it is alive, just not read in time
             elif n == 0 and sdiff(now, self._last_data) > self._silent_us:
