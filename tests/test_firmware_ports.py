@@ -161,8 +161,15 @@ def test_notifications_are_rate_limited_to_what_the_link_drains(tmp_path, stack)
 
 def test_short_disconnect_loses_nothing_thanks_to_backfill(tmp_path):
     res, data = run_ble(
-        tmp_path, "scenario=backfill", "stack=none", "backfill=3000", "gap_s=2", "spf=8"
+        tmp_path,
+        "scenario=backfill",
+        "stack=none",
+        "backfill=3000",
+        "gap_s=2",
+        "spf=8",
+        "heap_lock=1",
     )
+    assert res["heap_locked"]  # ring + backfill frames allocate nothing
     assert res["marks"]["ring_after_gap"] >= 190 and res["dropped"] == 0
     frames = FrameDecoder().feed(data)
     assert any(isinstance(f, SampleFrame) and f.backfill for f in frames)

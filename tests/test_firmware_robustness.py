@@ -223,7 +223,9 @@ def test_usb_host_that_stops_reading_does_not_stall_the_sample_loop(tmp_path):
         "stall_t0_s=1.0",
         "stall_t1_s=2.5",
         "backfill=3000",
+        "heap_lock=1",  # the ring and the backfill path allocate nothing either
     )
+    assert meta["heap_locked"]
     assert meta["lost"] == 0 and meta["overflows"] == 0
     assert meta["link_drops"] > 10
     frames = decode_all(data)
@@ -280,6 +282,15 @@ def test_boot_self_test_reports_in_info_and_device_frames(tmp_path, sensor):
     # the motion table is knee rolls: |accel| = 1 g plus 0.01 g noise per axis
     assert health.gravity_mg is not None and abs(health.gravity_mg - 1000) < 50
     assert info.selftest is True and health.selftest_passed, health.selftest_text
+
+
+def test_self_test_fails_when_gravity_is_not_1_g(tmp_path):
+    meta, data = run_harness(tmp_path, "mpu6050", "seconds=1", "selftest=1", "motion_scale=1.1")
+    frames = decode_all(data)
+    health = next(f for f in frames if isinstance(f, DeviceHealth))
+    assert health.gravity_mg == pytest.approx(1100, abs=50)  # 10 % off: outside 5 %
+    assert next(f for f in frames if isinstance(f, DeviceInfo)).selftest is False
+    assert health.selftest_text == "FAILED: gravity"
 
 
 def test_self_test_fails_on_bad_tag_parity(tmp_path):

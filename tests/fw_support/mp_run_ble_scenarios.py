@@ -11,6 +11,7 @@ from array import array
 
 import bluetooth
 import imu
+import micropython
 from fake_i2c import FakeClock, FakeI2C, FakeMPU
 from link_ble import BleNusLink
 from streamer import Streamer
@@ -45,12 +46,20 @@ def main():
         s = Streamer(sensor, link, spf=int(a.get("spf", "4")), clock=clock.ticks_us)
     marks = {}
 
-    def run(seconds):
+    locked = a.get("heap_lock") == "1"
+
+    def run(seconds, lock=True):
         end = clock.now + int(seconds * 1e6)
-        while clock.now < end:
-            s.poll()
-            ble.sim_run(clock.now)
-            clock.now += 1000
+        if lock and locked:
+            micropython.heap_lock()
+        try:
+            while clock.now < end:
+                s.poll()
+                ble.sim_run(clock.now)
+                clock.now += 1000
+        finally:
+            if lock and locked:
+                micropython.heap_unlock()
 
     sc = a["scenario"]
     if sc == "btstack":
@@ -60,13 +69,16 @@ def main():
     elif sc == "backfill":
         ble.sim_connect()
         ble.sim_mtu(185)
+        run(0.05, lock=False)  # (re-fitting frames to the new MTU may allocate)
         run(1.0)
         ble.sim_disconnect()
+        run(0.01, lock=False)
         run(float(a.get("gap_s", "2")))
         ring = getattr(s, "ring", None)
         marks["ring_after_gap"] = ring.count if ring is not None else 0
         ble.sim_connect(65)
         ble.sim_mtu(185, conn=65)
+        run(0.05, lock=False)
         run(3.0)
     elif sc == "idle":
         run(float(a["idle_after_s"]) + 2.0)
@@ -102,6 +114,7 @@ def main():
                 "mtu_exchanges": ble.mtu_exchanges,
                 "interval_us": getattr(link, "interval_us", 0),
                 "produced": dev.produced,
+                "heap_locked": locked,
             }
         )
     )

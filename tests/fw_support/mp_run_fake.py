@@ -47,6 +47,11 @@ def main():
         a[k] = v
     with open(a["motion"], "rb") as f:
         motion = array("f", f.read())
+    if "motion_scale" in a:  # e.g. a wrong accelerometer scale: |g| = 1.2 at rest
+        k = float(a["motion_scale"])
+        for i in range(len(motion)):
+            if i % 6 < 3:
+                motion[i] *= k
     clock = FakeClock(start=int(a.get("clock_start", "1000")))
     cls, who, addr = SENSORS[a["sensor"]]
     if "who" in a:
