@@ -43,13 +43,13 @@ _ADV_TYPE_FLAGS = const(0x01)
 _ADV_TYPE_NAME = const(0x09)
 _ADV_TYPE_UUID128_COMPLETE = const(0x07)
 
-DEFAULT_MTU = const(23)
-MAX_MTU = const(247)
-RX_RING = const(256)
+_DEFAULT_MTU = const(23)
+_MAX_MTU = const(247)
+_RX_RING = const(256)
 _DEFAULT_INTERVAL_US = const(30000)
 NOTIFY_PER_EVENT = 3  # notifications the link is assumed to carry per connection event
 _BURST_EVENTS = const(4)  # bucket depth in connection events
-SLOW_ADV_US = const(1000000)  # advertising interval while idle
+_SLOW_ADV_US = const(1000000)  # advertising interval while idle
 
 
 def _ticks():
@@ -95,7 +95,7 @@ class BleNusLink:
         bluetooth=None,
         ble=None,
         adv_interval_us=100000,
-        want_mtu=MAX_MTU,
+        want_mtu=_MAX_MTU,
         clock=None,
         per_event=NOTIFY_PER_EVENT,
     ):
@@ -112,22 +112,22 @@ class BleNusLink:
         self._tokens = 0
         self._t = self.clock()
         self.conn = None
-        self.mtu = DEFAULT_MTU
-        self.max_write = DEFAULT_MTU - 3
+        self.mtu = _DEFAULT_MTU
+        self.max_write = _DEFAULT_MTU - 3
         self.connections = 0
         self.notify_errors = 0
         self.drops = 0  # frames not sent: bucket empty or stack buffers full
         self.mtu_requests = 0
         self._want_mtu = False
         self.advertising = False
-        self._rx = bytearray(RX_RING)
+        self._rx = bytearray(_RX_RING)
         self._rx_head = 0  # write position (irq)
         self._rx_tail = 0  # read position (loop)
         self._rx_overruns = 0
-        self._chunk = bytearray(MAX_MTU - 3)
+        self._chunk = bytearray(_MAX_MTU - 3)
         cm = memoryview(self._chunk)
         # views of every chunk length, built once so splitting a frame never allocates
-        self._chunk_views = [cm[:i] for i in range(MAX_MTU - 2)]
+        self._chunk_views = [cm[:i] for i in range(_MAX_MTU - 2)]
         b = self.ble
         b.active(True)
         try:
@@ -161,8 +161,8 @@ class BleNusLink:
         if event == _IRQ_CENTRAL_CONNECT:
             self.conn = data[0]
             self.connections += 1
-            self.mtu = DEFAULT_MTU
-            self.max_write = DEFAULT_MTU - 3
+            self.mtu = _DEFAULT_MTU
+            self.max_write = _DEFAULT_MTU - 3
             self.interval_us = _DEFAULT_INTERVAL_US
             self._tokens = _BURST_EVENTS * self.interval_us * self.per_event  # full bucket
             self._t = self.clock()
@@ -170,16 +170,16 @@ class BleNusLink:
             self.advertising = False
         elif event == _IRQ_CENTRAL_DISCONNECT:
             self.conn = None
-            self.mtu = DEFAULT_MTU
-            self.max_write = DEFAULT_MTU - 3
+            self.mtu = _DEFAULT_MTU
+            self.max_write = _DEFAULT_MTU - 3
             self.advertise()  # be findable again
         elif event == _IRQ_GATTS_WRITE:
             if data[1] == self.rx_handle:
                 self._rx_put(self.ble.gatts_read(self.rx_handle))
         elif event == _IRQ_MTU_EXCHANGED:
             mtu = data[1]
-            if mtu > MAX_MTU:
-                mtu = MAX_MTU
+            if mtu > _MAX_MTU:
+                mtu = _MAX_MTU
             self.mtu = mtu
             self.max_write = mtu - 3
         elif event == _IRQ_CONNECTION_UPDATE:
@@ -190,7 +190,7 @@ class BleNusLink:
 
     def _rx_put(self, data):
         for x in data:
-            nxt = (self._rx_head + 1) % RX_RING
+            nxt = (self._rx_head + 1) % _RX_RING
             if nxt == self._rx_tail:
                 self._rx_overruns += 1
                 return
@@ -201,13 +201,13 @@ class BleNusLink:
         n = 0
         while n < len(buf) and self._rx_tail != self._rx_head:
             buf[n] = self._rx[self._rx_tail]
-            self._rx_tail = (self._rx_tail + 1) % RX_RING
+            self._rx_tail = (self._rx_tail + 1) % _RX_RING
             n += 1
         return n
 
     def set_idle(self, on):
         """Idle (power saving): advertise slowly; back to the normal interval when off."""
-        self.adv_interval_us = SLOW_ADV_US if on else self.fast_adv_us
+        self.adv_interval_us = _SLOW_ADV_US if on else self.fast_adv_us
         if self.conn is None:
             self.advertise()
 

@@ -25,7 +25,7 @@ except ImportError:
 
 
 FW_VERSION = (1, 1, 0)
-MAX_SPF = const(20)  # 12 + 20 * 12 = 252 payload bytes, the most one frame can carry
+_MAX_SPF = const(20)  # 12 + 20 * 12 = 252 payload bytes, the most one frame can carry
 _HALF = const(0x20000000)
 _MAX_BATCH = const(32)  # samples read from the sensor per poll (staged, then framed)
 _FW_MAX_HZ = const(400)  # what the MicroPython loop is budgeted for (see README)
@@ -145,8 +145,8 @@ class Streamer:
         self.bus_hz = bus_hz
         self.link_ctrl_c = getattr(link, "ctrl_c", False)
         self._ready = getattr(link, "ready", None)
-        self.frames = wire.SampleFrameBuf(MAX_SPF, imu.channels)
-        self.bframes = wire.SampleFrameBuf(MAX_SPF, imu.channels, wire.T_BACKFILL)
+        self.frames = wire.SampleFrameBuf(_MAX_SPF, imu.channels)
+        self.bframes = wire.SampleFrameBuf(_MAX_SPF, imu.channels, wire.T_BACKFILL)
         self.stage = bytearray(_MAX_BATCH * 2 * imu.channels)
         self.ring = Ring(backfill_samples, 2 * imu.channels) if backfill_samples > 0 else None
         self.info = wire.InfoFrameBuf()
@@ -203,8 +203,8 @@ class Streamer:
         self.frac = 0
         mw = self.link.max_write
         spf = self.spf_wanted
-        if spf > MAX_SPF:
-            spf = MAX_SPF
+        if spf > _MAX_SPF:
+            spf = _MAX_SPF
         if mw and wire.samples_frame_size(1, imu.channels) <= mw:
             # largest frame that still fits one link packet (BLE: MTU - 3); when not even
             # one sample fits (default 23-byte MTU) frames are split and spf is kept

@@ -17,10 +17,10 @@ except ImportError:  # CPython
         return x
 
 
-PROTO_VERSION = const(1)
+_PROTO_VERSION = const(1)
 _SYNC0 = const(0xA5)
 _SYNC1 = const(0x5A)
-OVERHEAD = const(6)  # sync(2) + type + len + crc(2)
+_OVERHEAD = const(6)  # sync(2) + type + len + crc(2)
 MASK30 = const(0x3FFFFFFF)  # counters and clock wrap at 2**30 (a small int on every port)
 
 T_SAMPLES = const(0x01)
@@ -44,7 +44,7 @@ ACK_OK = const(0)
 ACK_BAD_ARG = const(1)
 ACK_UNKNOWN = const(2)
 
-SAMPLES_HDR = const(12)  # seq u32, t_us u32, dt_us u16, n u8, channels u8
+_SAMPLES_HDR = const(12)  # seq u32, t_us u32, dt_us u16, n u8, channels u8
 SAMPLES_FMT = "<IIHBB"
 INFO_FMT = "<BBBBBBBBIBBHffbbbBBBII"  # then name_len u8, name bytes
 INFO_FIXED = const(38)
@@ -54,7 +54,7 @@ ACK_FMT = "<BBHII"
 ACK_LEN = const(12)
 COMMAND_FMT = "<BBHI"
 COMMAND_LEN = const(8)
-MAX_NAME = const(16)
+_MAX_NAME = const(16)
 
 # info flags
 INFO_STREAM_START = const(1)  # first info of a (re)started stream: seq/clock may jump
@@ -67,8 +67,8 @@ ST_GRAVITY_OK = const(4)
 ST_FIFO_OK = const(8)
 ST_PASSED = const(0x80)
 DEVICE_FMT = "<BB8sBHHHHIIH"  # then board name length u8 + name
-DEVICE_FIXED = const(29)
-MAX_BOARD = const(16)
+_DEVICE_FIXED = const(29)
+_MAX_BOARD = const(16)
 # status state bits
 ST_STREAMING = const(1)
 ST_CONNECTED = const(2)
@@ -120,11 +120,11 @@ except (ImportError, AttributeError, SyntaxError):  # CPython, or a port without
 
 
 def frame_size(payload_len):
-    return payload_len + OVERHEAD
+    return payload_len + _OVERHEAD
 
 
 def samples_frame_size(n, channels):
-    return SAMPLES_HDR + 2 * n * channels + OVERHEAD
+    return _SAMPLES_HDR + 2 * n * channels + _OVERHEAD
 
 
 def begin(buf, ftype, plen):
@@ -161,10 +161,10 @@ class SampleFrameBuf:
         self.views = [mv[: samples_frame_size(n, channels)] for n in range(max_n + 1)]
 
     def sample_offset(self, i):
-        return 4 + SAMPLES_HDR + i * self.stride
+        return 4 + _SAMPLES_HDR + i * self.stride
 
     def finish(self, n, seq, t_us, dt_us):
-        plen = SAMPLES_HDR + n * self.stride
+        plen = _SAMPLES_HDR + n * self.stride
         b = self.buf
         begin(b, self.ftype, plen)
         struct.pack_into(SAMPLES_FMT, b, 4, seq, t_us, dt_us, n, self.channels)
@@ -174,7 +174,7 @@ class SampleFrameBuf:
 
 class InfoFrameBuf:
     def __init__(self):
-        self.buf = bytearray(frame_size(INFO_FIXED + 1 + MAX_NAME))
+        self.buf = bytearray(frame_size(INFO_FIXED + 1 + _MAX_NAME))
         self.view = None
 
     def build(
@@ -195,7 +195,7 @@ class InfoFrameBuf:
         name,
     ):
         # allocation allowed here: called on configuration changes only
-        name = name[:MAX_NAME]
+        name = name[:_MAX_NAME]
         plen = INFO_FIXED + 1 + len(name)
         b = self.buf
         begin(b, T_INFO, plen)
@@ -203,7 +203,7 @@ class InfoFrameBuf:
             INFO_FMT,
             b,
             4,
-            PROTO_VERSION,
+            _PROTO_VERSION,
             fw_version[0],
             fw_version[1],
             fw_version[2],
@@ -231,7 +231,7 @@ class InfoFrameBuf:
             b[4 + INFO_FIXED + 1 + i] = ord(name[i])
         seal(b, plen)
         self.plen = plen
-        self.view = memoryview(b)[: plen + OVERHEAD]
+        self.view = memoryview(b)[: plen + _OVERHEAD]
         return self.view
 
     def update(self, flags, seq_next, t_us):
@@ -272,17 +272,17 @@ class DeviceFrameBuf:
     """T_DEVICE: unique id, self-test result, battery and health counters."""
 
     def __init__(self, uid=b"", board=""):
-        self.buf = bytearray(frame_size(DEVICE_FIXED + 1 + MAX_BOARD))
+        self.buf = bytearray(frame_size(_DEVICE_FIXED + 1 + _MAX_BOARD))
         uid = bytes(uid)[:8]
         self.uid = uid + bytes(8 - len(uid))
         self.uid_len = len(uid)
-        board = board[:MAX_BOARD]
-        self.plen = DEVICE_FIXED + 1 + len(board)
+        board = board[:_MAX_BOARD]
+        self.plen = _DEVICE_FIXED + 1 + len(board)
         b = self.buf
-        b[4 + DEVICE_FIXED] = len(board)
+        b[4 + _DEVICE_FIXED] = len(board)
         for i in range(len(board)):
-            b[4 + DEVICE_FIXED + 1 + i] = ord(board[i])
-        self.view = memoryview(b)[: self.plen + OVERHEAD]
+            b[4 + _DEVICE_FIXED + 1 + i] = ord(board[i])
+        self.view = memoryview(b)[: self.plen + _OVERHEAD]
 
     def build(
         self, selftest, g_mg, battery_mv, bus_errors, reinits, link_drops, backfilled, ring_samples
