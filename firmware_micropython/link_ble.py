@@ -224,11 +224,13 @@ class BleNusLink:
         self._tokens = cap * self.per_event if t > cap * self.per_event else t
         return self.interval_us
 
-    def ready(self):
-        """Room for one frame of max_write bytes now."""
+    def ready(self, size=0):
+        """Room now for a frame of `size` bytes (0: one notification)."""
         if self.conn is None:
             return False
-        return self._tokens >= self._refill()
+        cost = self._refill()
+        need = (size + self.max_write - 1) // self.max_write if size > 0 else 1
+        return self._tokens >= need * cost
 
     def _exchange_mtu(self):
         self._want_mtu = False

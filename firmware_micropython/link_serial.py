@@ -68,7 +68,7 @@ class SerialLink:
                 self._poller = None
         self.eof = False
 
-    def ready(self):
+    def ready(self, size=0):
         if not self.stalled:
             return True
         return _ticks_diff(self.clock(), self._stall_t) >= self.probe_us

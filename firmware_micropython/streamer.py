@@ -104,7 +104,7 @@ class Streamer:
     link interface: write(buf) -> bool (False = not delivered), read_into(buf) -> int
     (bytes of host input copied, non-blocking), .connected (bool), .max_write (bytes
     per write that go out in one packet, or 0 = unlimited), .transport_id (0 serial,
-    1 BLE, 2 stdout); optional: ready() -> bool (room for a frame now), .bytes_per_s
+    1 BLE, 2 stdout); optional: ready(size) -> bool (room for a frame now), .bytes_per_s
     (link capacity, 0 = unknown/unlimited), .drops (writes the link refused),
     set_idle(bool) (BLE: slow advertising). led: optional object with update(state).
     wdt: optional machine.WDT (fed every poll). battery: callable -> mV or None.
@@ -211,6 +211,7 @@ class Streamer:
             while spf > 1 and wire.samples_frame_size(spf, imu.channels) > mw:
                 spf -= 1
         self.spf = spf if spf > 0 else 1
+        self._bf_size = wire.samples_frame_size(self.spf, imu.channels)
         self._mtu_seen = mw
         flags = 0
         if self.selftest_bits & wire.ST_RAN:
@@ -298,8 +299,8 @@ class Streamer:
         ring = self.ring
         if ring is None or ring.count == 0:
             return
-        if self._ready is not None and not self._ready():
-            return
+        if self._ready is not None and not self._ready(self._bf_size):
+            return  # no room for a whole backfill frame now: live data goes first
         bf = self.bframes
         n = ring.take_into(bf, self.spf, self.period_us)
         view = bf.finish(n, ring.seqs[ring.head], ring.ts[ring.head], self.period_us)
