@@ -184,6 +184,20 @@ def make_wdt():
         return None  # the port has no watchdog
 
 
+def keep_fed(wdt):
+    """After Ctrl-C the REPL (and mpremote) must not be reset by the watchdog, which no
+    port lets us stop: a timer feeds it from now on (a soft reset ends the timer and
+    main.py arms everything again)."""
+    try:
+        from machine import Timer
+
+        t = Timer(0) if platform() == "esp32" else Timer()
+        t.init(period=1000, mode=Timer.PERIODIC, callback=lambda _t: wdt.feed())
+        return t
+    except Exception:
+        return None
+
+
 def make_wake():
     pin = getattr(config, "WAKE_PIN", None)
     if pin is None:
@@ -253,6 +267,8 @@ def main():
     try:
         s.run(idle=lambda: idle_sleep(s))
     except KeyboardInterrupt:
+        if wdt is not None:
+            keep_fed(wdt)  # the watchdog cannot be stopped: keep the REPL alive
         print("\nimu-host firmware stopped (Ctrl-C); REPL is yours")
     finally:
         if usb:

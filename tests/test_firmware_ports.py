@@ -74,6 +74,8 @@ def test_main_boots_and_streams_over_ble_on_every_port_profile(tmp_path, board):
     assert f"KneeRoll-{UIDS[board][-6:]}".encode() in resp
     assert state["mtu_exchanges"] >= 1  # the board asked for a bigger MTU
     assert state["wdt"] and 2000 <= state["wdt"][0] <= 8388 and state["feeds"] >= 900
+    # after Ctrl-C a periodic timer keeps feeding it, so the REPL / mpremote stay usable
+    assert state["timers"] and state["timers"][0][1] <= state["wdt"][0] // 2
     dec = FrameDecoder()
     frames = dec.feed((tmp_path / "ble.bin").read_bytes())
     assert dec.crc_errors == 0 and dec.bytes_discarded == 0

@@ -206,8 +206,23 @@ class WDT:
                 b.sim_connect()
                 b.sim_mtu(185)
         if self.limit and n >= self.limit:
+            self.limit = 0  # once: what a user's Ctrl-C does
             _dump()
             raise KeyboardInterrupt
+
+
+class Timer:
+    PERIODIC = 1
+    ONE_SHOT = 0
+
+    def __init__(self, id=-1):
+        self.id = id
+
+    def init(self, period=1000, mode=1, callback=None):
+        STATE["timers"] = STATE.get("timers", []) + [[self.id, period, mode]]
+        if callback is not None:
+            callback(self)  # one feed now, as the timer would do
+        _dump()
 
 
 def _dump():
