@@ -191,7 +191,7 @@ def keep_fed(wdt):
     try:
         from machine import Timer
 
-        t = Timer(0) if platform() == "esp32" else Timer()
+        t = Timer(0 if platform() == "esp32" else -1)  # rp2: -1 = its virtual timer
         t.init(period=1000, mode=Timer.PERIODIC, callback=lambda _t: wdt.feed())
         return t
     except Exception:
