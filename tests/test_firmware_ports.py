@@ -57,7 +57,8 @@ def boot(tmp_path, board, config_extra="", feeds=900, connect=True, env_extra=No
         cwd=str(tmp_path),
         timeout=60,
     )
-    state = json.loads((tmp_path / "state.json").read_text())
+    p = tmp_path / "state.json"
+    state = json.loads(p.read_text()) if p.exists() else {}
     return r, state
 
 
@@ -204,3 +205,24 @@ def test_idle_mode_slows_advertising_and_stops_sampling(tmp_path):
     infos = [f for f in frames if isinstance(f, DeviceInfo)]
     assert infos and infos[0].stream_start
     assert sum(f.n for f in frames if isinstance(f, SampleFrame)) > 150
+
+
+# ------------------------------------------------------------------ the profiles bite
+
+
+def test_profiles_reject_what_the_old_defaults_did(tmp_path):
+    # ESP32-S3 has no GPIO22 (the ESP32 DevKit default of firmware 1.0), and UART1 with
+    # MicroPython's default pins on an ESP32 lands on the WROOM SPI flash (GPIO 9/10)
+    r, state = boot(tmp_path, "esp32s3", "\nI2C_SCL = 22\nI2C_SDA = 21\n", feeds=50)
+    assert r.returncode != 0 and b"invalid pin" in r.stdout + r.stderr
+    script = tmp_path / "uart.py"
+    script.write_text(
+        "import json, machine\n"
+        "machine.UART(1, 115200)\n"
+        "print(json.dumps(machine.STATE['errors']))\n"
+    )
+    env = dict(os.environ, MICROPYPATH=f"{SUP / 'board'}:{FW}:{SUP}", IMU_BOARD="esp32")
+    out = subprocess.run([MP, str(script)], capture_output=True, env=env, timeout=30)
+    errors = json.loads(out.stdout)
+    assert any("GPIO10 is the SPI flash" in e for e in errors)
+    assert any("GPIO9 is the SPI flash" in e for e in errors)
