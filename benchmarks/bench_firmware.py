@@ -41,7 +41,7 @@ def bench(name, sensor, clock, spf, max_write=0, ble=False):
         import bluetooth
         from link_ble import BleNusLink
         b = bluetooth.BLE(log_capacity=4 << 20, max_notifications=1 << 18)
-        link = BleNusLink("bench", bluetooth=bluetooth, ble=b)
+        link = BleNusLink("bench", bluetooth=bluetooth, ble=b, clock=clock.ticks_us)
         b.sim_connect()
         if max_write:
             b.sim_mtu(max_write + 3)
@@ -87,7 +87,7 @@ for mtu in (23, 185, 247):
     sim = SimIMU([("still", 2.0)], realtime=True, clock=c.ticks_us, loop=True)
     bench("sim IMU -> BLE NUS MTU %d" % mtu, sim, c, 4, max_write=mtu - 3, ble=True)
 
-# the parts: CRC over a 4-sample frame, frame finish
+# the parts: CRC over a 4-sample frame (viper and pure), frame finish
 fb = wire.SampleFrameBuf(20, 6)
 t0 = time.ticks_us()
 for i in range(2000):
@@ -95,9 +95,14 @@ for i in range(2000):
 crc_us = time.ticks_diff(time.ticks_us(), t0) / 2000
 t0 = time.ticks_us()
 for i in range(2000):
+    wire.crc16_pure(fb.buf, 2, 64)
+crc_pure_us = time.ticks_diff(time.ticks_us(), t0) / 2000
+t0 = time.ticks_us()
+for i in range(2000):
     fb.finish(4, i, i, 10000)
 fin_us = time.ticks_diff(time.ticks_us(), t0) / 2000
 print(json.dumps({"results": results, "crc16_66B_us": crc_us, "finish_4_us": fin_us,
+                  "crc16_pure_66B_us": crc_pure_us, "crc_impl": wire.CRC_IMPL,
                   "sizes": {"samples_n": [wire.samples_frame_size(n, 6) for n in range(1, 21)],
                             "status": wire.frame_size(wire.STATUS_LEN),
                             "ack": wire.frame_size(wire.ACK_LEN),
@@ -139,11 +144,13 @@ def main() -> int:
     for i, x in enumerate(res["results"]):
         x["us_per_sample"] = min(run["results"][i]["us_per_sample"] for run in runs)
     res["crc16_66B_us"] = min(run["crc16_66B_us"] for run in runs)
+    res["crc16_pure_66B_us"] = min(run["crc16_pure_66B_us"] for run in runs)
     res["finish_4_us"] = min(run["finish_4_us"] for run in runs)
     print(
         f"MicroPython Unix port, {args.seconds:g} s of 100 Hz samples per case, heap locked,"
         f" best of {max(1, args.repeat)}"
     )
+    print("(writes/s = link writes; on BLE = notifications/s)")
     print(
         f"{'case':34} {'spf':>4} {'us/sample':>10} {'bytes/s':>8} {'frames/s':>9} {'writes/s':>9}"
     )
@@ -154,7 +161,9 @@ def main() -> int:
             f"{x['bytes'] / secs:>8.0f} {x['frames'] / secs:>9.1f} {x['packets'] / secs:>9.1f}"
         )
     print(
-        f"\ncrc16 over a 66-byte frame: {res['crc16_66B_us']:.1f} us;"
+        f"\ncrc16 over a 66-byte frame: {res['crc_impl']} {res['crc16_66B_us']:.2f} us,"
+        f" pure Python {res['crc16_pure_66B_us']:.2f} us"
+        f" ({res['crc16_pure_66B_us'] / res['crc16_66B_us']:.0f}x);"
         f" finishing a 4-sample frame (header + CRC): {res['finish_4_us']:.1f} us"
     )
     sz = res["sizes"]

@@ -19,6 +19,8 @@ class SimIMU:
     name = "SIM"
     sensor_id = 0
     who_am_i = 0
+    max_odr_hz = 1000
+    sample_bytes = 12
 
     def __init__(
         self,
@@ -98,6 +100,21 @@ class SimIMU:
     def flush(self):
         self.read = self.produced
 
+    def drain_ok(self):
+        return True
+
+    def sleep(self):
+        pass
+
+    def recover(self):
+        pass
+
+    def selftest_regs(self):
+        return True
+
+    def selftest_fifo(self):
+        return True
+
     def available(self):
         if self.realtime:
             el = time.ticks_diff(self.clock(), self.t0)
@@ -118,3 +135,4 @@ class SimIMU:
             v = t[base + j]
             buf[off + 2 * j] = v & 0xFF
             buf[off + 2 * j + 1] = (v >> 8) & 0xFF
+        return True

@@ -25,7 +25,7 @@ class StatusLed:
         if self.pin is None:
             return
         period, on_ms, invert = _PATTERNS[state]
-        lit = (self.clock_ms() % period) < on_ms
+        lit = (self.clock_ms() % period) < on_ms  # type: ignore[operator]
         if invert:
             lit = not lit
         if lit != self.lit:

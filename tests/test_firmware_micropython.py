@@ -32,7 +32,9 @@ from imu_host.protocol.frames import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-FW = ROOT / "firmware_micropython"
+# IMU_FW_DIR: run these tests against another copy of the firmware (e.g. an older one,
+# to see a new test fail before its fix)
+FW = Path(os.environ.get("IMU_FW_DIR", ROOT / "firmware_micropython"))
 SUP = ROOT / "tests" / "fw_support"
 VEC = ROOT / "tests" / "fw_vectors"
 
@@ -121,6 +123,16 @@ def by_seq(frames) -> dict[int, list[int]]:
     return out
 
 
+def find_k0(got: dict[int, list[int]], exp: np.ndarray) -> int:
+    """Motion-table index of sequence number 0, found from the data itself (simulator
+    truth), so no driver assumption about which samples it skipped enters the test."""
+    probe = sorted(got)[:12]
+    for k in range(len(exp)):
+        if all(got[q] == exp[(k + q) % len(exp)].tolist() for q in probe):
+            return k
+    raise AssertionError("the first delivered samples match no position of the motion table")
+
+
 @pytest.mark.parametrize("sensor", ["mpu6050", "mpu6500", "lsm6ds3", "lsm6dso"])
 def test_fake_sensor_stream_decodes_bit_exactly_under_heap_lock(tmp_path, sensor):
     meta, data = run_harness(tmp_path, sensor, "seconds=3", "heap_lock=1", "step_us=1000")
@@ -135,7 +147,7 @@ def test_fake_sensor_stream_decodes_bit_exactly_under_heap_lock(tmp_path, sensor
     assert info.gyro_dps_per_lsb == pytest.approx(1 / g_lsb, rel=1e-6)
     got = by_seq(frames)
     exp = expected_counts(sensor)
-    k0 = meta["first_index"]
+    k0 = find_k0(got, exp)
     # polled every 1 ms, faster than the sensor: every sample arrives, in order, exact
     assert sorted(got) == list(range(len(got))) and len(got) >= 280
     assert all(got[s] == exp[(k0 + s) % len(exp)].tolist() for s in got)
@@ -176,7 +188,8 @@ def test_fifo_keeps_every_sample_through_slow_link_writes(tmp_path, sensor):
     got = by_seq(frames)
     exp = expected_counts(sensor)
     assert sorted(got) == list(range(len(got))) and meta["lost"] == 0 and len(got) > 380
-    assert all(got[s] == exp[(meta["first_index"] + s) % len(exp)].tolist() for s in got)
+    k0 = find_k0(got, exp)
+    assert all(got[s] == exp[(k0 + s) % len(exp)].tolist() for s in got)
     s = Samples.concat(SampleAssembler().feed(frames))
     period = meta["period_us"] * 1e-6
     assert np.max(np.abs(s.t_s - np.arange(len(s)) * period)) < 1.2e-3
@@ -225,7 +238,7 @@ def test_fifo_overflow_is_counted_and_shown_as_a_gap(tmp_path, sensor, stall_s, 
     frames = decode_all(data)
     got = by_seq(frames)
     exp = expected_counts(sensor)
-    k0 = meta["first_index"]
+    k0 = find_k0(got, exp)
     status = [f for f in frames if isinstance(f, StatusFrame)][-1]
     assert status.fifo_overflows == meta["overflows"]
     assert status.sensor_lost_samples == meta["lost"]
@@ -260,7 +273,7 @@ def test_data_ready_sensor_counts_overwritten_samples(tmp_path):
     frames = decode_all(data)
     got = by_seq(frames)
     exp = expected_counts("lsm6ds3")
-    k0 = meta["first_index"]
+    k0 = find_k0(got, exp)
     total = meta["produced"] - k0
     delivered = len(got)
     assert meta["lost"] > 50
@@ -343,10 +356,10 @@ def test_streamer_obeys_commands(tmp_path):
     )
     frames = decode_all(data)
     acks = [(f.command, f.status, f.token, f.value) for f in frames if isinstance(f, AckFrame)]
-    assert acks == [
+    assert acks[2][:3] == (3, 1, 3) and acks[2][3] >= 200_000  # value: the fastest rate
+    assert acks[:2] + acks[3:] == [
         (6, 0, 0x4242, 0),
         (3, 0, 2, 200_000),  # 1 kHz / (1 + 4) = 200 Hz, in mHz
-        (3, 1, 3, 0),
         (99, 2, 4, 0),
         (2, 0, 5, 0),
     ]
@@ -523,16 +536,21 @@ def test_ble_nus_peripheral_with_stand_in_bluetooth(tmp_path):
     assert acks == [("ping", 0xBEEF), ("info", 1)]
     got = by_seq(frames)
     exp = expected_counts("mpu6050")
-    assert all(got[q] == exp[(res["first_index"] + q) % len(exp)].tolist() for q in got)
+    k0 = find_k0(got, exp)
+    assert all(got[q] == exp[(k0 + q) % len(exp)].tolist() for q in got)
     # sampling went on while nobody was connected: ~1 s before the first connection and
     # ~0.5 s while disconnected, all counted as dropped and reported in the status frame
-    assert 95 <= res["marks"]["dropped_before_connect"] <= 101
+    # (minus the MPU gyro settling samples skipped at start, in whole 8-sample frames)
+    assert 85 <= res["marks"]["dropped_before_connect"] <= 101
     assert 140 <= res["dropped"] <= 152
     last_status = [f for f in frames if isinstance(f, StatusFrame)][-1]
     assert last_status.dropped_samples == res["dropped"] and last_status.connected
     asm = SampleAssembler()
     Samples.concat(asm.feed(frames))
-    assert asm.samples_lost == res["dropped"] - res["marks"]["dropped_before_connect"]
+    # the gap while disconnected (~0.5 s); a frame the rate limiter refused in the burst
+    # right after connecting, before the host had any sample, is no gap to the host
+    lost_disconnected = res["dropped"] - res["marks"]["dropped_before_connect"]
+    assert 40 <= asm.samples_lost <= lost_disconnected
 
 
 def test_unix_sim_on_a_pseudo_terminal_is_binary_clean():
@@ -616,7 +634,8 @@ def test_board_main_streams_over_usb_and_stops_on_ctrl_c(tmp_path):
     acks = [(f.command_name, f.token) for f in frames if isinstance(f, AckFrame)]
     assert acks == [("ping", 99)]
     s = Samples.concat(SampleAssembler().feed(frames))
-    assert 100 <= len(s) <= 400  # ~1.5 s at 100 Hz
+    # ~1.5 s at 100 Hz minus the boot (reset 100 ms, gyro settling 30 ms, self-test ~0.2 s)
+    assert 50 <= len(s) <= 400
     assert np.allclose(s.accel_g, [0.0, 0.0, 1.0]) and np.allclose(s.gyro_dps, 0.0)
 
 

@@ -345,3 +345,94 @@ def test_joining_mid_stream_at_any_byte_loses_only_the_partial_frame():
         want = good[first_whole:]
         assert len(got) == len(want), off
         assert all(_same(a, b) for a, b in zip(got, want, strict=True))
+
+
+# ------------------------------------------------------------------ issue 11 additions
+
+
+def _info(**kw) -> DeviceInfo:
+    base = dict(
+        protocol_version=1,
+        firmware_version="1.1.0",
+        sensor_id=1,
+        sensor_model="MPU-6050",
+        who_am_i=0x68,
+        channels=6,
+        samples_per_frame=4,
+        odr_hz=100.0,
+        accel_range_g=4,
+        gyro_range_dps=500,
+        accel_g_per_lsb=1 / 8192,
+        gyro_dps_per_lsb=1 / 65.5,
+        axis_map=(1, 2, 3),
+        clock_bits=30,
+        transport="ble",
+        stream_start=True,
+        seq_next=0,
+        t_us=0,
+    )
+    base.update(kw)
+    return DeviceInfo(**base)
+
+
+def test_old_info_frames_still_decode_and_the_selftest_flags_are_read():
+    # firmware 1.0 info frame (flags bit0 only): self-test unknown
+    old = decode_all(encode_info(_info()))[0]
+    assert isinstance(old, DeviceInfo) and old.selftest is None
+    raw = bytearray(encode_info(_info()))
+    # flags byte (payload offset 29): bit1 self-test ran, bit2 passed (PROTOCOL.md)
+    for flags, want in ((0x03, False), (0x07, True)):
+        raw[4 + 29] = flags
+        body = bytes(raw[2:-2])
+        frame = bytes(raw[:-2]) + crc16(body).to_bytes(2, "little")
+        assert decode_all(frame)[0].selftest is want
+
+
+def test_device_frame_round_trip_and_selftest_text():
+    from imu_host.protocol.frames import DeviceHealth, encode_device
+
+    h = DeviceHealth("246F28A1B2C3", 0x80 | 1 | 2 | 4 | 8, 1003, 3900, 2, 1, 7, 150, 0, "esp32")
+    got = decode_all(encode_device(h))
+    assert got == [h] and h.selftest_passed and h.selftest_text == "passed"
+    bad = DeviceHealth("01", 1 | 2 | 8, 1180, None, 0, 0, 0, 0, 0, "rp2")
+    assert decode_all(encode_device(bad))[0].selftest_text == "FAILED: gravity"
+    assert DeviceHealth("", 0, None, None, 0, 0, 0, 0, 0, "").selftest_passed is None
+
+
+def test_status_frame_carries_bus_errors_and_old_ones_read_zero():
+    from imu_host.protocol.frames import encode_status
+
+    st = StatusFrame(10, 20, 0, 0, 0, None, True, True, False, bus_errors=300)
+    assert decode_all(encode_status(st))[0].bus_errors == 255  # saturating u8
+    old = StatusFrame(10, 20, 0, 0, 0, None, True, True, False)
+    assert decode_all(encode_status(old))[0].bus_errors == 0
+
+
+def _bf(seq: int, n: int, t0: int = 0, backfill: bool = False) -> SampleFrame:
+    counts = np.array([[q, 0, 8192, 0, 0, 0] for q in range(seq, seq + n)], dtype=np.int16)
+    f = decode_all(encode_samples(seq, t0 + seq * 10_000, 10_000, counts))[0]
+    return SampleFrame(f.seq, f.t_us, f.dt_us, f.counts, backfill)
+
+
+def test_assembler_merges_backfill_by_sequence_number_without_duplicates():
+    asm = SampleAssembler(_info(), backfill=True)
+    out = asm.feed([_bf(0, 4), _bf(4, 4), _bf(20, 4), _bf(24, 4)])  # 8..19 missing
+    assert asm.samples_lost == 12
+    # backfill arrives late, overlapping what was delivered live, and twice
+    out += asm.feed([_bf(6, 4, backfill=True), _bf(10, 8, backfill=True)])
+    out += asm.feed([_bf(16, 8, backfill=True), _bf(12, 4, backfill=True)])
+    from imu_host.core.samples import Samples
+
+    s = Samples.concat(out)
+    seqs = np.round(s.accel_g[:, 0] * 8192).astype(int)  # ax carries the seq here
+    assert sorted(seqs.tolist()) == list(range(28))  # every sample once
+    assert asm.samples_lost == 0 and asm.samples_backfilled == 12
+    assert asm.backfill_duplicates == 2 + 6 + 4  # 6,7 / 16,17,20..23 / 12..15
+    # each sample at its true time: seq q at q * 10 ms
+    assert np.allclose(s.t_s, seqs * 0.01)
+
+
+def test_assembler_ignores_backfill_unless_asked():
+    asm = SampleAssembler(_info())
+    out = asm.feed([_bf(0, 4), _bf(8, 4), _bf(4, 4, backfill=True)])
+    assert asm.samples_lost == 4 and sum(len(b) for b in out) == 8

@@ -32,6 +32,8 @@ T_SAMPLES = 0x01
 T_INFO = 0x02
 T_STATUS = 0x03
 T_ACK = 0x04
+T_DEVICE = 0x05  # identity + health (firmware >= 1.1); older hosts skip it
+T_BACKFILL = 0x06  # SAMPLES layout, samples kept while no host was connected
 T_COMMAND = 0x10
 
 CMD_START = 1
@@ -59,8 +61,12 @@ INFO_FIXED = struct.Struct("<BBBBBBBBIBBHffbbbBBBII")
 STATUS = struct.Struct("<IIIIHHBB")
 ACK = struct.Struct("<BBHII")
 COMMAND = struct.Struct("<BBHI")
+DEVICE = struct.Struct("<BB8sBHHHHIIH")
 
 INFO_STREAM_START = 1
+INFO_SELFTEST_RAN = 2
+INFO_SELFTEST_OK = 4
+SELFTEST_BITS = {1: "ran", 2: "registers", 4: "gravity", 8: "fifo", 0x80: "passed"}
 ST_STREAMING = 1
 ST_CONNECTED = 2
 ST_IDENTIFY = 4
@@ -80,6 +86,8 @@ TRANSPORTS: dict[int, str] = {0: "serial", 1: "ble", 2: "stdout"}
 # smallest valid payload per type (a candidate header with a shorter length is garbage)
 _MIN_LEN = {
     T_SAMPLES: SAMPLES_HDR.size,
+    T_BACKFILL: SAMPLES_HDR.size,
+    T_DEVICE: DEVICE.size + 1,
     T_INFO: INFO_FIXED.size + 1,
     T_STATUS: STATUS.size,
     T_ACK: ACK.size,
@@ -117,6 +125,7 @@ class DeviceInfo:
     stream_start: bool  # first info of a (re)started stream
     seq_next: int  # sequence number of the next sample the device will send
     t_us: int  # device clock when this frame was built
+    selftest: bool | None = None  # boot self-test passed (None: not run / old firmware)
 
     @property
     def period_s(self) -> float:
@@ -131,6 +140,7 @@ class SampleFrame:
     t_us: int  # device clock of the first sample, microseconds (mod 2**30)
     dt_us: int  # sample period, microseconds
     counts: np.ndarray  # (n, channels) int16 raw counts, sensor axes: ax ay az [gx gy gz]
+    backfill: bool = False  # kept on the device while no host was connected, sent late
 
     @property
     def n(self) -> int:
@@ -152,6 +162,38 @@ class StatusFrame:
     streaming: bool
     connected: bool
     identifying: bool
+    bus_errors: int = 0  # I2C errors so far, saturating at 255 (0 from older firmware)
+
+
+@dataclass(frozen=True)
+class DeviceHealth:
+    """T_DEVICE: who the board is and how it is doing (firmware >= 1.1)."""
+
+    unique_id: str  # hex of machine.unique_id(); the BLE name ends with its last 6 digits
+    selftest_bits: int  # 1 ran, 2 registers ok, 4 |g| ok, 8 FIFO pattern/tags ok, 0x80 passed
+    gravity_mg: int | None  # |g| measured at boot, milli-g
+    battery_mv: int | None
+    bus_errors: int  # I2C errors (NACK/timeout) so far
+    sensor_reinits: int
+    link_drops: int  # writes the link refused (BLE rate limit, stalled USB host)
+    backfilled: int  # samples sent late from the device's ring buffer
+    ring_samples: int  # samples waiting in it now
+    board: str  # e.g. "esp32s3", "rp2"
+
+    @property
+    def selftest_passed(self) -> bool | None:
+        if not self.selftest_bits & 1:
+            return None
+        return bool(self.selftest_bits & 0x80)
+
+    @property
+    def selftest_text(self) -> str:
+        if not self.selftest_bits & 1:
+            return "not run"
+        failed = [
+            n for b, n in SELFTEST_BITS.items() if 1 < b < 0x80 and not self.selftest_bits & b
+        ]
+        return "passed" if self.selftest_bits & 0x80 else "FAILED: " + ", ".join(failed or ["?"])
 
 
 @dataclass(frozen=True)
@@ -180,7 +222,7 @@ class CommandFrame:
     arg: int
 
 
-Frame = DeviceInfo | SampleFrame | StatusFrame | AckFrame | CommandFrame
+Frame = DeviceInfo | SampleFrame | StatusFrame | AckFrame | CommandFrame | DeviceHealth
 
 
 class ProtocolError(ValueError):
@@ -189,12 +231,29 @@ class ProtocolError(ValueError):
 
 def parse_payload(ftype: int, p: bytes) -> Frame:
     """Decode one frame payload (after sync/CRC checks)."""
-    if ftype == T_SAMPLES:
+    if ftype in (T_SAMPLES, T_BACKFILL):
         seq, t_us, dt_us, n, ch = SAMPLES_HDR.unpack_from(p, 0)
         if ch not in (3, 6) or len(p) != SAMPLES_HDR.size + 2 * n * ch or n == 0:
             raise ProtocolError(f"bad samples frame: n={n} channels={ch} len={len(p)}")
         counts = np.frombuffer(p, dtype="<i2", offset=SAMPLES_HDR.size).reshape(n, ch)
-        return SampleFrame(seq, t_us, dt_us, counts.astype(np.int16))
+        return SampleFrame(seq, t_us, dt_us, counts.astype(np.int16), ftype == T_BACKFILL)
+    if ftype == T_DEVICE:
+        ver, uid_len, uid, st, g, batt, berr, reinit, drops, bfill, ring = DEVICE.unpack_from(p)
+        k = p[DEVICE.size]
+        if ver < 1 or uid_len > 8 or len(p) != DEVICE.size + 1 + k:
+            raise ProtocolError("bad device frame")
+        return DeviceHealth(
+            uid[:uid_len].hex().upper(),
+            st,
+            g or None,
+            batt or None,
+            berr,
+            reinit,
+            drops,
+            bfill,
+            ring,
+            p[DEVICE.size + 1 :].decode("ascii", "replace"),
+        )
     if ftype == T_INFO:
         f = INFO_FIXED.unpack_from(p, 0)
         name_len = p[INFO_FIXED.size]
@@ -227,11 +286,12 @@ def parse_payload(ftype: int, p: bytes) -> Frame:
             stream_start=bool(flags & INFO_STREAM_START),
             seq_next=seq_next,
             t_us=t_us,
+            selftest=bool(flags & INFO_SELFTEST_OK) if flags & INFO_SELFTEST_RAN else None,
         )
     if ftype == T_STATUS:
         if len(p) != STATUS.size:
             raise ProtocolError("bad status frame length")
-        seq_next, t_us, dropped, lost, ovf, batt, state, _r = STATUS.unpack(p)
+        seq_next, t_us, dropped, lost, ovf, batt, state, bus_err = STATUS.unpack(p)
         return StatusFrame(
             seq_next,
             t_us,
@@ -242,6 +302,7 @@ def parse_payload(ftype: int, p: bytes) -> Frame:
             bool(state & ST_STREAMING),
             bool(state & ST_CONNECTED),
             bool(state & ST_IDENTIFY),
+            bus_err,
         )
     if ftype == T_ACK:
         if len(p) != ACK.size:
@@ -412,9 +473,29 @@ def encode_status(s: StatusFrame) -> bytes:
         s.fifo_overflows & 0xFFFF,
         s.battery_mv or 0,
         state,
-        0,
+        min(s.bus_errors, 255),
     )
     return encode_frame(T_STATUS, payload)
+
+
+def encode_device(h: DeviceHealth) -> bytes:
+    """Encode a DEVICE frame (host-side fake devices, tests)."""
+    uid = bytes.fromhex(h.unique_id)[:8]
+    board = h.board.encode("ascii")[:16]
+    fixed = DEVICE.pack(
+        1,
+        len(uid),
+        uid.ljust(8, b"\0"),
+        h.selftest_bits,
+        h.gravity_mg or 0,
+        h.battery_mv or 0,
+        min(h.bus_errors, 0xFFFF),
+        min(h.sensor_reinits, 0xFFFF),
+        h.link_drops & MASK,
+        h.backfilled & MASK,
+        min(h.ring_samples, 0xFFFF),
+    )
+    return encode_frame(T_DEVICE, fixed + bytes((len(board),)) + board)
 
 
 def encode_ack(a: AckFrame) -> bytes:
@@ -463,8 +544,16 @@ class SampleAssembler:
       the skipped sequence numbers are not counted as lost, the clock jump is kept;
     - sample frames that arrive before any DeviceInfo are held (up to ``max_pending``
       frames) and converted once it arrives;
-    - ``apply_axis_map``: rotate sensor axes into the body frame with the info's axis map.
+    - ``apply_axis_map``: rotate sensor axes into the body frame with the info's axis map;
+    - ``backfill=True``: BACKFILL frames (samples the device kept while no host was
+      connected or the link refused them) are merged by sequence number: samples that
+      fill a recorded gap come out as extra blocks with their true times (earlier than
+      blocks already returned), ``samples_lost`` goes down by as many and
+      ``samples_backfilled`` up; a sequence number already delivered is dropped
+      (``backfill_duplicates``). With ``backfill=False`` (default) they are ignored.
     """
+
+    MAX_GAPS = 512
 
     def __init__(
         self,
@@ -472,14 +561,21 @@ class SampleAssembler:
         *,
         max_pending: int = 4096,
         apply_axis_map: bool = True,
+        backfill: bool = False,
     ) -> None:
         self.info: DeviceInfo | None = None
         self.max_pending = max_pending
         self.apply_axis_map = apply_axis_map
+        self.backfill = backfill
         self.samples_received = 0
         self.samples_lost = 0
+        self.samples_backfilled = 0
+        self.backfill_duplicates = 0
         self.device_resets = 0
         self.frames_discarded = 0  # no info in time, or channel count mismatch
+        # gaps still open for backfill: [first seq, count, stream us, device clock] where
+        # the last two anchor device clock -> stream time
+        self._gaps: list[list[float]] = []
         self._track: _Track | None = None
         self._pending: deque[SampleFrame] = deque()
         self._resync = False
@@ -493,7 +589,9 @@ class SampleAssembler:
         self._pending.clear()
         self._resync = False
         self.samples_received = self.samples_lost = self.device_resets = 0
+        self.samples_backfilled = self.backfill_duplicates = 0
         self.frames_discarded = 0
+        self._gaps = []
 
     def set_info(self, info: DeviceInfo) -> list[Samples]:
         """Install device info; returns blocks for frames held while waiting for it."""
@@ -542,22 +640,72 @@ class SampleAssembler:
         dt_fwd = (fr.t_us - tr.raw_t) & MASK
         if dseq >= WRAP // 2:
             self.device_resets += 1  # sequence went backwards
+            self._gaps.clear()
             return tr.next_us
         if self._resync:
             # restarted stream on the same device clock: a time jump, nothing lost
             dt = dt_fwd - WRAP if dt_fwd >= WRAP // 2 else dt_fwd
             if dt < -3 * period:
                 self.device_resets += 1
+                self._gaps.clear()
                 return tr.next_us
+            self._gaps.clear()  # a restarted stream: nothing before it will be backfilled
             return max(tr.next_us + dt, tr.last_us + 1.0)
         expect = dseq * period
         dt = dt_fwd + round((expect - dt_fwd) / WRAP) * WRAP  # unwrap near the expectation
         if abs(dt - expect) > max(50_000.0, 0.1 * expect, 3 * period):
             self.device_resets += 1  # sequence and clock disagree: the device restarted
+            self._gaps.clear()
             return tr.next_us
         self.samples_lost += dseq
+        if dseq and self.backfill:
+            self._gaps.append([tr.raw_seq, dseq, tr.next_us, tr.raw_t])
+            if len(self._gaps) > self.MAX_GAPS:
+                del self._gaps[0]
         # small negative dt: the device corrected its timestamp estimate; keep order
         return max(tr.next_us + dt, tr.last_us + 1.0)
+
+    def _merge_backfill(self, fr: SampleFrame) -> Samples | None:
+        """Samples of a BACKFILL frame that fill recorded gaps, at their true times."""
+        keep: list[int] = []
+        t_us: list[float] = []
+        for i in range(fr.n):
+            q = (fr.seq + i) & MASK
+            for gi, g in enumerate(self._gaps):
+                off = (q - int(g[0])) & MASK
+                if off < g[1]:
+                    d = (fr.t_us + i * fr.dt_us - int(g[3])) & MASK
+                    d = d - WRAP if d >= WRAP // 2 else d
+                    keep.append(i)
+                    t_us.append(g[2] + d)
+                    # split the gap around q
+                    left, right = off, int(g[1]) - off - 1
+                    parts = []
+                    if left:
+                        parts.append([g[0], left, g[2], g[3]])
+                    if right:
+                        parts.append([(q + 1) & MASK, right, g[2], g[3]])
+                    self._gaps[gi : gi + 1] = parts
+                    break
+        self.backfill_duplicates += fr.n - len(keep)
+        if not keep:
+            return None
+        self.samples_lost -= len(keep)
+        self.samples_backfilled += len(keep)
+        self.samples_received += len(keep)
+        return self._to_samples(fr.counts[keep], np.asarray(t_us))
+
+    def _to_samples(self, counts: np.ndarray, t_us: np.ndarray) -> Samples:
+        info = self.info
+        assert info is not None
+        c = counts.astype(np.float64)
+        accel = c[:, 0:3] * info.accel_g_per_lsb
+        gyro = c[:, 3:6] * info.gyro_dps_per_lsb if c.shape[1] == 6 else None
+        if self._m is not None:
+            accel = accel @ self._m.T
+            if gyro is not None:
+                gyro = gyro @ self._m.T
+        return Samples(t_us * 1e-6, accel, gyro)
 
     def _convert(self, fr: SampleFrame) -> Samples | None:
         info = self.info
@@ -565,6 +713,14 @@ class SampleAssembler:
         if fr.channels != info.channels:
             self.frames_discarded += 1
             return None
+        if fr.backfill:
+            if not self.backfill:
+                return None
+            tr = self._track
+            ahead = tr is None or ((fr.seq - tr.raw_seq) & MASK) < WRAP // 2
+            if not ahead:
+                return self._merge_backfill(fr)
+            # newer than anything live so far: it simply continues the stream
         start = self._start_us(fr)
         self._resync = False
         n = fr.n
@@ -576,11 +732,4 @@ class SampleAssembler:
             last_us=float(t_us[-1]),
         )
         self.samples_received += n
-        c = fr.counts.astype(np.float64)
-        accel = c[:, 0:3] * info.accel_g_per_lsb
-        gyro = c[:, 3:6] * info.gyro_dps_per_lsb if fr.channels == 6 else None
-        if self._m is not None:
-            accel = accel @ self._m.T
-            if gyro is not None:
-                gyro = gyro @ self._m.T
-        return Samples(t_us * 1e-6, accel, gyro)
+        return self._to_samples(fr.counts, t_us)

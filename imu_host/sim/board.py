@@ -156,6 +156,7 @@ class PlaybackIMU:
     name = "SIM"
     sensor_id = 0
     who_am_i = 0
+    max_odr_hz = 1000
 
     def __init__(
         self,
@@ -194,6 +195,22 @@ class PlaybackIMU:
     def done(self) -> bool:
         return self.read >= self.n
 
+    # the rest of the driver interface: a played-back sensor never fails
+    def drain_ok(self) -> bool:
+        return True
+
+    def sleep(self) -> None:
+        pass
+
+    def recover(self) -> None:
+        pass
+
+    def selftest_regs(self) -> bool:
+        return True
+
+    def selftest_fifo(self) -> bool:
+        return True
+
     def clock_us(self) -> int:
         """Device clock for the virtual (not real-time) mode."""
         return (1_000 + self.produced * self.period_us) & MASK30
@@ -214,11 +231,15 @@ class PlaybackIMU:
             self.produced = min(self.n, max(self.produced, p))
         return self.produced - self.read
 
-    def read_into(self, buf: Any, off: int) -> None:
-        k = min(self.read, self.n - 1)
+    def read_into(self, buf: Any, off: int) -> bool:
+        """Copy the next ready sample into ``buf[off:]``; False when none is ready."""
+        if self.read >= self.produced:
+            return False
+        k = self.read
         self.read += 1
         size = 2 * self.channels
         buf[off : off + size] = self.raw[k * size : (k + 1) * size]
+        return True
 
 
 class _PortLink:

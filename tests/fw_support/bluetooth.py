@@ -2,6 +2,13 @@
 # Records registrations, advertising and notifications; tests drive the IRQ handler
 # (connect, MTU exchange, writes, disconnect) through the sim_* helpers.
 # gatts_notify() is allocation-free (preallocated log) so it can run under heap_lock.
+#
+# Stack profiles (stack=...): None = every notification goes out at once (log);
+# "nimble" (ESP32) = the controller holds `queue_max` notifications, more raise
+# OSError(ENOMEM); "btstack" (Pico W) = gatts_notify never fails, it queues a heap copy
+# (bytes(data): allocates) until the link drains it. Both drain `per_event`
+# notifications per connection event of `interval_us` when sim_run(now_us) is called;
+# only drained notifications reach the log (what the central received).
 from array import array
 
 FLAG_READ = 0x0002
@@ -21,8 +28,31 @@ class UUID:
         return str(self) == str(other)
 
 
+LAST = None  # the most recent BLE() (the board stand-in dumps its log)
+
+
 class BLE:
-    def __init__(self, log_capacity=1 << 20, max_notifications=1 << 16):
+    def __init__(
+        self,
+        log_capacity=1 << 20,
+        max_notifications=1 << 16,
+        stack=None,
+        interval_us=30000,
+        per_event=3,
+        queue_max=12,
+    ):
+        global LAST
+        LAST = self
+        self.stack = stack
+        self.interval_us = interval_us
+        self.per_event = per_event
+        self.queue_max = queue_max
+        self.queue = []  # btstack/nimble: notifications not yet sent over the air
+        self.max_queue = 0
+        self.queued_bytes_max = 0
+        self.enomem = 0
+        self._next_event = 0
+        self.mtu_exchanges = 0
         self._active = False
         self.cfg = {}
         self.handler = None
@@ -81,9 +111,42 @@ class BLE:
     def gap_advertise(self, interval_us, adv_data=None, resp_data=None, connectable=True):
         self.adverts.append((interval_us, bytes(adv_data or b""), bytes(resp_data or b"")))
 
+    def gattc_exchange_mtu(self, conn_handle):
+        self.mtu_exchanges += 1  # the test answers with sim_mtu() (the central decides)
+
     def gatts_notify(self, conn_handle, value_handle, data=None):
         if self.fail_notify:
             raise OSError(12)
+        if self.stack == "nimble" and len(self.queue) >= self.queue_max:
+            self.enomem += 1
+            raise OSError(12)  # ENOMEM: NimBLE's mbufs are used up
+        if self.stack is not None:
+            self.queue.append((conn_handle, bytes(data)))  # heap copy (btstack: unbounded)
+            if len(self.queue) > self.max_queue:
+                self.max_queue = len(self.queue)
+            q = sum(len(d) for _, d in self.queue)
+            if q > self.queued_bytes_max:
+                self.queued_bytes_max = q
+            return
+        self._log(conn_handle, data)
+
+    def sim_run(self, now_us):
+        """Connection events up to now_us: each sends per_event queued notifications."""
+        if self._next_event == 0:
+            self._next_event = now_us
+        while self._next_event <= now_us:
+            for _ in range(self.per_event):
+                if not self.queue:
+                    break
+                c, d = self.queue.pop(0)
+                self._log(c, d)
+            self._next_event += self.interval_us
+
+    def sim_conn_update(self, interval_us, conn=64):
+        self.interval_us = interval_us
+        self.handler(27, (conn, interval_us // 1250, 0, 400, 0))
+
+    def _log(self, conn_handle, data):
         n = len(data)
         if n > self.mtu - 3:
             self.oversize += 1

@@ -26,7 +26,10 @@ def main():
     dev = FakeMPU(clock, motion, 0x68)
     sensor = imu.detect(FakeI2C({0x68: dev}), 100, 4, 500)
     ble = bluetooth.BLE()
-    link = BleNusLink("KneeTest", bluetooth=bluetooth, ble=ble)
+    try:
+        link = BleNusLink("KneeTest", bluetooth=bluetooth, ble=ble, clock=clock.ticks_us)
+    except TypeError:  # an older firmware
+        link = BleNusLink("KneeTest", bluetooth=bluetooth, ble=ble)
     s = Streamer(sensor, link, spf=8, clock=clock.ticks_us)
     cmds = b""
     if a["cmds"]:

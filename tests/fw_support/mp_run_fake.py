@@ -3,6 +3,12 @@
 #   sensor=mpu6050|mpu6500|lsm6ds3|lsm6dso  motion=PATH(float32 x6 per sample)  out=PATH
 #   seconds=F step_us=N stall_every=N stall_us=N heap_lock=0|1 spf=N rate=HZ
 #   cmds=PATH (host command bytes) cmd_at_s=F (when the host sends them) warmup_s=F
+#   who=0xNN (WHO_AM_I the fake answers) freq=HZ (timed I2C bus: the clock advances per
+#   byte) fault_t0_s=F fault_t1_s=F fault_errno=N (every transaction fails in that
+#   window) fault_power_cycle=1 (the sensor loses its configuration in it)
+#   corrupt_every=N (DSO: bad tag parity) gyro_delay_slots=N backfill=N (ring samples)
+#   link=mem|stall stall_t0_s stall_t1_s (USB host holds the port but stops reading)
+#   selftest=1 idle_after_s=F
 # Prints one JSON line with what happened.
 import json
 import sys
@@ -41,13 +47,43 @@ def main():
         a[k] = v
     with open(a["motion"], "rb") as f:
         motion = array("f", f.read())
+    if "motion_scale" in a:  # e.g. a wrong accelerometer scale: |g| = 1.2 at rest
+        k = float(a["motion_scale"])
+        for i in range(len(motion)):
+            if i % 6 < 3:
+                motion[i] *= k
     clock = FakeClock(start=int(a.get("clock_start", "1000")))
     cls, who, addr = SENSORS[a["sensor"]]
+    if "who" in a:
+        who = int(a["who"], 16)
     dev = cls(clock, motion, who)
     dev.rate_error_ppm = int(a.get("rate_error_ppm", "0"))
-    bus = FakeI2C({addr: dev})
+    if "corrupt_every" in a:
+        dev.corrupt_every = int(a["corrupt_every"])
+    if "gyro_delay_slots" in a:
+        dev.gyro_delay_slots = int(a["gyro_delay_slots"])
+    bus = FakeI2C({addr: dev}, clock=clock, freq=int(a.get("freq", "0")))
     sensor = imu.detect(bus, int(a["rate"]), 4, 500, fifo=a.get("fifo", "1") == "1")
-    link = MemLink(capacity=2 << 20, max_write=int(a["max_write"]))
+    if "fault_t0_s" in a:
+        t0 = clock.now + int(float(a["fault_t0_s"]) * 1e6)
+        t1 = clock.now + int(float(a["fault_t1_s"]) * 1e6)
+        bus.window = (t0, t1, int(a.get("fault_errno", "110")))
+        if a.get("fault_power_cycle") == "1":
+            bus.after_window = dev.power_cycle
+    if a.get("link") == "stall":
+        from link_serial import SerialLink
+        from memlink import StallingUsb
+
+        sink = StallingUsb(
+            clock,
+            clock.now + int(float(a.get("stall_t0_s", "1")) * 1e6),
+            clock.now + int(float(a.get("stall_t1_s", "2")) * 1e6),
+        )
+        link = SerialLink(sink, None, clock=clock.ticks_us, stall_ms=20)
+        link._poller = None
+        link.inp = bytearray(0)  # (the harness feeds no commands on this link)
+    else:
+        link = sink = MemLink(capacity=2 << 20, max_write=int(a["max_write"]))
     if a["cmds"]:
         with open(a["cmds"], "rb") as f:
             link.inp = bytearray(f.read())
@@ -56,14 +92,32 @@ def main():
         with open(a["cmds2"], "rb") as f:
             cmds2 = f.read()
     cmd2_at = clock.now + int(float(a.get("cmd2_at_s", "2.0")) * 1e6)
-    s = Streamer(sensor, link, spf=int(a["spf"]), clock=clock.ticks_us)
+    selftest = None
+    if a.get("selftest") == "1":
+        import selftest as st_mod
+
+        def advance():
+            clock.now += 1000
+
+        selftest = st_mod.run(sensor, clock.ticks_us, advance)
+    kw = {}  # only what a run asks for (so an older firmware can run the same harness)
+    if selftest is not None:
+        kw["selftest"] = selftest
+    if "backfill" in a:
+        kw["backfill_samples"] = int(a["backfill"])
+    if int(a.get("freq", "0")):
+        kw["bus_hz"] = int(a["freq"])
+    try:
+        s = Streamer(sensor, link, spf=int(a["spf"]), clock=clock.ticks_us, **kw)
+    except TypeError:  # an older firmware without these options
+        s = Streamer(sensor, link, spf=int(a["spf"]), clock=clock.ticks_us)
     step = int(a["step_us"])
     stall_every = int(a["stall_every"])
     stall_us = int(a["stall_us"])
     end_us = clock.now + int(float(a["seconds"]) * 1e6)
     warm_end = clock.now + int(float(a["warmup_s"]) * 1e6)
     cmd_at = clock.now + int(float(a["cmd_at_s"]) * 1e6)
-    ninp = len(link.inp)
+    ninp = len(link.inp) if isinstance(link, MemLink) else 0
     polls = 0
     # warm-up runs unlocked (first frames, lazily created objects), then the loop is locked
     while clock.now < warm_end:
@@ -102,30 +156,43 @@ def main():
     s._flush()
     s.send_status(clock.now & 0x3FFFFFFF)  # final counters
     with open(a["out"], "wb") as f:
-        f.write(memoryview(link.out)[: link.pos])
-    print(
-        json.dumps(
-            {
-                "driver": sensor.name,
-                "first_index": dev.first_index,
-                "produced": dev.produced,
-                "seq": s.seq,
-                "lost": s.lost,
-                "dropped": s.dropped,
-                "overflows": sensor.overflows,
-                "frames_sent": s.frames_sent,
-                "polls": polls,
-                "bytes": link.pos,
-                "heap_locked": locked,
-                "mem_before": mem_before,
-                "t_start": dev.t_start,
-                "period_us": dev.period_us,
-                "commands_ok": s.cmd.ok,
-                "commands_bad": s.cmd.bad,
-                "spf": s.spf,
-            }
-        )
-    )
+        f.write(memoryview(sink.out)[: sink.pos])
+    extra = {
+        "bus_errors": getattr(s, "bus_errors", 0),
+        "reinits": getattr(s, "reinits", 0),
+        "discarded_batches": getattr(s, "discarded_batches", 0),
+        "dev_errors": bus.errors,
+        "resets_ignored": getattr(dev, "resets_ignored", 0),
+        "power_cycles": getattr(dev, "power_cycles", 0),
+        "dev_overflowed": dev.overflowed,
+        "bad_tags_injected": getattr(dev, "bad_tags", 0),
+        "link_drops": getattr(link, "drops", 0),
+        "backfilled": getattr(s, "backfilled", 0),
+        "max_write_us": getattr(link, "max_write_us", 0),
+        "selftest": list(selftest) if selftest else None,
+        "clock_end": clock.now,
+    }
+    res = {
+        "driver": sensor.name,
+        "first_index": dev.first_index,
+        "produced": dev.produced,
+        "seq": s.seq,
+        "lost": s.lost,
+        "dropped": s.dropped,
+        "overflows": sensor.overflows,
+        "frames_sent": s.frames_sent,
+        "polls": polls,
+        "bytes": sink.pos,
+        "heap_locked": locked,
+        "mem_before": mem_before,
+        "t_start": dev.t_start,
+        "period_us": dev.period_us,
+        "commands_ok": s.cmd.ok,
+        "commands_bad": s.cmd.bad,
+        "spf": s.spf,
+    }
+    res.update(extra)
+    print(json.dumps(res))
 
 
 main()

@@ -7,7 +7,10 @@
   500 samples. Fed to the fake sensors.
 - mpu6050_stream.bin: what the firmware sent (fake MPU-6050 at 100 Hz, 4 samples per
   frame, +-4 g / +-500 dps, a 35 ms loop stall every 50 polls, one host ping at 1 s).
-- mpu6050_meta.json: harness report (first motion index read, counters).
+- mpu6050_meta.json: harness report (counters); first_index = motion index of seq 0,
+  found by matching the decoded stream against the quantised motion table (the
+  firmware skips the MPU's settling gyro samples after wake, so it is not the first
+  sample the fake produced).
 - commands.bin: host encode_command() output the firmware decoder must accept.
 """
 
@@ -56,6 +59,22 @@ def knee_motion(n: int = 500, rate_hz: float = 100.0, seed: int = 3) -> np.ndarr
     return m.astype(np.float32)
 
 
+def _match_first_index(stream: Path, motion: Path) -> int:
+    from imu_host.protocol.frames import SampleFrame, decode_all
+
+    m = np.fromfile(motion, dtype="<f4").reshape(-1, 6).astype(np.float64)
+    exp = np.clip(
+        np.hstack([np.floor(m[:, :3] * 8192 + 0.5), np.floor(m[:, 3:] * 65.5 + 0.5)]),
+        -32768,
+        32767,
+    )
+    first = next(f for f in decode_all(stream.read_bytes()) if isinstance(f, SampleFrame))
+    for k in range(len(exp)):
+        if np.array_equal(first.counts[: min(first.n, 4)], exp[k : k + min(first.n, 4)]):
+            return k - first.seq
+    raise SystemExit("the stream matches no position of the motion table")
+
+
 def main() -> None:
     from imu_host.protocol.frames import encode_command
 
@@ -76,6 +95,7 @@ def main() -> None:
     )
     meta = json.loads(r.stdout)
     meta.pop("mem_before", None)  # varies from run to run
+    meta["first_index"] = _match_first_index(HERE / "mpu6050_stream.bin", HERE / "motion.f32")
     (HERE / "mpu6050_meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     print(meta)
 
