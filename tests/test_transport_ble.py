@@ -207,3 +207,17 @@ def test_auto_with_no_board_is_one_clear_line(monkeypatch):
     monkeypatch.setattr(transport_serial, "list_serial_ports", lambda all_ports=False: [])
     with pytest.raises(InputError, match="no board found.*Bluetooth is not available"):
         open_transport(scanner_backend=_NoBusScanner, ble_timeout=0.1)
+
+
+def test_ble_target_matches_full_name_prefix_and_unique_id():
+    """Boards advertise KneeRoll-<unique id> (firmware README); --ble KneeRoll still finds one."""
+    from imu_host.transport.ble import name_matches
+
+    assert name_matches("KneeRoll", "KneeRoll")  # older firmware
+    assert name_matches("KneeRoll", "KneeRoll-A1B2C3")  # the prefix alone
+    assert name_matches("kneeroll-a1b2c3", "KneeRoll-A1B2C3")  # full name, any case
+    assert name_matches("A1B2C3", "KneeRoll-A1B2C3")  # the unique id alone
+    assert not name_matches("KneeRoll-D4E5F6", "KneeRoll-A1B2C3")  # another board
+    assert not name_matches("Knee", "KneeRoll-A1B2C3")  # not a name prefix
+    assert not name_matches("KneeRoll", None)
+    assert not name_matches("", "KneeRoll")

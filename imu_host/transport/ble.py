@@ -169,7 +169,7 @@ class BleTransport(Transport):
         def match(d: BLEDevice, adv: Any) -> bool:
             if by_address:
                 return d.address.lower() == want
-            return want in ((adv.local_name or "").lower(), (d.name or "").lower())
+            return any(name_matches(self.target, n) for n in (adv.local_name, d.name))
 
         try:
             device = await BleakScanner.find_device_by_filter(
@@ -291,6 +291,22 @@ class BleTransport(Transport):
                 self._thread.join(5.0)
             if not loop.is_running():
                 loop.close()
+
+
+def name_matches(target: str, name: str | None) -> bool:
+    """Does an advertised ``name`` answer to ``--ble target``?
+
+    Boards advertise ``KneeRoll-<unique id>`` (firmware 1.1; older ones plain
+    ``KneeRoll``). The full name matches, and so do the bare prefix (``KneeRoll``: the
+    first such board found) and the unique id alone (``A1B2C3``). Case-insensitive.
+    """
+    if not name:
+        return False
+    want, have = target.strip().lower(), name.strip().lower()
+    if not want:
+        return False
+    base, sep, uid = have.rpartition("-")
+    return have == want or (bool(sep) and (base == want or uid == want))
 
 
 def resolve_target(text: str) -> str:
