@@ -12,15 +12,13 @@ import pytest
 
 from imu_host.core.events import Rep
 from imu_host.errors import InputError
+from imu_host.history.export import format_table, plot_history, write_csv
 from imu_host.history.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     HistoryDB,
     default_db_path,
-    format_table,
-    plot_history,
     save_to_history,
-    write_csv,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -49,13 +49,8 @@ def _check_output(path_text: str, db_path: Path, what: str, suffix: str | None =
 
 
 def run(args: argparse.Namespace) -> int:
-    from imu_host.history.store import (
-        HistoryDB,
-        default_db_path,
-        format_table,
-        plot_history,
-        write_csv,
-    )
+    from imu_host.history.export import format_table, plot_history, write_csv
+    from imu_host.history.store import HistoryDB, default_db_path
 
     since = parse_since(args.since)
     db_path = Path(args.db) if args.db else default_db_path()

@@ -78,7 +78,8 @@ def _events_from(summary: dict[str, Any]) -> list[FlagEvent]:
 def run(args: argparse.Namespace) -> int:
     from imu_host.core.events import FlagEvent
     from imu_host.history.store import HistoryDB, default_db_path, save_to_history
-    from imu_host.report.summary import reps_from_dicts, write_report
+    from imu_host.report.summary import reps_from_dicts
+    from imu_host.report.write import write_report
 
     if args.target is not None and args.target < 0:
         raise InputError(f"--target must be >= 0, got {args.target}")
