@@ -253,6 +253,7 @@ def test_files_exist(written):
         assert p is not None and p.is_file() and p.stat().st_size > 0
     assert written.figure_png.read_bytes()[:8] == PNG_MAGIC
     assert {p.name for p in written.out_dir.iterdir()} == {
+        ".imu-host-report.json",  # the manifest of the set (what may be replaced next time)
         "summary.json",
         "report.md",
         "report.png",
@@ -289,21 +290,30 @@ def test_summary_json_numbers(written):
 
 def test_markdown_content(written):
     md = written.markdown.read_text()
-    assert "**3 of 7 reps clean (43%)**, 4 flagged." in md
-    assert "Asymmetry of range (left vs right): **29%** (right side smaller)." in md
+    assert "**3 of 7 reps clean (43%)**, 4 with a fault." in md
+    assert "Difference in range between the sides: **29%** (the right side goes less far)." in md
     assert "| Prescribed | 5 | 5 | 10 |" in md
     assert "| Done | 4 | 3 | 7 |" in md
     assert "| Clean | 2 | 1 | 3 |" in md
-    assert "| Fast drops | 2 | 0 | 2 |" in md
-    assert "| ROM mean (°) | 42.0 | 30.0 |  |" in md
-    assert "| Descent time, median (s) | 1.4 | 2.6 | 2.2 |" in md
+    assert "| Dropped too fast | 2 | 0 | 2 |" in md
+    assert "| Range of motion, average (°) | 42.0 | 30.0 |  |" in md
+    assert "| Time on the way down, typical (s) | 1.4 | 2.6 | 2.2 |" in md
     assert "- 2 of 4 drops to the left were too fast: lower the knees over 2-3 s." in md
     assert "![Knee angle over time, reps and faults](report.png)" in md
     assert (
         "| 7 | left | 44.0 | 36.0 | 0.6 | 0.0 | 1.0 | 140 | 110 | "
-        "fast_drop, bounce, fast_return |" in md
+        "dropped too fast, bounced at the end, came back too fast |" in md
     )
+    assert "| 1 | left | 1.0 | 40.0 | 2.0 | 1.0 | 2.0 | 30 | 28 | clean |" in md
     assert "`recordings/sim.csv`" in md
+    assert "- Limits used: too fast down above 90°/s, too fast back above 90°/s" in md
+
+
+def test_plain_words_for_patients(written):
+    """Issue 14: no internal flag names (fast_return, ...) where people read the report."""
+    for text in (written.markdown.read_text(), written.html.read_text()):
+        for name in ("fast_drop", "fast_return", "bounce,", "partial |", "ROM", "median"):
+            assert name not in text, name
 
 
 def test_html_is_self_contained(written):

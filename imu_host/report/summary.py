@@ -36,7 +36,10 @@ Entry point (called by ``imu-host report`` and by ``replay --report DIR``)::
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -122,7 +125,7 @@ def flag_marks(
     return marks
 
 
-def reconstruct_trace(reps: Sequence[Rep], dt: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+def reconstruct_trace(reps: Sequence[Rep]) -> tuple[np.ndarray, np.ndarray]:
     """A piecewise-linear angle trace (0 -> ±ROM -> hold -> 0) from the rep phases."""
     ts: list[float] = []
     ys: list[float] = []
@@ -143,17 +146,64 @@ def reconstruct_trace(reps: Sequence[Rep], dt: float = 0.02) -> tuple[np.ndarray
             ys.append(y)
     if not ts:
         return np.zeros(0), np.zeros(0)
-    t_arr = np.asarray(ts, dtype=float)
-    grid = np.arange(t_arr[0], t_arr[-1] + dt, dt)
-    return grid, np.interp(grid, t_arr, np.asarray(ys, dtype=float))
+    # the corner points: drawn with straight lines they are the trace (memory: 5 per rep)
+    return np.asarray(ts, dtype=float), np.asarray(ys, dtype=float)
 
 
 # --------------------------------------------------------------------------- summary
 
 
+def safe_text(text: str) -> str:
+    """``text`` with undecodable file-name bytes (surrogate escapes) shown as U+FFFD.
+
+    A file name with a non-UTF-8 byte reaches us as a ``str`` with lone surrogates, which
+    cannot be written as UTF-8 (files, SQLite) nor drawn by matplotlib.
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float, or None (missing, text, NaN, infinite)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def figure_title(meta: Mapping[str, Any], duration_s: float | None = None) -> str:
+    """The session as a person knows it: date and time, then the file's name (no folders)."""
+    parts = ["Knee rolls"]
+    started = meta.get("started_at") or meta.get("started")
+    when = None
+    if isinstance(started, datetime):
+        when = started
+    elif isinstance(started, str):
+        try:
+            when = datetime.fromisoformat(started.replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+    if when is not None:
+        if when.tzinfo is not None:
+            when = when.astimezone()  # the wall-clock time where the report is read
+        parts.append(f"{when:%a %d %b %Y, %H:%M}")
+    label = meta.get("recording")
+    if label:
+        text = safe_text(str(label))
+        name = text if text.startswith("history session") else Path(text).name
+        parts.append(name)
+    if duration_s is not None and math.isfinite(duration_s) and duration_s > 0:
+        parts.append(f"{duration_s / 60:.1f} min")
+    return " — ".join(parts)
+
+
 def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return safe_text(obj)
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {safe_text(str(k)): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_jsonable(v) for v in obj]
     if isinstance(obj, np.generic):
@@ -165,7 +215,7 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return _jsonable(obj.tolist())
     if isinstance(obj, Path):
-        return str(obj)
+        return safe_text(str(obj))
     return obj
 
 
@@ -175,13 +225,32 @@ def session_duration(
     meta: Mapping[str, Any],
     summary: Mapping[str, Any] | None,
 ) -> float:
-    if meta.get("duration_s") is not None:
-        return float(meta["duration_s"])
-    if summary and summary.get("duration_s") is not None:
-        return float(summary["duration_s"])
+    """Session length in s: ``meta``, else the summary, else the trace, else the last rep."""
+    for value in (meta.get("duration_s"), (summary or {}).get("duration_s")):
+        f = _finite(value)
+        if f is not None and f >= 0:
+            return f
     if angle_t_s is not None and len(angle_t_s) > 1:
-        return float(angle_t_s[-1] - angle_t_s[0])
+        t = np.asarray(angle_t_s, dtype=float)
+        t = t[np.isfinite(t)]
+        if len(t) > 1:
+            return float(t[-1] - t[0])
     return max((r.end_s for r in reps), default=0.0)
+
+
+def settings_used(
+    meta: Mapping[str, Any],
+    summary: Mapping[str, Any] | None,
+    settings: Mapping[str, Any] | None,
+) -> dict[str, Any] | None:
+    """The analysis settings to store in ``summary.json`` (None when unknown)."""
+    if settings is not None:
+        return dict(settings)
+    given = (summary or {}).get("settings")
+    if isinstance(given, Mapping):
+        return dict(given)
+    found = {k: meta[k] for k in ("fast_drop_dps", "fast_return_dps") if meta.get(k) is not None}
+    return {"detector": found} if found else None
 
 
 def build_summary(
@@ -192,8 +261,14 @@ def build_summary(
     meta: Mapping[str, Any],
     flag_events: Sequence[FlagEvent] | None = None,
     summary: Mapping[str, Any] | None = None,
+    *,
+    settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``summary.json`` object: the replay summary (given or rebuilt) plus report data."""
+    """The ``summary.json`` object: the replay summary (given or rebuilt) plus report data.
+
+    ``settings`` (the analysis settings used, thresholds included) is stored under
+    ``"settings"``; ``report`` holds the full-precision numbers and the feedback lines.
+    """
     base: dict[str, Any] = summarize(reps, duration_s, list(flag_events or []))
     base.pop("cues")  # counts of the live stream's events: only the given summary knows them
     base.pop("gaps")
@@ -205,6 +280,7 @@ def build_summary(
     out["reps"] = [{**r.to_dict(), "phases": rep_phases(r)} for r in reps]
     out["flag_events"] = [e.to_dict() for e in (flag_events or [])]
     out["report"] = {**stats, "feedback": list(feedback)}
+    out["settings"] = settings_used(meta, summary, settings)
     return _jsonable(out)
 
 
@@ -238,3 +314,168 @@ def __getattr__(name: str) -> Any:
     if name in homes:
         return getattr(importlib.import_module(homes[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --------------------------------------------------------------------------- reading
+
+MAX_SUMMARY_BYTES = 8 * 1024 * 1024  # a 1000-rep summary.json is about 1 MB
+MAX_REPS = 1000  # a session is 6-12 reps per side; far more is not one session
+MAX_FLAG_EVENTS = 4 * MAX_REPS  # at most one cue per flag kind and rep
+MAX_TIME_S = 1e10  # stream times (s); also allows times counted from 1970
+MAX_REP_S = 3600.0  # one rep (and each of its phases) lasts at most an hour
+MAX_ROM_DEG = 180.0  # a knee roll cannot go past the floor on the other side
+MAX_SPEED_DPS = 10000.0  # far above any gyro's full scale
+MAX_SOURCE_KEYS = 64
+MAX_TEXT_CHARS = 500
+
+
+def _check_rep(rep: Rep) -> str | None:
+    """Why ``rep`` is not a plausible rep of this exercise (None if it is)."""
+    for name in ("start_s", "peak_s", "end_s"):
+        v = getattr(rep, name)
+        if not 0 <= v <= MAX_TIME_S:
+            return f"field '{name}': expected a time from 0 to {MAX_TIME_S:g} s, got {v:g}"
+    if not rep.start_s <= rep.end_s <= rep.start_s + MAX_REP_S:
+        return f"fields 'start_s'/'end_s': a rep must end after it starts, within {MAX_REP_S:g} s"
+    for name in ("descent_s", "hold_s", "return_s"):
+        v = getattr(rep, name)
+        if not 0 <= v <= MAX_REP_S:
+            return f"field '{name}': expected 0 to {MAX_REP_S:g} s, got {v:g}"
+    if not 0 < rep.rom_deg <= MAX_ROM_DEG:
+        return f"field 'rom_deg': expected more than 0 and at most {MAX_ROM_DEG:g}°, got {rep.rom_deg:g}"
+    for name in ("peak_descent_dps", "peak_return_dps"):
+        v = getattr(rep, name)
+        if not 0 <= v <= MAX_SPEED_DPS:
+            return f"field '{name}': expected 0 to {MAX_SPEED_DPS:g} °/s, got {v:g}"
+    if not 1 <= rep.index <= 100 * MAX_REPS:
+        return f"field 'index': expected 1 to {100 * MAX_REPS}, got {rep.index}"
+    return None
+
+
+def _scalars(obj: Mapping[Any, Any]) -> dict[str, Any]:
+    """The plain values of a ``source`` block (text capped; nested values dropped)."""
+    out: dict[str, Any] = {}
+    for k, v in list(obj.items())[:MAX_SOURCE_KEYS]:
+        if isinstance(v, str):
+            out[safe_text(str(k))[:MAX_TEXT_CHARS]] = safe_text(v)[:MAX_TEXT_CHARS]
+        elif (
+            isinstance(v, bool)
+            or (isinstance(v, int) and abs(v) < 2**53)
+            or isinstance(v, float)
+            and math.isfinite(v)
+        ):
+            out[safe_text(str(k))[:MAX_TEXT_CHARS]] = v
+    return out
+
+
+def summary_from_object(obj: Any, where: str) -> tuple[dict[str, Any], list[Rep], list[FlagEvent]]:
+    """Check a summary object read from a file or the history; bounded work and memory.
+
+    Returns ``(summary, reps, flag_events)`` where ``summary`` keeps only what the report
+    uses (``duration_s``, ``source``, ``settings``): every number is recomputed from the
+    reps. Anything else raises :class:`InputError` as one line naming ``where`` and the field.
+    """
+
+    def bad(problem: str, fld: str | None = None) -> InputError:
+        return InputError(problem, path=where, field=fld)
+
+    if not isinstance(obj, dict) or not isinstance(obj.get("reps"), list):
+        raise bad("not a session summary (no 'reps' list)")
+    items = obj["reps"]
+    if len(items) > MAX_REPS:
+        raise bad(
+            f"{len(items)} reps is more than one session report can show (at most {MAX_REPS})",
+            "reps",
+        )
+    reps: list[Rep] = []
+    for n, d in enumerate(items, 1):
+        try:
+            rep = Rep.from_dict(d)
+        except ValueError as err:
+            raise bad(f"rep {n} is not a valid rep object ({err})", "reps") from None
+        problem = _check_rep(rep)
+        if problem:
+            raise bad(f"rep {n} is not a valid rep object ({problem})", "reps")
+        reps.append(rep)
+    raw_events = obj.get("flag_events", [])
+    if raw_events is None:
+        raw_events = []
+    if not isinstance(raw_events, list):
+        raise bad("expected a list of flag events", "flag_events")
+    if len(raw_events) > MAX_FLAG_EVENTS:
+        raise bad(f"{len(raw_events)} flag events; at most {MAX_FLAG_EVENTS}", "flag_events")
+    events: list[FlagEvent] = []
+    for n, d in enumerate(raw_events, 1):
+        try:
+            ev = FlagEvent.from_dict(d)
+        except ValueError as err:
+            raise bad(f"flag event {n} is not valid ({err})", "flag_events") from None
+        if not 0 <= ev.t_s <= MAX_TIME_S or not abs(ev.value) <= MAX_SPEED_DPS:
+            raise bad(f"flag event {n}: time or value out of range", "flag_events")
+        events.append(ev)
+    summary: dict[str, Any] = {}
+    if "duration_s" in obj and obj["duration_s"] is not None:
+        dur = obj["duration_s"]
+        if isinstance(dur, bool) or not isinstance(dur, int | float):
+            raise bad(f"expected a number of seconds, got {type(dur).__name__}", "duration_s")
+        if not (math.isfinite(dur) and 0 <= dur <= MAX_TIME_S):
+            raise bad(f"expected 0 to {MAX_TIME_S:g} s, got {dur!r}"[:120], "duration_s")
+        summary["duration_s"] = float(dur)
+    if isinstance(obj.get("source"), Mapping):
+        summary["source"] = _scalars(obj["source"])
+    for key in ("started_at", "started"):
+        if isinstance(obj.get(key), str):
+            summary.setdefault("source", {}).setdefault("started_at", obj[key][:MAX_TEXT_CHARS])
+    settings = obj.get("settings")
+    if isinstance(settings, Mapping):
+        summary["settings"] = {
+            str(k)[:MAX_TEXT_CHARS]: (_scalars(v) if isinstance(v, Mapping) else None)
+            for k, v in list(settings.items())[:MAX_SOURCE_KEYS]
+        }
+    return summary, reps, events
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_summary_json(text: str | bytes, where: str) -> Any:
+    """``json.loads`` that refuses NaN/Infinity and too-deep nesting with one line."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise InputError("not a session summary (JSON nested too deeply)", path=where) from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"not valid JSON ({err.msg})", path=where, line=err.lineno) from None
+    except ValueError as err:  # NaN / Infinity, or bytes that are not UTF-8
+        raise InputError(f"not valid JSON ({err})", path=where) from None
+
+
+def load_summary_file(path: str | Path) -> tuple[dict[str, Any], list[Rep], list[FlagEvent]]:
+    """Read and check a ``summary.json`` / ``replay --json`` file (see :func:`summary_from_object`).
+
+    Only a regular file of at most :data:`MAX_SUMMARY_BYTES` is read.
+    """
+    p = Path(path)
+    where = safe_text(str(p))
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", path=where) from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise InputError("not a regular file; give a summary .json file", path=where)
+        try:
+            data = f.read(MAX_SUMMARY_BYTES + 1)
+        except OSError as err:
+            raise InputError(f"cannot read: {err.strerror}", path=where) from None
+    if len(data) > MAX_SUMMARY_BYTES:
+        raise InputError(
+            f"larger than {MAX_SUMMARY_BYTES // (1024 * 1024)} MB: not one session's summary",
+            path=where,
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start})", path=where) from None
+    return summary_from_object(parse_summary_json(text, where), where)

@@ -21,6 +21,26 @@ from imu_host.core.events import (
 from imu_host.core.stats import SIDES
 
 ASYMMETRY_FEEDBACK_PCT = 20.0  # above this, a feedback line about the tighter side
+# what each fault is called where people read it (never the internal flag names)
+FLAG_WORDS = {
+    FAST_DROP: "dropped too fast",
+    BOUNCE: "bounced at the end",
+    FAST_RETURN: "came back too fast",
+    PARTIAL: "partial range",
+}
+CLEAN_WORD = "clean"
+NO_REPS_LINES = (
+    "**No reps were detected in this session.**",
+    "",
+    "A rep is counted when both knees roll to one side and come back to the centre. "
+    "Check that the sensor is strapped above the knee and that the recording covers "
+    "the exercise.",
+)
+
+
+def flag_words(flags: Sequence[str]) -> str:
+    """A rep's faults in plain words (``clean`` when there are none)."""
+    return ", ".join(FLAG_WORDS.get(f, f.replace("_", " ")) for f in flags) or CLEAN_WORD
 
 
 def _fmt(v: float | None, spec: str = ".1f", unit: str = "") -> str:
@@ -119,28 +139,34 @@ def _side_table(stats: Mapping[str, Any]) -> list[str]:
     )
     lines.append(row("Done", str(L["done"]), str(R["done"]), str(stats["reps_total"])))
     lines.append(row("Clean", str(L["clean"]), str(R["clean"]), str(stats["clean_reps"])))
-    lines.append(row("Flagged", str(L["flagged"]), str(R["flagged"]), str(stats["flagged_reps"])))
-    names = {
-        FAST_DROP: "Fast drops",
-        BOUNCE: "Bounces",
-        FAST_RETURN: "Yanked returns",
-        PARTIAL: "Partial reps",
-    }
+    lines.append(
+        row("With a fault", str(L["flagged"]), str(R["flagged"]), str(stats["flagged_reps"]))
+    )
     for k in ALL_FLAGS:
-        lines.append(row(names[k], str(L["flags"][k]), str(R["flags"][k]), str(stats["flags"][k])))
-    lines.append(row("ROM mean (°)", _fmt(L["rom_mean_deg"]), _fmt(R["rom_mean_deg"])))
-    lines.append(row("ROM max (°)", _fmt(L["rom_max_deg"]), _fmt(R["rom_max_deg"])))
+        name = FLAG_WORDS[k].capitalize()
+        lines.append(row(name, str(L["flags"][k]), str(R["flags"][k]), str(stats["flags"][k])))
+    lines.append(
+        row("Range of motion, average (°)", _fmt(L["rom_mean_deg"]), _fmt(R["rom_mean_deg"]))
+    )
+    lines.append(
+        row("Range of motion, largest (°)", _fmt(L["rom_max_deg"]), _fmt(R["rom_max_deg"]))
+    )
     lines.append(
         row(
-            "Peak descent speed, median (°/s)",
+            "Speed on the way down, typical (°/s)",
             _fmt(L["peak_descent_dps_median"], ".0f"),
             _fmt(R["peak_descent_dps_median"], ".0f"),
         )
     )
+    phase_words = {
+        "descent": "Time on the way down",
+        "hold": "Pause at the end",
+        "return": "Time on the way back",
+    }
     for ph in ("descent", "hold", "return"):
         lines.append(
             row(
-                f"{ph.capitalize()} time, median (s)",
+                f"{phase_words[ph]}, typical (s)",
                 _fmt(L["tempo_median_s"][ph]),
                 _fmt(R["tempo_median_s"][ph]),
                 _fmt(stats["tempo_median_s"][ph]),
@@ -157,7 +183,7 @@ def render_markdown(
     duration_s: float,
     figure_name: str | None = "report.png",
 ) -> str:
-    """The Markdown report text."""
+    """The Markdown report text (plain words: it is read by patients too)."""
     out = ["# Knee rolls: session report", ""]
     label = meta.get("recording")
     if label:
@@ -167,22 +193,36 @@ def render_markdown(
     if meta.get("started_at"):
         out.append(f"- Started: {meta['started_at']}")
     out.append(f"- Duration: {duration_s:.0f} s")
+    limits = [
+        f"{what} {float(meta[key]):.0f}°/s"
+        for key, what in (
+            ("fast_drop_dps", "too fast down above"),
+            ("fast_return_dps", "too fast back above"),
+        )
+        if meta.get(key) is not None
+    ]
+    if limits:
+        out.append(f"- Limits used: {', '.join(limits)}")
     out.append("")
     out.append("## Summary")
     out.append("")
     total = stats["reps_total"]
-    if total:
-        out.append(
-            f"**{stats['clean_reps']} of {total} reps clean ({stats['clean_pct']:.0f}%)**, "
-            f"{stats['flagged_reps']} flagged."
-        )
-    else:
-        out.append("**No reps detected.**")
+    if not total:
+        out.extend(NO_REPS_LINES)
+        out.append("")
+        if figure_name:
+            out.append(f"![Knee angle over time]({figure_name})")
+            out.append("")
+        return "\n".join(out)
+    out.append(
+        f"**{stats['clean_reps']} of {total} reps clean ({stats['clean_pct']:.0f}%)**, "
+        f"{stats['flagged_reps']} with a fault."
+    )
     asym = stats["asymmetry_pct"]
     if asym is not None:
         side = stats["smaller_side"]
-        tail = f" ({side} side smaller)" if side else ""
-        out.append(f"Asymmetry of range (left vs right): **{asym:.0f}%**{tail}.")
+        tail = f" (the {side} side goes less far)" if side else ""
+        out.append(f"Difference in range between the sides: **{asym:.0f}%**{tail}.")
     out.append("")
     out.extend(_side_table(stats))
     out.append("")
@@ -198,15 +238,15 @@ def render_markdown(
     out.append("## Reps")
     out.append("")
     out.append(
-        "| # | Side | Start (s) | ROM (°) | Descent (s) | Hold (s) | Return (s) "
-        "| Peak descent (°/s) | Peak return (°/s) | Flags |"
+        "| # | Side | Start (s) | Range (°) | Down (s) | Pause (s) | Back (s) "
+        "| Speed down (°/s) | Speed back (°/s) | How it went |"
     )
     out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in reps:
         out.append(
             f"| {r.index} | {r.side} | {r.start_s:.1f} | {r.rom_deg:.1f} | {r.descent_s:.1f} "
             f"| {r.hold_s:.1f} | {r.return_s:.1f} | {r.peak_descent_dps:.0f} "
-            f"| {r.peak_return_dps:.0f} | {', '.join(r.flags) or 'clean'} |"
+            f"| {r.peak_return_dps:.0f} | {flag_words(r.flags)} |"
         )
     out.append("")
     return "\n".join(out)
