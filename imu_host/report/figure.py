@@ -132,7 +132,9 @@ def _angle_panel(
     if len(t) > 1 and t[-1] > t[0]:
         ax.set_xlim(float(t[0]), float(t[-1]))
     trace_label = "knee angle (reconstructed from rep phases)" if reconstructed else "knee angle"
-    handles = [Line2D([], [], color="black", ls="--" if reconstructed else "-", label=trace_label)]
+    handles: list[Any] = [
+        Line2D([], [], color="black", ls="--" if reconstructed else "-", label=trace_label)
+    ]
     if reps:
         handles += [
             Patch(color=SIDE_COLORS[LEFT], alpha=REP_BAND_ALPHA, lw=0, label="rep to the left"),
