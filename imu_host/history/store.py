@@ -44,11 +44,15 @@ the same definitions), else taken from the summary's top-level keys.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
+import os
 import sqlite3
+import sys
 import time as time_mod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -57,12 +61,14 @@ from typing import Any
 from imu_host.core.events import Rep
 from imu_host.core.stats import session_stats
 from imu_host.errors import InputError
-from imu_host.paths import default_db_path
+from imu_host.paths import PRIVATE_FILE_MODE, default_db_path, make_private_dir
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x494D5548  # "IMUH"
 BUSY_TIMEOUT_MS = 15000
 SQLITE_MAGIC = b"SQLite format 3\x00"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+NEW, UNCHANGED, KEPT = "new", "unchanged", "kept"
 
 _SCHEMA_V1 = (
     """CREATE TABLE sessions (
@@ -142,7 +148,69 @@ class SessionRow:
         return d
 
 
+@dataclass(frozen=True)
+class SaveResult:
+    """What :meth:`HistoryDB.save` did: ``status`` is "new", "unchanged" or "kept"."""
+
+    id: int
+    status: str
+    message: str | None = None  # one line for the user when status is "kept"
+
+
 # --------------------------------------------------------------------------- helpers
+
+_INT_COLUMNS = ("reps_left", "reps_right", "clean_reps", "flagged_reps", "fast_drops")
+_NUMBER_TOLERANCE = 1e-6  # stored REALs compared with a fresh analysis
+
+
+def display_text(text: str) -> str:
+    """``text`` with undecodable file-name bytes (lone surrogates) shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _same_numbers(stored: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    for k in _NUMBER_COLUMNS:
+        a, b = stored.get(k), new.get(k)
+        if a is None or b is None:
+            if a is not b:
+                return False
+        elif abs(float(a) - float(b)) > _NUMBER_TOLERANCE * max(1.0, abs(float(b))):
+            return False
+    return True
+
+
+def _stored_time(value: Any, name: str) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"unreadable {name} {value!r}"[:120])
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"unreadable {name} {value!r}"[:120]) from None
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def _row(r: Sequence[Any]) -> SessionRow:
+    """A SessionRow from a database row; ValueError (one line) if a value is not readable."""
+    vals: dict[str, Any] = {}
+    for name, v in zip(_NUMBER_COLUMNS, r[4:], strict=True):
+        if name in _INT_COLUMNS:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"unreadable {name} {v!r}"[:120])
+        elif name == "target_per_side":
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+                raise ValueError(f"unreadable {name} {v!r}"[:120])
+        elif v is not None and (
+            isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+        ):
+            raise ValueError(f"unreadable {name} {v!r}"[:120])
+        vals[name] = v
+    return SessionRow(
+        id=int(r[0]),
+        started_at=_stored_time(r[1], "started_at"),
+        saved_at=_stored_time(r[2], "saved_at"),
+        source=display_text(str(r[3])),
+        **vals,
+    )
 
 
 def _utc(dt: datetime) -> datetime:
@@ -268,14 +336,28 @@ class HistoryDB:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
+        self.skipped: list[str] = []  # rows sessions() could not read (one line each)
         ours = self._check_existing()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.path.parent)
+            if not ours:
+                # health data: the file is created 0600 before SQLite opens it (SQLite gives
+                # its -wal/-shm files the database file's permissions)
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | _NOFOLLOW, PRIVATE_FILE_MODE)
+                os.close(fd)
         except OSError as err:
             raise InputError(
-                f"cannot create the history directory: {err.strerror}", path=str(self.path)
+                f"cannot create the history database: {err.strerror}", path=str(self.path)
             ) from None
+        self._private()
         self._conn = self._open(check=ours)
+
+    def _private(self) -> None:
+        """Tighten an existing history file of ours to 0600 (it holds health data)."""
+        with contextlib.suppress(OSError):
+            st = os.stat(self.path)
+            if st.st_uid == os.geteuid() and st.st_mode & 0o077:
+                os.chmod(self.path, PRIVATE_FILE_MODE)
 
     # -- opening and validation
 
@@ -469,7 +551,24 @@ class HistoryDB:
         *,
         source_hash: str | None = None,
     ) -> int:
-        """Store (or update, if already stored) one session; returns its id."""
+        """Store one session (see :meth:`save`); returns its id."""
+        return self.save(summary, source, started_at, source_hash=source_hash).id
+
+    def save(
+        self,
+        summary: Mapping[str, Any],
+        source: str,
+        started_at: datetime | None = None,
+        *,
+        source_hash: str | None = None,
+    ) -> SaveResult:
+        """Store one session, or find it already stored; never rewrites a stored session.
+
+        ``status``: ``"new"`` (a row was added), ``"unchanged"`` (the same recording was
+        stored before with the same numbers) or ``"kept"`` (it was stored before with other
+        numbers, e.g. analysed with other settings: the stored numbers are kept, and
+        :attr:`SaveResult.message` says so).
+        """
         nums = session_numbers(summary)
         meta = _source_meta(summary)
         start = started_at
@@ -484,25 +583,25 @@ class HistoryDB:
             start = datetime.fromtimestamp(f.stat().st_mtime, UTC) if f else datetime.now(UTC)
         row = {
             "source_key": key,
-            "source": str(source),
+            "source": display_text(str(source)),
             "started_at": _iso(start),
             "saved_at": _iso(datetime.now(UTC)),
             **nums,
-            "summary_json": json.dumps(summary, default=str),
+            # ensure_ascii: undecodable file-name bytes (lone surrogates) stay escaped
+            "summary_json": json.dumps(summary, default=str, ensure_ascii=True),
         }
         cols = list(row)
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 found = self._conn.execute(
-                    "SELECT id FROM sessions WHERE source_key = ?", (key,)
+                    f"SELECT id, {', '.join(_NUMBER_COLUMNS)} FROM sessions WHERE source_key = ?",
+                    (key,),
                 ).fetchone()
                 if found:
-                    sets = ", ".join(f"{c} = :{c}" for c in cols if c != "source_key")
-                    self._conn.execute(
-                        f"UPDATE sessions SET {sets} WHERE id = :id", {**row, "id": found[0]}
-                    )
                     sid = int(found[0])
+                    stored = dict(zip(_NUMBER_COLUMNS, found[1:], strict=True))
+                    status = UNCHANGED if _same_numbers(stored, nums) else KEPT
                 else:
                     cur = self._conn.execute(
                         f"INSERT INTO sessions ({', '.join(cols)}) "
@@ -510,13 +609,20 @@ class HistoryDB:
                         row,
                     )
                     sid = int(cur.lastrowid or 0)
+                    status = NEW
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
         except sqlite3.DatabaseError as err:
             raise self._err(f"cannot save the session to the history ({err})") from None
-        return sid
+        message = None
+        if status == KEPT:
+            message = (
+                f"this recording is already in the history as session {sid} with other "
+                "numbers (other settings?); the stored numbers were kept"
+            )
+        return SaveResult(sid, status, message)
 
     # -- reading
 
@@ -533,17 +639,12 @@ class HistoryDB:
         except sqlite3.DatabaseError as err:
             raise self._err(f"cannot read the history ({err})") from None
         out = []
+        self.skipped = []
         for r in rows:
-            vals = dict(zip(_NUMBER_COLUMNS, r[4:], strict=True))
-            out.append(
-                SessionRow(
-                    id=int(r[0]),
-                    started_at=datetime.fromisoformat(r[1]),
-                    saved_at=datetime.fromisoformat(r[2]),
-                    source=r[3],
-                    **vals,
-                )
-            )
+            try:
+                out.append(_row(r))
+            except ValueError as err:
+                self.skipped.append(f"session {r[0]!r}: {err}; left out")
         return out
 
     def summary_json(self, session_id: int) -> dict[str, Any]:
@@ -556,7 +657,13 @@ class HistoryDB:
             raise self._err(f"cannot read the history ({err})") from None
         if row is None:
             raise self._err(f"no session with id {session_id} in the history")
-        return json.loads(row[0])
+        try:
+            obj = json.loads(row[0]) if isinstance(row[0], str) else None
+        except (ValueError, RecursionError):
+            obj = None
+        if not isinstance(obj, dict):
+            raise self._err(f"session {session_id}: the stored summary is damaged (not JSON)")
+        return obj
 
 
 def save_to_history(
@@ -565,9 +672,23 @@ def save_to_history(
     db_path: str | Path | None = None,
     no_save: bool = False,
     started_at: datetime | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> int | None:
-    """Save one session (``replay``/``live``/``report``); ``None`` if ``no_save``."""
+    """Save one session (``replay``/``live``/``report``); ``None`` if ``no_save``.
+
+    Returns the session's id. A recording already stored with other numbers is not
+    rewritten (see :meth:`HistoryDB.save`): ``notify`` gets one line saying so (default:
+    printed to stderr as ``imu-host: note: ...``).
+    """
     if no_save:
         return None
     with HistoryDB(db_path) as db:
-        return db.save_session(summary, source, started_at)
+        res = db.save(summary, source, started_at)
+    if res.message:
+        say = notify or _note
+        say(f"{db.path}: {res.message}")
+    return res.id
+
+
+def _note(line: str) -> None:
+    print(f"imu-host: note: {display_text(line)}", file=sys.stderr)
