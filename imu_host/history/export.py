@@ -222,7 +222,10 @@ def plot_history(rows: Sequence[SessionRow], path: str | Path) -> Path:
                     label="prescribed per side")  # fmt: skip
     a_reps.set_title("Reps done per side vs prescribed")
     a_reps.set_ylabel("reps")
-    a_reps.legend(loc="best", fontsize=8)
+    top = max([r.reps_left for r in rows] + [r.reps_right for r in rows] + [1])
+    top = max([top] + [t for t in targets if t == t])
+    a_reps.set_ylim(0, top * 1.45)  # room for the legend above the bars
+    a_reps.legend(loc="upper left", fontsize=8, ncol=3)
 
     a_clean.plot(x, [val(r.clean_pct) for r in rows], marker="o", color="#2ca02c")
     a_clean.set_ylim(0, 105)
@@ -265,6 +268,7 @@ def plot_history(rows: Sequence[SessionRow], path: str | Path) -> Path:
     a_week.bar(wx, [c for _d, c in weeks], color="#1f77b4", width=0.6)
     wstep = max(1, -(-len(weeks) // MAX_TICK_LABELS))
     a_week.set_xticks(wx[::wstep], [f"{d:%d %b}" for d, _c in weeks][::wstep], fontsize=8)
+    a_week.set_xlim(-0.6, max(len(weeks) - 1, 3) + 0.6)  # one week: still a bar, not a wall
     a_week.set_title("Sessions per week")
     a_week.set_xlabel("week starting")
     a_week.set_ylabel("sessions")

@@ -221,15 +221,15 @@ def _rep_panels(ax_rom: Any, ax_spd: Any, reps: Sequence[Rep], meta: Mapping[str
     ax_spd.set_xlim(min(idx) - 0.6, max(idx) + 0.6)
 
 
-def render_figure(
+def session_figure(
     reps: Sequence[Rep],
     angle_t_s: np.ndarray | None,
     angle_deg: np.ndarray | None,
     flag_events: Sequence[FlagEvent] | None = None,
     meta: Mapping[str, Any] | None = None,
     title: str | None = None,
-) -> bytes:
-    """The session figure as PNG bytes: angle trace with reps/holds/faults, per-rep panels.
+) -> Any:
+    """The session figure (a matplotlib Figure): angle trace with reps/holds/faults, per-rep panels.
 
     A session without reps gets one panel (the angle trace, if any) that says so plainly.
     The angle axis is scaled to the reps (walking or getting down is cut off, and said so).
@@ -254,11 +254,23 @@ def render_figure(
             transform=ax.transAxes, ha="center", va="center", fontsize=14,
             bbox={"boxstyle": "round,pad=0.8", "facecolor": "white", "edgecolor": "#999999"},
         )  # fmt: skip
-        return _png(fig)
+        return fig
     gs = fig.add_gridspec(3, 1, height_ratios=[2.2, 1, 1])
     ax = fig.add_subplot(gs[0])
     ax_rom = fig.add_subplot(gs[1])
     ax_spd = fig.add_subplot(gs[2], sharex=ax_rom)
     _angle_panel(ax, reps, t, y, reconstructed, flag_events)
     _rep_panels(ax_rom, ax_spd, reps, meta)
-    return _png(fig)
+    return fig
+
+
+def render_figure(
+    reps: Sequence[Rep],
+    angle_t_s: np.ndarray | None,
+    angle_deg: np.ndarray | None,
+    flag_events: Sequence[FlagEvent] | None = None,
+    meta: Mapping[str, Any] | None = None,
+    title: str | None = None,
+) -> bytes:
+    """The session figure (:func:`session_figure`) as PNG bytes."""
+    return _png(session_figure(reps, angle_t_s, angle_deg, flag_events, meta, title))
