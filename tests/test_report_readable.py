@@ -271,6 +271,7 @@ def test_history_plot_panels(tmp_path):
     assert rows[0].target_per_side == 6
 
 
+@pytest.mark.slow
 def test_report_command_prints_with_an_ascii_terminal(tmp_path):
     """PYTHONIOENCODING=ascii: the ° in the feedback must not crash the report."""
     import subprocess
