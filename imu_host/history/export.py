@@ -222,8 +222,8 @@ def plot_history(rows: Sequence[SessionRow], path: str | Path) -> Path:
                     label="prescribed per side")  # fmt: skip
     a_reps.set_title("Reps done per side vs prescribed")
     a_reps.set_ylabel("reps")
-    top = max([r.reps_left for r in rows] + [r.reps_right for r in rows] + [1])
-    top = max([top] + [t for t in targets if t == t])
+    done = [float(r.reps_left) for r in rows] + [float(r.reps_right) for r in rows]
+    top = max(done + [t for t in targets if t == t] + [1.0])
     a_reps.set_ylim(0, top * 1.45)  # room for the legend above the bars
     a_reps.legend(loc="upper left", fontsize=8, ncol=3)
 

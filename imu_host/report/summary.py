@@ -173,9 +173,9 @@ def _finite(value: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def figure_title(meta: Mapping[str, Any], duration_s: float | None = None) -> str:
-    """The session as a person knows it: date and time, then the file's name (no folders)."""
-    parts = ["Knee rolls"]
+def session_start_text(meta: Mapping[str, Any]) -> str | None:
+    """When the session started, as people write it ("Mon 02 Mar 2026, 08:15"), in the
+    wall-clock time where it was recorded; the text as given if it is not a date."""
     started = meta.get("started_at") or meta.get("started")
     when = None
     if isinstance(started, datetime):
@@ -184,11 +184,16 @@ def figure_title(meta: Mapping[str, Any], duration_s: float | None = None) -> st
         try:
             when = datetime.fromisoformat(started.replace("Z", "+00:00"))
         except ValueError:
-            when = None
-    if when is not None:
-        if when.tzinfo is not None:
-            when = when.astimezone()  # the wall-clock time where the report is read
-        parts.append(f"{when:%a %d %b %Y, %H:%M}")
+            return safe_text(started)[:80] or None
+    return None if when is None else f"{when:%a %d %b %Y, %H:%M}"
+
+
+def figure_title(meta: Mapping[str, Any], duration_s: float | None = None) -> str:
+    """The session as a person knows it: date and time, then the file's name (no folders)."""
+    parts = ["Knee rolls"]
+    when = session_start_text(meta)
+    if when:
+        parts.append(when)
     label = meta.get("recording")
     if label:
         text = safe_text(str(label))

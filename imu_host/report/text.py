@@ -19,6 +19,7 @@ from imu_host.core.events import (
     Rep,
 )
 from imu_host.core.stats import SIDES
+from imu_host.report.summary import session_start_text
 
 ASYMMETRY_FEEDBACK_PCT = 20.0  # above this, a feedback line about the tighter side
 # what each fault is called where people read it (never the internal flag names)
@@ -190,8 +191,9 @@ def render_markdown(
         out.append(f"- Recording: `{label}`")
     if meta.get("source") and meta.get("source") != label:
         out.append(f"- Source: {meta['source']}")
-    if meta.get("started_at"):
-        out.append(f"- Started: {meta['started_at']}")
+    started = session_start_text(meta)
+    if started:
+        out.append(f"- Started: {started}")
     out.append(f"- Duration: {duration_s:.0f} s")
     limits = [
         f"{what} {float(meta[key]):.0f}°/s"
