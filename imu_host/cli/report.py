@@ -41,7 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--db", metavar="PATH", help="history database (see `imu-host history`)")
     parser.add_argument(
-        "--no-save", action="store_true", help="do not store an analysed recording in the history"
+        "--no-save",
+        action="store_true",
+        help="do not store an analysed recording in the history (a recording already "
+        "stored is never rewritten: its stored numbers are kept, and a note says so)",
     )
     from imu_host.cli.options import add_import_arguments, add_settings_arguments
 

@@ -4,10 +4,12 @@ API::
 
     default_db_path() -> Path
     HistoryDB(path)                                    # opens, validates, creates if new
-    HistoryDB.save_session(summary, source, started_at=None, *, source_hash=None) -> int
+    HistoryDB.save(summary, source, started_at=None, *, source_hash=None) -> SaveResult
+    HistoryDB.save_session(...) -> int                  # the same, returns the id
     HistoryDB.sessions(since=None) -> list[SessionRow]
     HistoryDB.summary_json(session_id) -> dict
-    save_to_history(summary, source, db_path=None, no_save=False, started_at=None) -> int | None
+    save_to_history(summary, source, db_path=None, no_save=False, started_at=None,
+                    notify=None) -> int | None
 
 The table, CSV and plot of the stored sessions are in :mod:`imu_host.history.export`.
 
@@ -22,15 +24,26 @@ Safety:
   raises :class:`~imu_host.errors.InputError` naming the file; it is checked through a
   read-only connection first and never written to. A missing or empty (0 bytes, or SQLite
   with no tables) file is initialised.
+- Health data: the folder is created 0700 and the file 0600 (an existing file of ours that
+  is readable by others is tightened to 0600); SQLite gives its ``-wal``/``-shm`` files the
+  database file's mode.
+- A row that cannot be read back (e.g. ``started_at`` that is not ISO 8601, a count that is
+  not a number) is left out of :meth:`HistoryDB.sessions` and described in
+  :attr:`HistoryDB.skipped` (one line each); a damaged ``summary_json`` is one
+  :class:`~imu_host.errors.InputError` line.
 - Schema version in ``PRAGMA user_version`` (:data:`SCHEMA_VERSION`); WAL journal, a busy
   timeout and ``BEGIN IMMEDIATE`` transactions let several processes save at once.
 
 Deduplication: each session has a unique ``source_key``. It is, in order of preference, the
 ``source_hash`` argument, ``summary["source"]["sha256"]``, the SHA-256 of the recording
 file's bytes when ``source`` names an existing file, or else the SHA-256 of the session
-content (source label, start time, reps). Saving a session whose key is already stored
-replaces that row's numbers (latest analysis wins) and keeps its id: re-importing a
-recording never creates a second row.
+content (source label, start time, reps). A stored session is never rewritten: saving a
+session whose key is already stored changes nothing and returns that row's id
+(:meth:`HistoryDB.save` says ``"unchanged"``, or ``"kept"`` when the new analysis has other
+numbers, e.g. ``replay --fast-drop-dps 80`` of a recording saved with the default; then
+:func:`save_to_history` prints one note saying the stored numbers were kept). Re-importing
+a recording never creates a second row. To keep a session out of the history, use
+``--no-save``.
 
 Start time (for the trend): ``started_at`` if given, else ``started_at`` / ``started`` in
 ``summary["source"]`` or ``summary``, else the ``# started_at:`` / ``# started:`` line of the
