@@ -130,6 +130,15 @@ class _Folder:
         with os.fdopen(fd, "rb") as f:
             return f.read() if limit is None else f.read(limit + 1)
 
+    def sha256(self, name: str) -> str:
+        """SHA-256 of a member, read in chunks (memory stays bounded whatever is there)."""
+        h = hashlib.sha256()
+        fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _CLOEXEC, dir_fd=self.fd)
+        with os.fdopen(fd, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+
     def write_temp(self, name: str, data: bytes) -> str:
         """A new temporary file beside ``name`` holding ``data`` (flushed to disk)."""
         tmp = f".{name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
@@ -226,7 +235,7 @@ def write_output_set(out_dir: Path, files: Mapping[str, bytes]) -> dict[str, Pat
             if not stat.S_ISREG(st.st_mode):
                 raise folder.err(name, "is not a regular file; refusing to replace it")
             try:
-                digest = _sha256(folder.read(name))
+                digest = folder.sha256(name)
             except OSError as err:
                 raise folder.err(name, f"cannot read: {err.strerror}") from None
             if digest not in old.get(name, set()):
