@@ -425,22 +425,29 @@ def test_importing_does_not_load_matplotlib():
     assert r.returncode == 0, r.stderr
 
 
-def test_missing_matplotlib_message(tmp_path):
+def test_missing_matplotlib_still_writes_numbers_and_words(tmp_path):
+    """Issue 14: without matplotlib, summary.json and report.md are written; one note says
+    what is missing for the PNG."""
     r = _run(
         "import sys; sys.modules['matplotlib'] = None\n"
-        "from imu_host.errors import InputError\n"
         "from imu_host.core.events import Rep\n"
         "from imu_host.report.summary import write_report\n"
         "rep = Rep(1, 'left', 0, 1, 2, 40, 1, 0, 1, 30, 30)\n"
-        "try:\n"
-        f"    write_report({str(tmp_path)!r}, [rep], None, None, None, None)\n"
-        "except InputError as e:\n"
-        "    print(e)\n"
+        f"p = write_report({str(tmp_path)!r}, [rep], None, None, None, None, html=True)\n"
+        "print(p.figure_png)\n"
+        "print(*p.notes, sep='\\n')\n"
     )
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == (
-        "plotting needs matplotlib, which is not installed: pip install 'imu-host[report]'"
+    figure, note = r.stdout.strip().splitlines()
+    assert figure == "None"
+    assert note == (
+        "no report.png written: plotting needs matplotlib, which is not installed: "
+        "pip install 'imu-host[report]'"
     )
+    assert json.loads((tmp_path / "summary.json").read_text())["reps_total"] == 1
+    md = (tmp_path / "report.md").read_text()
+    assert "**1 of 1 reps clean (100%)**" in md and "report.png" not in md
+    assert (tmp_path / "report.html").is_file() and not (tmp_path / "report.png").exists()
 
 
 # ------------------------------------------------------------------------ command

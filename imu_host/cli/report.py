@@ -166,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
     for p in (paths.summary_json, paths.markdown, paths.html, paths.figure_png):
         if p is not None:
             _say(str(p), sys.stdout)
+    for line in paths.notes:
+        _say(f"imu-host: note: {line}", sys.stderr)
     if save_source is not None and not args.no_save:
         sid = save_to_history(
             paths.summary,

@@ -38,7 +38,7 @@ from imu_host.core.events import FlagEvent, Rep
 from imu_host.core.stats import session_stats
 from imu_host.errors import InputError
 from imu_host.paths import PRIVATE_FILE_MODE, make_private_dir
-from imu_host.report.figure import render_figure
+from imu_host.report.figure import MATPLOTLIB_MISSING, render_figure
 from imu_host.report.summary import (
     FIGURE_NAME,
     GENERATED_NAMES,
@@ -69,9 +69,10 @@ class ReportPaths:
     out_dir: Path
     summary_json: Path
     markdown: Path
-    figure_png: Path
+    figure_png: Path | None  # None when matplotlib is missing (see ``notes``)
     html: Path | None = None
     summary: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    notes: tuple[str, ...] = ()  # one line each for the user (e.g. why there is no PNG)
 
 
 def _sha256(data: bytes) -> str:
@@ -304,18 +305,27 @@ def write_report(
     feedback = feedback_lines(stats)
     duration = session_duration(reps, angle_t_s, meta, summary)
 
-    png = render_figure(
-        reps, angle_t_s, angle_deg, flag_events, meta, title=figure_title(meta, duration)
-    )
+    notes: list[str] = []
+    png: bytes | None
+    try:
+        png = render_figure(
+            reps, angle_t_s, angle_deg, flag_events, meta, title=figure_title(meta, duration)
+        )
+    except InputError as err:
+        if str(err) != MATPLOTLIB_MISSING:
+            raise
+        png = None  # the numbers and words are still written; say what is missing
+        notes.append(f"no {FIGURE_NAME} written: {MATPLOTLIB_MISSING}")
     summ = build_summary(
         reps, stats, feedback, duration, meta, flag_events, summary, settings=settings
     )
-    md = render_markdown(stats, feedback, reps, meta, duration, FIGURE_NAME)
+    md = render_markdown(stats, feedback, reps, meta, duration, FIGURE_NAME if png else None)
     files = {
         SUMMARY_NAME: (json.dumps(summ, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
         MARKDOWN_NAME: md.encode("utf-8"),
-        FIGURE_NAME: png,
     }
+    if png is not None:
+        files[FIGURE_NAME] = png
     if html:
         files[HTML_NAME] = render_html(md, png).encode("utf-8")
     written = write_output_set(d, files)
@@ -323,7 +333,8 @@ def write_report(
         d,
         written[SUMMARY_NAME],
         written[MARKDOWN_NAME],
-        written[FIGURE_NAME],
+        written.get(FIGURE_NAME),
         written.get(HTML_NAME),
         summ,
+        tuple(notes),
     )
