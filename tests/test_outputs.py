@@ -336,3 +336,21 @@ def test_valid_summary_still_reports(tmp_path, capsys):
     assert rc == 0, err
     s = json.loads((tmp_path / "o2" / "summary.json").read_text())
     assert (s["reps_left"], s["reps_right"], s["fast_drops"]) == (2, 1, 1)
+
+
+def test_report_shows_results_before_a_history_error(tmp_path, capsys):
+    from imu_host.io.recording import write_recording
+    from imu_host.sim.generate import simulate
+
+    sim = simulate("fast_drops_mixed", 1)
+    rec = tmp_path / "rec.csv"
+    write_recording(rec, sim.samples, sim.sample_rate_hz, {})
+    bad_db = tmp_path / "notes.txt"
+    bad_db.write_text("not a database")
+    rc, out, err = run_cli(["report", rec, "--db", bad_db, "--out", tmp_path / "o"], capsys)
+    assert rc == 2
+    assert (tmp_path / "o" / "report.md").is_file() and "summary.json" in out
+    lines = err.strip().splitlines()
+    assert any("drops to the" in ln for ln in lines[:-1])  # the feedback came first
+    assert lines[-1].startswith("imu-host: error: ") and "not an SQLite file" in lines[-1]
+    assert bad_db.read_text() == "not a database"

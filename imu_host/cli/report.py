@@ -168,6 +168,9 @@ def run(args: argparse.Namespace) -> int:
             _say(str(p), sys.stdout)
     for line in paths.notes:
         _say(f"imu-host: note: {line}", sys.stderr)
+    for line in paths.summary["report"]["feedback"]:
+        _say(f"  {line}", sys.stderr)
+    # last: if the history cannot be saved, the report and its feedback are already out
     if save_source is not None and not args.no_save:
         sid = save_to_history(
             paths.summary,
@@ -177,6 +180,4 @@ def run(args: argparse.Namespace) -> int:
             notify=lambda line: _say(f"imu-host: note: {line}", sys.stderr),
         )
         _say(f"saved to the history as session {sid} ({db_path})", sys.stderr)
-    for line in paths.summary["report"]["feedback"]:
-        _say(f"  {line}", sys.stderr)
     return 0
