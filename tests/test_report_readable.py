@@ -289,3 +289,16 @@ def test_report_command_prints_with_an_ascii_terminal(tmp_path):
 def test_target_must_not_be_negative(tmp_path):
     with pytest.raises(InputError):
         write_report(tmp_path, REPS, None, None, None, None, target_per_side=-1)
+
+
+def test_settings_object_is_stored_and_its_thresholds_shown(tmp_path):
+    """replay/live can pass the pipeline's Settings as they are."""
+    from imu_host.core.pipeline import Settings
+    from imu_host.core.reps.detector import DetectorSettings
+
+    st = Settings(detector=DetectorSettings(fast_drop_dps=85.0, fast_return_dps=140.0))
+    p = write_report(tmp_path / "o", REPS, None, None, None, None, settings=st)
+    s = json.loads(p.summary_json.read_text())
+    assert s["settings"]["detector"]["fast_drop_dps"] == 85.0
+    assert s["settings"]["detector"]["fast_return_dps"] == 140.0
+    assert "too fast down above 85°/s, too fast back above 140°/s" in p.markdown.read_text()

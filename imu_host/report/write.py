@@ -22,6 +22,7 @@ cannot be swapped for another while the set is written. Folders created here are
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -277,17 +278,24 @@ def write_report(
     *,
     html: bool = False,
     protect: Iterable[str | Path] = (),
-    settings: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | Any | None = None,
 ) -> ReportPaths:
     """Write ``summary.json``, ``report.md``, ``report.png`` (and ``report.html``) to ``out_dir``.
 
     ``protect``: paths (e.g. the recording) that must never be overwritten; an
     :class:`InputError` is raised if one of them has a generated file's name in ``out_dir``.
-    ``settings``: the analysis settings used (stored in ``summary.json``; default: the
+    ``settings``: the analysis settings used (a :class:`~imu_host.core.pipeline.Settings`
+    or its ``asdict`` form; stored in ``summary.json``, thresholds drawn; default: the
     thresholds found in ``meta``/``summary``). Without ``html`` an ``report.html`` of an
     earlier run is removed (the set is replaced as a whole).
     """
     meta = dict(meta or {})
+    if settings is not None and dataclasses.is_dataclass(settings):
+        settings = dataclasses.asdict(settings)  # type: ignore[arg-type]
+    if isinstance(settings, Mapping) and isinstance(settings.get("detector"), Mapping):
+        for key in ("fast_drop_dps", "fast_return_dps"):  # drawn and listed in the report
+            if settings["detector"].get(key) is not None:
+                meta.setdefault(key, settings["detector"][key])
     if summary and isinstance(summary.get("source"), Mapping):
         for k, v in summary["source"].items():
             meta.setdefault(k, v)
