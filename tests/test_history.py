@@ -12,15 +12,13 @@ import pytest
 
 from imu_host.core.events import Rep
 from imu_host.errors import InputError
+from imu_host.history.export import format_table, plot_history, write_csv
 from imu_host.history.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     HistoryDB,
     default_db_path,
-    format_table,
-    plot_history,
     save_to_history,
-    write_csv,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -122,13 +120,21 @@ def test_reimport_of_same_recording_is_deduplicated(tmp_path):
     rec = tmp_path / "rec.csv"
     rec.write_bytes(b"t,ax,ay,az\n0,0,0,1\n")
     db_path = tmp_path / "h.sqlite3"
-    first = save_to_history(summary_of(SESSION_A), str(rec), db_path)
-    # re-analysed (different numbers), same file bytes: same row, updated numbers
-    second = save_to_history(summary_of(SESSION_B), str(rec), db_path)
+    notes: list[str] = []
+    first = save_to_history(summary_of(SESSION_A), str(rec), db_path, notify=notes.append)
+    assert notes == []
+    # the same analysis again: same row, nothing to say
+    assert save_to_history(summary_of(SESSION_A), str(rec), db_path, notify=notes.append) == first
+    assert notes == []
+    # re-analysed with other settings (different numbers), same file bytes: same row, the
+    # stored numbers are kept (issue 15: never silently rewritten) and the user is told
+    second = save_to_history(summary_of(SESSION_B), str(rec), db_path, notify=notes.append)
     assert first == second
     with HistoryDB(db_path) as db:
         (row,) = db.sessions()
-    assert row.reps_total == 2
+        assert db.summary_json(first) == summary_of(SESSION_A)
+    assert row.reps_total == 4  # session A's numbers, as first stored
+    assert len(notes) == 1 and f"session {first}" in notes[0] and "kept" in notes[0]
     # a different recording is a new row
     rec2 = tmp_path / "rec2.csv"
     rec2.write_bytes(b"t,ax,ay,az\n0,0,0,2\n")

@@ -11,15 +11,11 @@ import numpy as np
 import pytest
 
 from imu_host.core.events import FlagEvent, Rep
+from imu_host.core.stats import session_stats
 from imu_host.errors import InputError
-from imu_host.report.summary import (
-    feedback_lines,
-    flag_marks,
-    rep_phases,
-    reps_from_dicts,
-    session_stats,
-    write_report,
-)
+from imu_host.report.summary import flag_marks, rep_phases, reps_from_dicts
+from imu_host.report.text import feedback_lines
+from imu_host.report.write import write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -257,6 +253,7 @@ def test_files_exist(written):
         assert p is not None and p.is_file() and p.stat().st_size > 0
     assert written.figure_png.read_bytes()[:8] == PNG_MAGIC
     assert {p.name for p in written.out_dir.iterdir()} == {
+        ".imu-host-report.json",  # the manifest of the set (what may be replaced next time)
         "summary.json",
         "report.md",
         "report.png",
@@ -270,7 +267,9 @@ def test_summary_json_numbers(written):
     assert s["clean_reps"] == 3 and s["flagged_reps"] == 4 and s["fast_drops"] == 2
     assert s["rom_mean_deg"] == {"left": 42.0, "right": 30.0}
     assert s["rom_max_deg"] == {"left": 48, "right": 33}
-    assert s["asymmetry_pct"] == pytest.approx(28.571, abs=1e-3)
+    # top level = the replay --json numbers (core.stats.summarize: asymmetry to 0.1 %)
+    assert s["asymmetry_pct"] == pytest.approx(100 * 12 / 42, abs=0.05)
+    assert s["report"]["asymmetry_pct"] == pytest.approx(100 * 12 / 42, abs=1e-3)
     assert s["duration_s"] == pytest.approx(TRUE_DURATION - 1 / 50, abs=1e-6)
     assert s["source"]["source"] == "recordings/sim.csv"
     assert len(s["reps"]) == 7
@@ -291,21 +290,30 @@ def test_summary_json_numbers(written):
 
 def test_markdown_content(written):
     md = written.markdown.read_text()
-    assert "**3 of 7 reps clean (43%)**, 4 flagged." in md
-    assert "Asymmetry of range (left vs right): **29%** (right side smaller)." in md
+    assert "**3 of 7 reps clean (43%)**, 4 with a fault." in md
+    assert "Difference in range between the sides: **29%** (the right side goes less far)." in md
     assert "| Prescribed | 5 | 5 | 10 |" in md
     assert "| Done | 4 | 3 | 7 |" in md
     assert "| Clean | 2 | 1 | 3 |" in md
-    assert "| Fast drops | 2 | 0 | 2 |" in md
-    assert "| ROM mean (°) | 42.0 | 30.0 |  |" in md
-    assert "| Descent time, median (s) | 1.4 | 2.6 | 2.2 |" in md
+    assert "| Dropped too fast | 2 | 0 | 2 |" in md
+    assert "| Range of motion, average (°) | 42.0 | 30.0 |  |" in md
+    assert "| Time on the way down, typical (s) | 1.4 | 2.6 | 2.2 |" in md
     assert "- 2 of 4 drops to the left were too fast: lower the knees over 2-3 s." in md
     assert "![Knee angle over time, reps and faults](report.png)" in md
     assert (
         "| 7 | left | 44.0 | 36.0 | 0.6 | 0.0 | 1.0 | 140 | 110 | "
-        "fast_drop, bounce, fast_return |" in md
+        "dropped too fast, bounced at the end, came back too fast |" in md
     )
+    assert "| 1 | left | 1.0 | 40.0 | 2.0 | 1.0 | 2.0 | 30 | 28 | clean |" in md
     assert "`recordings/sim.csv`" in md
+    assert "- Limits used: too fast down above 90°/s, too fast back above 90°/s" in md
+
+
+def test_plain_words_for_patients(written):
+    """Issue 14: no internal flag names (fast_return, ...) where people read the report."""
+    for text in (written.markdown.read_text(), written.html.read_text()):
+        for name in ("fast_drop", "fast_return", "bounce,", "partial |", "ROM", "median"):
+            assert name not in text, name
 
 
 def test_html_is_self_contained(written):
@@ -417,22 +425,29 @@ def test_importing_does_not_load_matplotlib():
     assert r.returncode == 0, r.stderr
 
 
-def test_missing_matplotlib_message(tmp_path):
+def test_missing_matplotlib_still_writes_numbers_and_words(tmp_path):
+    """Issue 14: without matplotlib, summary.json and report.md are written; one note says
+    what is missing for the PNG."""
     r = _run(
         "import sys; sys.modules['matplotlib'] = None\n"
-        "from imu_host.errors import InputError\n"
         "from imu_host.core.events import Rep\n"
         "from imu_host.report.summary import write_report\n"
         "rep = Rep(1, 'left', 0, 1, 2, 40, 1, 0, 1, 30, 30)\n"
-        "try:\n"
-        f"    write_report({str(tmp_path)!r}, [rep], None, None, None, None)\n"
-        "except InputError as e:\n"
-        "    print(e)\n"
+        f"p = write_report({str(tmp_path)!r}, [rep], None, None, None, None, html=True)\n"
+        "print(p.figure_png)\n"
+        "print(*p.notes, sep='\\n')\n"
     )
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == (
-        "plotting needs matplotlib, which is not installed: pip install 'imu-host[report]'"
+    figure, note = r.stdout.strip().splitlines()
+    assert figure == "None"
+    assert note == (
+        "no report.png written: plotting needs matplotlib, which is not installed: "
+        "pip install 'imu-host[report]'"
     )
+    assert json.loads((tmp_path / "summary.json").read_text())["reps_total"] == 1
+    md = (tmp_path / "report.md").read_text()
+    assert "**1 of 1 reps clean (100%)**" in md and "report.png" not in md
+    assert (tmp_path / "report.html").is_file() and not (tmp_path / "report.png").exists()
 
 
 # ------------------------------------------------------------------------ command

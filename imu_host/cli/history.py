@@ -9,7 +9,8 @@ from pathlib import Path
 
 from imu_host.errors import InputError
 
-HELP = "List stored sessions (reps per side, clean %, ROM, asymmetry, fast drops) with trends."
+# (no per-cent sign here: argparse reads help texts as %-format strings)
+HELP = "List stored sessions (reps per side, clean share, range, asymmetry, fast drops), trends."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,9 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plot",
         metavar="FILE",
-        help="write a PNG trend plot (ROM per side, fast-drop rate) to FILE (.png)",
+        help="write a PNG trend plot (reps done vs prescribed, clean share, range per side, "
+        "asymmetry, fast drops, sessions per week) to a new FILE (.png); never overwrites",
     )
-    parser.add_argument("--csv", metavar="FILE", help="write one CSV row per session to FILE")
+    parser.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="write one CSV row per session to a new FILE; never overwrites",
+    )
 
 
 def parse_since(text: str | None) -> date | None:
@@ -43,19 +49,17 @@ def _check_output(path_text: str, db_path: Path, what: str, suffix: str | None =
         raise InputError(f"the {what} file name must end in {suffix}", path=str(p))
     if p.is_dir():
         raise InputError(f"the {what} path is a directory", path=str(p))
-    if p.exists() and db_path.exists() and p.resolve() == db_path.resolve():
-        raise InputError(f"refusing to write the {what} over the history database", path=str(p))
+    if p.exists() or p.is_symlink():
+        raise InputError(
+            f"already exists; refusing to overwrite it with the {what} (choose a new name)",
+            path=str(p),
+        )
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from imu_host.history.store import (
-        HistoryDB,
-        default_db_path,
-        format_table,
-        plot_history,
-        write_csv,
-    )
+    from imu_host.history.export import format_table, plot_history, write_csv
+    from imu_host.history.store import HistoryDB, default_db_path
 
     since = parse_since(args.since)
     db_path = Path(args.db) if args.db else default_db_path()
@@ -67,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         with HistoryDB(db_path) as db:
             rows = db.sessions(since)
+            for line in db.skipped:
+                print(f"imu-host: warning: {db_path}: {line}", file=sys.stderr)
         print(format_table(rows))
     if csv_path is not None:
         write_csv(rows, csv_path)

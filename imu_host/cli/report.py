@@ -8,15 +8,14 @@ from the rep phases), or the id of a session stored in the history database.
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
+import os
+import stat
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, Any
 
 from imu_host.errors import InputError
-
-if TYPE_CHECKING:
-    from imu_host.core.events import FlagEvent
 
 HELP = "Write a session report (summary.json, report.md, report.png) with clinical counts."
 
@@ -30,8 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         metavar="DIR",
-        help="report directory (created; default: <name>_report next to the input, or "
-        "./session_<id>_report). Only summary.json, report.md/.html/.png are overwritten",
+        help="report directory (created; default: <name>_report next to the input, or in "
+        "the current directory when the input's folder is read-only or shared; "
+        "./session_<id>_report for a history session). Only imu-host's own earlier report "
+        "files are replaced (never through a link); a report.html left from an earlier "
+        "run is removed unless --html",
     )
     parser.add_argument("--target", type=int, metavar="N", help="prescribed reps per side")
     parser.add_argument(
@@ -39,7 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--db", metavar="PATH", help="history database (see `imu-host history`)")
     parser.add_argument(
-        "--no-save", action="store_true", help="do not store an analysed recording in the history"
+        "--no-save",
+        action="store_true",
+        help="do not store an analysed recording in the history (a recording already "
+        "stored is never rewritten: its stored numbers are kept, and a note says so)",
     )
     from imu_host.cli.options import add_import_arguments, add_settings_arguments
 
@@ -47,38 +52,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_settings_arguments(parser)
 
 
-def _load_summary_file(path: Path) -> dict[str, Any]:
+def _writable_own_folder(folder: Path) -> bool:
+    """True if ``folder`` is the user's own, writable, not shared (group/world-writable) and
+    not on a read-only file system: only then is a report put beside the input."""
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read: {err}", path=str(path)) from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"not valid JSON ({err.msg})", path=str(path), line=err.lineno) from None
-    if not isinstance(obj, dict) or not isinstance(obj.get("reps"), list):
-        raise InputError("not a session summary (no 'reps' list)", path=str(path))
-    return obj
+        st = os.stat(folder)
+        if st.st_uid != os.geteuid():
+            return False
+        if not st.st_mode & stat.S_IWUSR or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return False
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return False
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
-def _events_from(summary: dict[str, Any]) -> list[FlagEvent]:
-    from imu_host.core.events import FlagEvent
+def default_out_dir(src: Path, name: str) -> tuple[Path, str | None]:
+    """``<input folder>/<name>``, or ``./<name>`` (with a note why) when that folder is
+    read-only, shared or not the user's (e.g. a dataset folder)."""
+    if _writable_own_folder(src.parent if str(src.parent) else Path(".")):
+        return src.parent / name, None
+    here = Path.cwd() / name
+    return here, (
+        f"the input's folder ({src.parent}) is read-only, shared or not yours: "
+        f"writing the report to {here} instead"
+    )
 
-    out: list[FlagEvent] = []
-    for e in summary.get("flag_events") or []:
-        try:
-            out.append(
-                FlagEvent(
-                    float(e["t_s"]), str(e["kind"]), str(e["side"]), float(e.get("value", 0.0))
-                )
-            )
-        except (KeyError, TypeError, ValueError):
-            continue  # markers only: a malformed event is skipped
-    return out
+
+def _say(text: str, stream: IO[str]) -> None:
+    """Print one line; characters the terminal cannot show (°, odd file names) degrade."""
+    from imu_host.report.summary import safe_text
+
+    text = safe_text(text)
+    enc = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(enc)
+    except (UnicodeEncodeError, LookupError):
+        text = text.encode(enc, "replace").decode(enc, "replace")
+    print(text, file=stream)
 
 
 def run(args: argparse.Namespace) -> int:
-    from imu_host.core.events import FlagEvent
     from imu_host.history.store import HistoryDB, default_db_path, save_to_history
-    from imu_host.report.summary import reps_from_dicts, write_report
+    from imu_host.report.summary import load_summary_file, safe_text, summary_from_object
+    from imu_host.report.write import write_report
 
     if args.target is not None and args.target < 0:
         raise InputError(f"--target must be >= 0, got {args.target}")
@@ -86,15 +104,18 @@ def run(args: argparse.Namespace) -> int:
     db_path = Path(args.db) if args.db else default_db_path()
     save_source: str | None = None
     started_at = None
+    settings_used: dict[str, Any] | None = None
+    note: str | None = None
     if src.is_file() and src.suffix.lower() == ".json":
-        summary = _load_summary_file(src)
-        reps = reps_from_dicts(summary["reps"])
-        events, t, a = _events_from(summary), None, None
+        summary, reps, events = load_summary_file(src)
+        t, a = None, None
         meta: dict[str, Any] = {"recording": str(src)}
-        default_out = src.parent / f"{src.stem}_report"
+        default_out, note = default_out_dir(src, f"{src.stem}_report")
     elif src.is_file():
         from imu_host import analysis as session
         from imu_host.cli.options import import_options, settings_from_args
+        from imu_host.core.events import FlagEvent
+        from imu_host.history.store import parse_datetime
 
         settings = settings_from_args(args)
         analysis = session.analyze_file(str(src), import_options(args), settings)
@@ -104,28 +125,31 @@ def run(args: argparse.Namespace) -> int:
         meta = {**{str(k): v for k, v in (analysis.meta or {}).items()}, "recording": str(src)}
         meta["fast_drop_dps"] = settings.detector.fast_drop_dps  # the thresholds used
         meta["fast_return_dps"] = settings.detector.fast_return_dps
-        default_out = src.parent / f"{src.stem}_report"
+        settings_used = dataclasses.asdict(settings)
+        default_out, note = default_out_dir(src, f"{src.stem}_report")
         save_source = str(src)
-        from imu_host.history.store import parse_datetime
-
         started_at = parse_datetime(meta.get("started_at") or meta.get("started"))
     elif not src.exists() and args.source.isdigit():
         if not db_path.exists():
             raise InputError("no history database here; pass --db PATH", path=str(db_path))
         with HistoryDB(db_path) as db:
-            summary = db.summary_json(int(args.source))
-        if not isinstance(summary.get("reps"), list):
-            raise InputError(f"session {args.source} has no rep list stored", path=str(db_path))
-        reps = reps_from_dicts(summary["reps"])
-        events, t, a = _events_from(summary), None, None
+            stored = db.summary_json(int(args.source))
+        summary, reps, events = summary_from_object(stored, f"{db_path}: session {args.source}")
+        t, a = None, None
         meta = {"recording": f"history session {args.source} ({db_path})"}
         default_out = Path(f"session_{args.source}_report")
     elif src.is_dir():
         raise InputError("is a directory; give a recording or a summary .json", path=str(src))
+    elif src.exists():
+        raise InputError(
+            "not a regular file; give a recording or a summary .json", path=safe_text(str(src))
+        )
     else:
-        raise InputError("no such file (or history session id)", path=str(src))
+        raise InputError("no such file (or history session id)", path=safe_text(str(src)))
 
     summary.pop("report", None)  # recomputed with this run's target
+    if note and not args.out:
+        _say(f"imu-host: note: {note}", sys.stderr)
     paths = write_report(
         Path(args.out) if args.out else default_out,
         reps,
@@ -137,13 +161,23 @@ def run(args: argparse.Namespace) -> int:
         summary=summary,
         html=args.html,
         protect=[src, db_path],
+        settings=settings_used,
     )
     for p in (paths.summary_json, paths.markdown, paths.html, paths.figure_png):
         if p is not None:
-            print(p)
-    if save_source is not None and not args.no_save:
-        sid = save_to_history(paths.summary, save_source, db_path, started_at=started_at)
-        print(f"saved to the history as session {sid} ({db_path})", file=sys.stderr)
+            _say(str(p), sys.stdout)
+    for line in paths.notes:
+        _say(f"imu-host: note: {line}", sys.stderr)
     for line in paths.summary["report"]["feedback"]:
-        print(f"  {line}", file=sys.stderr)
+        _say(f"  {line}", sys.stderr)
+    # last: if the history cannot be saved, the report and its feedback are already out
+    if save_source is not None and not args.no_save:
+        sid = save_to_history(
+            paths.summary,
+            save_source,
+            db_path,
+            started_at=started_at,
+            notify=lambda line: _say(f"imu-host: note: {line}", sys.stderr),
+        )
+        _say(f"saved to the history as session {sid} ({db_path})", sys.stderr)
     return 0

@@ -6,9 +6,11 @@ report/history code and the live view. ``to_dict()`` gives the JSON form.
 
 from __future__ import annotations
 
+import math
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 LEFT = "left"
 RIGHT = "right"
@@ -19,6 +21,35 @@ BOUNCE = "bounce"  # reversal and re-push at end range ("bouncing at the stickin
 FAST_RETURN = "fast_return"  # yanked return (peak return speed above threshold)
 PARTIAL = "partial"  # range far below the person's own typical range for that side
 ALL_FLAGS = (FAST_DROP, BOUNCE, FAST_RETURN, PARTIAL)
+
+
+def _num(d: Mapping[str, Any], key: str) -> float:
+    """``d[key]`` as a finite float; ValueError naming the field otherwise."""
+    v = d.get(key)
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"field '{key}': expected a number, got {_show(v)}")
+    f = float(v)
+    if not math.isfinite(f):
+        raise ValueError(f"field '{key}': expected a finite number, got {_show(v)}")
+    return f
+
+
+def _show(v: Any) -> str:
+    text = repr(v) if v is not None else "nothing"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _side(d: Mapping[str, Any]) -> str:
+    v = d.get("side")
+    if v not in (LEFT, RIGHT):
+        raise ValueError(f"field 'side': expected 'left' or 'right', got {_show(v)}")
+    return str(v)
+
+
+def _kind(v: Any, key: str) -> str:
+    if v not in ALL_FLAGS:
+        raise ValueError(f"field '{key}': expected one of {', '.join(ALL_FLAGS)}, got {_show(v)}")
+    return str(v)
 
 
 def tempo_medians(reps: Iterable[Rep]) -> dict[str, float | None]:
@@ -76,6 +107,32 @@ class Rep:
                 d[k] = round(v, 3)
         return d
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Rep:
+        """The inverse of :meth:`to_dict` (extra keys ignored).
+
+        Raises ValueError naming the field when a value has the wrong type, is not finite,
+        or ``flags`` is not a list of known flag names.
+        """
+        if not isinstance(d, Mapping):
+            raise ValueError(f"expected a rep object, got {_show(d)}")
+        index = d.get("index")
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ValueError(f"field 'index': expected a whole number, got {_show(index)}")
+        flags = d.get("flags", ())
+        if not isinstance(flags, list | tuple):
+            raise ValueError(f"field 'flags': expected a list of flag names, got {_show(flags)}")
+        names = ("start_s", "peak_s", "end_s", "rom_deg", "descent_s", "hold_s", "return_s")
+        nums = {k: _num(d, k) for k in names}
+        return cls(
+            index=index,
+            side=_side(d),
+            peak_descent_dps=_num(d, "peak_descent_dps"),
+            peak_return_dps=_num(d, "peak_return_dps"),
+            flags=tuple(_kind(f, "flags") for f in flags),
+            **nums,
+        )
+
 
 @dataclass(frozen=True)
 class FlagEvent:
@@ -94,6 +151,14 @@ class FlagEvent:
             "side": self.side,
             "value": round(self.value, 3),
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FlagEvent:
+        """The inverse of :meth:`to_dict`; ValueError naming the field when invalid."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"expected a flag event object, got {_show(d)}")
+        value = _num(d, "value") if "value" in d else 0.0
+        return cls(_num(d, "t_s"), _kind(d.get("kind"), "kind"), _side(d), value)
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,14 @@ API::
 
     default_db_path() -> Path
     HistoryDB(path)                                    # opens, validates, creates if new
-    HistoryDB.save_session(summary, source, started_at=None, *, source_hash=None) -> int
+    HistoryDB.save(summary, source, started_at=None, *, source_hash=None) -> SaveResult
+    HistoryDB.save_session(...) -> int                  # the same, returns the id
     HistoryDB.sessions(since=None) -> list[SessionRow]
     HistoryDB.summary_json(session_id) -> dict
-    save_to_history(summary, source, db_path=None, no_save=False, started_at=None) -> int | None
-    format_table(rows) -> str;  write_csv(rows, path);  plot_history(rows, path)
+    save_to_history(summary, source, db_path=None, no_save=False, started_at=None,
+                    notify=None) -> int | None
+
+The table, CSV and plot of the stored sessions are in :mod:`imu_host.history.export`.
 
 Where: ``$IMU_HOST_DB`` if set, else ``$XDG_DATA_HOME/imu-host/history.sqlite3``, else
 ``~/.local/share/imu-host/history.sqlite3`` (``--db PATH`` overrides all of these).
@@ -21,15 +24,26 @@ Safety:
   raises :class:`~imu_host.errors.InputError` naming the file; it is checked through a
   read-only connection first and never written to. A missing or empty (0 bytes, or SQLite
   with no tables) file is initialised.
+- Health data: the folder is created 0700 and the file 0600 (an existing file of ours that
+  is readable by others is tightened to 0600); SQLite gives its ``-wal``/``-shm`` files the
+  database file's mode.
+- A row that cannot be read back (e.g. ``started_at`` that is not ISO 8601, a count that is
+  not a number) is left out of :meth:`HistoryDB.sessions` and described in
+  :attr:`HistoryDB.skipped` (one line each); a damaged ``summary_json`` is one
+  :class:`~imu_host.errors.InputError` line.
 - Schema version in ``PRAGMA user_version`` (:data:`SCHEMA_VERSION`); WAL journal, a busy
   timeout and ``BEGIN IMMEDIATE`` transactions let several processes save at once.
 
 Deduplication: each session has a unique ``source_key``. It is, in order of preference, the
 ``source_hash`` argument, ``summary["source"]["sha256"]``, the SHA-256 of the recording
 file's bytes when ``source`` names an existing file, or else the SHA-256 of the session
-content (source label, start time, reps). Saving a session whose key is already stored
-replaces that row's numbers (latest analysis wins) and keeps its id: re-importing a
-recording never creates a second row.
+content (source label, start time, reps). A stored session is never rewritten: saving a
+session whose key is already stored changes nothing and returns that row's id
+(:meth:`HistoryDB.save` says ``"unchanged"``, or ``"kept"`` when the new analysis has other
+numbers, e.g. ``replay --fast-drop-dps 80`` of a recording saved with the default; then
+:func:`save_to_history` prints one note saying the stored numbers were kept). Re-importing
+a recording never creates a second row. To keep a session out of the history, use
+``--no-save``.
 
 Start time (for the trend): ``started_at`` if given, else ``started_at`` / ``started`` in
 ``summary["source"]`` or ``summary``, else the ``# started_at:`` / ``# started:`` line of the
@@ -37,30 +51,37 @@ recording file's header, else the file's modification time, else now.
 Naive datetimes are local time; stored as ISO 8601 UTC.
 
 Numbers stored per session are recomputed from ``summary["reps"]`` with
-:func:`imu_host.report.session_stats` when the summary has a rep list (so every row uses
+:func:`imu_host.core.stats.session_stats` when the summary has a rep list (so every row uses
 the same definitions), else taken from the summary's top-level keys.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import hashlib
 import json
+import math
+import os
 import sqlite3
+import sys
 import time as time_mod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from imu_host.core.events import Rep
+from imu_host.core.stats import session_stats
 from imu_host.errors import InputError
-from imu_host.paths import default_db_path
+from imu_host.paths import PRIVATE_FILE_MODE, default_db_path, make_private_dir
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x494D5548  # "IMUH"
 BUSY_TIMEOUT_MS = 15000
 SQLITE_MAGIC = b"SQLite format 3\x00"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+NEW, UNCHANGED, KEPT = "new", "unchanged", "kept"
 
 _SCHEMA_V1 = (
     """CREATE TABLE sessions (
@@ -140,7 +161,69 @@ class SessionRow:
         return d
 
 
+@dataclass(frozen=True)
+class SaveResult:
+    """What :meth:`HistoryDB.save` did: ``status`` is "new", "unchanged" or "kept"."""
+
+    id: int
+    status: str
+    message: str | None = None  # one line for the user when status is "kept"
+
+
 # --------------------------------------------------------------------------- helpers
+
+_INT_COLUMNS = ("reps_left", "reps_right", "clean_reps", "flagged_reps", "fast_drops")
+_NUMBER_TOLERANCE = 1e-6  # stored REALs compared with a fresh analysis
+
+
+def display_text(text: str) -> str:
+    """``text`` with undecodable file-name bytes (lone surrogates) shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _same_numbers(stored: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    for k in _NUMBER_COLUMNS:
+        a, b = stored.get(k), new.get(k)
+        if a is None or b is None:
+            if a is not b:
+                return False
+        elif abs(float(a) - float(b)) > _NUMBER_TOLERANCE * max(1.0, abs(float(b))):
+            return False
+    return True
+
+
+def _stored_time(value: Any, name: str) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"unreadable {name} {value!r}"[:120])
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"unreadable {name} {value!r}"[:120]) from None
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def _row(r: Sequence[Any]) -> SessionRow:
+    """A SessionRow from a database row; ValueError (one line) if a value is not readable."""
+    vals: dict[str, Any] = {}
+    for name, v in zip(_NUMBER_COLUMNS, r[4:], strict=True):
+        if name in _INT_COLUMNS:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"unreadable {name} {v!r}"[:120])
+        elif name == "target_per_side":
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+                raise ValueError(f"unreadable {name} {v!r}"[:120])
+        elif v is not None and (
+            isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+        ):
+            raise ValueError(f"unreadable {name} {v!r}"[:120])
+        vals[name] = v
+    return SessionRow(
+        id=int(r[0]),
+        started_at=_stored_time(r[1], "started_at"),
+        saved_at=_stored_time(r[2], "saved_at"),
+        source=display_text(str(r[3])),
+        **vals,
+    )
 
 
 def _utc(dt: datetime) -> datetime:
@@ -201,10 +284,18 @@ def _header_started(path: Path) -> datetime | None:
     return None
 
 
+def _reps(items: list[Any]) -> list[Rep]:
+    out = []
+    for n, d in enumerate(items, 1):
+        try:
+            out.append(Rep.from_dict(d))
+        except ValueError as err:
+            raise InputError(f"rep {n} is not a valid rep object ({err})", field="reps") from None
+    return out
+
+
 def session_numbers(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The per-session numbers stored in a history row, from a replay summary object."""
-    from imu_host.report.summary import reps_from_dicts, session_stats
-
     report = summary.get("report") if isinstance(summary.get("report"), Mapping) else {}
     target = report.get("target_per_side") if report else None
     if isinstance(target, Mapping):
@@ -214,7 +305,7 @@ def session_numbers(summary: Mapping[str, Any]) -> dict[str, Any]:
         target = summary["target_per_side"]
     duration = summary.get("duration_s")
     if isinstance(summary.get("reps"), list):
-        st = session_stats(reps_from_dicts(summary["reps"]))
+        st = session_stats(_reps(summary["reps"]))
         return {
             "duration_s": None if duration is None else float(duration),
             "reps_left": st["sides"]["left"]["done"],
@@ -258,14 +349,28 @@ class HistoryDB:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
+        self.skipped: list[str] = []  # rows sessions() could not read (one line each)
         ours = self._check_existing()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.path.parent)
+            if not ours:
+                # health data: the file is created 0600 before SQLite opens it (SQLite gives
+                # its -wal/-shm files the database file's permissions)
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | _NOFOLLOW, PRIVATE_FILE_MODE)
+                os.close(fd)
         except OSError as err:
             raise InputError(
-                f"cannot create the history directory: {err.strerror}", path=str(self.path)
+                f"cannot create the history database: {err.strerror}", path=str(self.path)
             ) from None
+        self._private()
         self._conn = self._open(check=ours)
+
+    def _private(self) -> None:
+        """Tighten an existing history file of ours to 0600 (it holds health data)."""
+        with contextlib.suppress(OSError):
+            st = os.stat(self.path)
+            if st.st_uid == os.geteuid() and st.st_mode & 0o077:
+                os.chmod(self.path, PRIVATE_FILE_MODE)
 
     # -- opening and validation
 
@@ -459,7 +564,24 @@ class HistoryDB:
         *,
         source_hash: str | None = None,
     ) -> int:
-        """Store (or update, if already stored) one session; returns its id."""
+        """Store one session (see :meth:`save`); returns its id."""
+        return self.save(summary, source, started_at, source_hash=source_hash).id
+
+    def save(
+        self,
+        summary: Mapping[str, Any],
+        source: str,
+        started_at: datetime | None = None,
+        *,
+        source_hash: str | None = None,
+    ) -> SaveResult:
+        """Store one session, or find it already stored; never rewrites a stored session.
+
+        ``status``: ``"new"`` (a row was added), ``"unchanged"`` (the same recording was
+        stored before with the same numbers) or ``"kept"`` (it was stored before with other
+        numbers, e.g. analysed with other settings: the stored numbers are kept, and
+        :attr:`SaveResult.message` says so).
+        """
         nums = session_numbers(summary)
         meta = _source_meta(summary)
         start = started_at
@@ -474,39 +596,46 @@ class HistoryDB:
             start = datetime.fromtimestamp(f.stat().st_mtime, UTC) if f else datetime.now(UTC)
         row = {
             "source_key": key,
-            "source": str(source),
+            "source": display_text(str(source)),
             "started_at": _iso(start),
             "saved_at": _iso(datetime.now(UTC)),
             **nums,
-            "summary_json": json.dumps(summary, default=str),
+            # ensure_ascii: undecodable file-name bytes (lone surrogates) stay escaped
+            "summary_json": json.dumps(summary, default=str, ensure_ascii=True),
         }
         cols = list(row)
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 found = self._conn.execute(
-                    "SELECT id FROM sessions WHERE source_key = ?", (key,)
+                    f"SELECT id, {', '.join(_NUMBER_COLUMNS)} FROM sessions WHERE source_key = ?",
+                    (key,),
                 ).fetchone()
                 if found:
-                    sets = ", ".join(f"{c} = :{c}" for c in cols if c != "source_key")
-                    self._conn.execute(
-                        f"UPDATE sessions SET {sets} WHERE id = :id", {**row, "id": found[0]}
-                    )
                     sid = int(found[0])
+                    stored = dict(zip(_NUMBER_COLUMNS, found[1:], strict=True))
+                    status = UNCHANGED if _same_numbers(stored, nums) else KEPT
                 else:
                     cur = self._conn.execute(
                         f"INSERT INTO sessions ({', '.join(cols)}) "
                         f"VALUES ({', '.join(':' + c for c in cols)})",
                         row,
                     )
-                    sid = int(cur.lastrowid)
+                    sid = int(cur.lastrowid or 0)
+                    status = NEW
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
         except sqlite3.DatabaseError as err:
             raise self._err(f"cannot save the session to the history ({err})") from None
-        return sid
+        message = None
+        if status == KEPT:
+            message = (
+                f"this recording is already in the history as session {sid} with other "
+                "numbers (other settings?); the stored numbers were kept"
+            )
+        return SaveResult(sid, status, message)
 
     # -- reading
 
@@ -523,17 +652,12 @@ class HistoryDB:
         except sqlite3.DatabaseError as err:
             raise self._err(f"cannot read the history ({err})") from None
         out = []
+        self.skipped = []
         for r in rows:
-            vals = dict(zip(_NUMBER_COLUMNS, r[4:], strict=True))
-            out.append(
-                SessionRow(
-                    id=int(r[0]),
-                    started_at=datetime.fromisoformat(r[1]),
-                    saved_at=datetime.fromisoformat(r[2]),
-                    source=r[3],
-                    **vals,
-                )
-            )
+            try:
+                out.append(_row(r))
+            except ValueError as err:
+                self.skipped.append(f"session {r[0]!r}: {err}; left out")
         return out
 
     def summary_json(self, session_id: int) -> dict[str, Any]:
@@ -546,7 +670,13 @@ class HistoryDB:
             raise self._err(f"cannot read the history ({err})") from None
         if row is None:
             raise self._err(f"no session with id {session_id} in the history")
-        return json.loads(row[0])
+        try:
+            obj = json.loads(row[0]) if isinstance(row[0], str) else None
+        except (ValueError, RecursionError):
+            obj = None
+        if not isinstance(obj, dict):
+            raise self._err(f"session {session_id}: the stored summary is damaged (not JSON)")
+        return obj
 
 
 def save_to_history(
@@ -555,171 +685,23 @@ def save_to_history(
     db_path: str | Path | None = None,
     no_save: bool = False,
     started_at: datetime | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> int | None:
-    """Save one session (``replay``/``live``/``report``); ``None`` if ``no_save``."""
+    """Save one session (``replay``/``live``/``report``); ``None`` if ``no_save``.
+
+    Returns the session's id. A recording already stored with other numbers is not
+    rewritten (see :meth:`HistoryDB.save`): ``notify`` gets one line saying so (default:
+    printed to stderr as ``imu-host: note: ...``).
+    """
     if no_save:
         return None
     with HistoryDB(db_path) as db:
-        return db.save_session(summary, source, started_at)
+        res = db.save(summary, source, started_at)
+    if res.message:
+        say = notify or _note
+        say(f"{db.path}: {res.message}")
+    return res.id
 
 
-# --------------------------------------------------------------------------- output
-
-
-def _f(v: float | None, spec: str) -> str:
-    return "-" if v is None else format(v, spec)
-
-
-def _local(dt: datetime) -> datetime:
-    return dt.astimezone()
-
-
-TABLE_HEADER = (
-    "id",
-    "date",
-    "left",
-    "right",
-    "clean%",
-    "ROM L",
-    "ROM R",
-    "asym%",
-    "fast%",
-    "source",
-)
-
-
-def table_rows(rows: Sequence[SessionRow]) -> list[list[str]]:
-    """The history table as strings (one list per session, matching TABLE_HEADER)."""
-    out = []
-    for r in rows:
-        fdr = None if r.fast_drop_rate is None else 100 * r.fast_drop_rate
-        out.append(
-            [
-                str(r.id),
-                _local(r.started_at).strftime("%Y-%m-%d %H:%M"),
-                str(r.reps_left),
-                str(r.reps_right),
-                _f(r.clean_pct, ".0f"),
-                _f(r.rom_left_deg, ".1f"),
-                _f(r.rom_right_deg, ".1f"),
-                _f(r.asymmetry_pct, ".0f"),
-                _f(fdr, ".0f"),
-                r.source,
-            ]
-        )
-    return out
-
-
-def format_table(rows: Sequence[SessionRow]) -> str:
-    """A plain-text table, one line per session."""
-    body = table_rows(rows)
-    if not body:
-        return "no sessions stored"
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(TABLE_HEADER)]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            c.ljust(w) if i in (1, 9) else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "  ".join(parts).rstrip()
-
-    return "\n".join([line(TABLE_HEADER), *(line(b) for b in body)])
-
-
-CSV_COLUMNS = (
-    "id",
-    "started_at",
-    "source",
-    "duration_s",
-    "reps_left",
-    "reps_right",
-    "reps_total",
-    "clean_reps",
-    "clean_pct",
-    "rom_left_deg",
-    "rom_right_deg",
-    "asymmetry_pct",
-    "fast_drops",
-    "fast_drop_rate_pct",
-    "target_per_side",
-)
-
-
-def write_csv(rows: Sequence[SessionRow], path: str | Path) -> Path:
-    """One CSV line per session (CSV_COLUMNS; started_at in ISO 8601 UTC)."""
-    p = Path(path)
-
-    def num(v: float | None, nd: int = 2) -> str:
-        return "" if v is None else str(round(v, nd))
-
-    try:
-        with p.open("w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(CSV_COLUMNS)
-            for r in rows:
-                w.writerow(
-                    [
-                        r.id,
-                        r.started_at.isoformat(),
-                        r.source,
-                        num(r.duration_s, 1),
-                        r.reps_left,
-                        r.reps_right,
-                        r.reps_total,
-                        r.clean_reps,
-                        num(r.clean_pct, 1),
-                        num(r.rom_left_deg),
-                        num(r.rom_right_deg),
-                        num(r.asymmetry_pct, 1),
-                        r.fast_drops,
-                        num(None if r.fast_drop_rate is None else 100 * r.fast_drop_rate, 1),
-                        "" if r.target_per_side is None else r.target_per_side,
-                    ]
-                )
-    except OSError as err:
-        raise InputError(f"cannot write CSV: {err.strerror}", path=str(p)) from None
-    return p
-
-
-def plot_history(rows: Sequence[SessionRow], path: str | Path) -> Path:
-    """Trend PNG: ROM per side (top) and fast-drop rate (bottom) over session dates."""
-    from imu_host.report.summary import MATPLOTLIB_MISSING, SIDE_COLORS
-
-    try:
-        import matplotlib.dates as mdates
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise InputError(MATPLOTLIB_MISSING) from None
-    # matplotlib plots naive datetimes; show local wall-clock time
-    x = [_local(r.started_at).replace(tzinfo=None) for r in rows]
-    fig = Figure(figsize=(10, 6.5), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax1, ax2 = fig.subplots(2, 1, sharex=True)
-    nan = float("nan")
-    for side, attr in (("left", "rom_left_deg"), ("right", "rom_right_deg")):
-        y = [nan if getattr(r, attr) is None else getattr(r, attr) for r in rows]
-        ax1.plot(x, y, marker="o", color=SIDE_COLORS[side], label=f"{side}")
-    ax1.set_ylabel("mean range of motion (°)")
-    ax1.set_title("Range of motion per side")
-    ax1.legend(loc="best", fontsize=9)
-    ax1.grid(alpha=0.3)
-    ax1.set_ylim(bottom=0)
-    rate = [nan if r.fast_drop_rate is None else 100 * r.fast_drop_rate for r in rows]
-    ax2.plot(x, rate, marker="o", color="#d62728", label="fast drops")
-    ax2.set_ylabel("reps that were fast drops (%)")
-    ax2.set_title("Fast-drop rate")
-    ax2.set_ylim(0, max([v for v in rate if v == v] + [10.0]) * 1.15)
-    ax2.grid(alpha=0.3)
-    loc = mdates.AutoDateLocator()
-    ax2.xaxis.set_major_locator(loc)
-    ax2.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
-    ax2.set_xlabel("session date")
-    fig.suptitle(f"Knee rolls: progress over {len(rows)} session{'s' if len(rows) != 1 else ''}")
-    p = Path(path)
-    try:
-        fig.savefig(p, format="png")
-    except OSError as err:
-        raise InputError(f"cannot write plot: {err.strerror}", path=str(p)) from None
-    return p
+def _note(line: str) -> None:
+    print(f"imu-host: note: {display_text(line)}", file=sys.stderr)

@@ -1,0 +1,286 @@
+"""History output: the plain-text table, the CSV export and the trend plot (PNG).
+
+API::
+
+    format_table(rows) -> str;  write_csv(rows, path);  plot_history(rows, path)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from imu_host.errors import InputError
+from imu_host.history.store import SessionRow
+from imu_host.paths import create_exclusive
+
+
+def _f(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _local(dt: datetime) -> datetime:
+    return dt.astimezone()
+
+
+TABLE_HEADER = (
+    "id",
+    "date",
+    "left",
+    "right",
+    "clean%",
+    "ROM L",
+    "ROM R",
+    "asym%",
+    "fast%",
+    "source",
+)
+
+
+def table_rows(rows: Sequence[SessionRow]) -> list[list[str]]:
+    """The history table as strings (one list per session, matching TABLE_HEADER)."""
+    out = []
+    for r in rows:
+        fdr = None if r.fast_drop_rate is None else 100 * r.fast_drop_rate
+        out.append(
+            [
+                str(r.id),
+                _local(r.started_at).strftime("%Y-%m-%d %H:%M"),
+                str(r.reps_left),
+                str(r.reps_right),
+                _f(r.clean_pct, ".0f"),
+                _f(r.rom_left_deg, ".1f"),
+                _f(r.rom_right_deg, ".1f"),
+                _f(r.asymmetry_pct, ".0f"),
+                _f(fdr, ".0f"),
+                r.source,
+            ]
+        )
+    return out
+
+
+def format_table(rows: Sequence[SessionRow]) -> str:
+    """A plain-text table, one line per session."""
+    body = table_rows(rows)
+    if not body:
+        return "no sessions stored"
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(TABLE_HEADER)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.ljust(w) if i in (1, 9) else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(TABLE_HEADER), *(line(b) for b in body)])
+
+
+CSV_COLUMNS = (
+    "id",
+    "started_at",
+    "source",
+    "duration_s",
+    "reps_left",
+    "reps_right",
+    "reps_total",
+    "clean_reps",
+    "clean_pct",
+    "rom_left_deg",
+    "rom_right_deg",
+    "asymmetry_pct",
+    "fast_drops",
+    "fast_drop_rate_pct",
+    "target_per_side",
+)
+
+
+def write_csv(rows: Sequence[SessionRow], path: str | Path) -> Path:
+    """One CSV line per session (CSV_COLUMNS; started_at in ISO 8601 UTC).
+
+    Never overwrites: an existing file (e.g. a recording) is refused with one line.
+    """
+    p = Path(path)
+
+    def num(v: float | None, nd: int = 2) -> str:
+        return "" if v is None else str(round(v, nd))
+
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(CSV_COLUMNS)
+    for r in rows:
+        w.writerow(
+            [
+                r.id,
+                r.started_at.isoformat(),
+                r.source,
+                num(r.duration_s, 1),
+                r.reps_left,
+                r.reps_right,
+                r.reps_total,
+                r.clean_reps,
+                num(r.clean_pct, 1),
+                num(r.rom_left_deg),
+                num(r.rom_right_deg),
+                num(r.asymmetry_pct, 1),
+                r.fast_drops,
+                num(None if r.fast_drop_rate is None else 100 * r.fast_drop_rate, 1),
+                "" if r.target_per_side is None else r.target_per_side,
+            ]
+        )
+    _write_new(p, buf.getvalue().encode("utf-8"), "CSV")
+    return p
+
+
+def _write_new(path: Path, data: bytes, what: str) -> None:
+    """Write ``data`` to a new file at ``path`` (0600); an existing file is never replaced."""
+    f = create_exclusive(path, f"file (choose a new name for the {what})")
+    try:
+        with f:
+            f.write(data)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            path.unlink()  # our own half-written file
+        raise InputError(f"cannot write {what}: {err.strerror}", path=str(path)) from None
+
+
+ASYMMETRY_LINE_PCT = 20.0  # the report's feedback threshold, drawn on the asymmetry panel
+MAX_TICK_LABELS = 12  # session labels on the x axis (thinned beyond this)
+
+
+def session_labels(rows: Sequence[SessionRow]) -> list[str]:
+    """x tick labels: the local date, plus the time when a day has more than one session."""
+    days = [_local(r.started_at).date() for r in rows]
+    out = []
+    for r, d in zip(rows, days, strict=True):
+        text = f"{d:%d %b}"
+        if days.count(d) > 1:
+            text += f"\n{_local(r.started_at):%H:%M}"
+        out.append(text)
+    return out
+
+
+def sessions_per_week(rows: Sequence[SessionRow]) -> list[tuple[date, int]]:
+    """(Monday of the week, sessions that week) for every week from the first to the last."""
+    if not rows:
+        return []
+    mondays = [
+        _local(r.started_at).date() - timedelta(days=_local(r.started_at).weekday()) for r in rows
+    ]
+    first, last = min(mondays), max(mondays)
+    weeks = []
+    d = first
+    while d <= last:
+        weeks.append((d, mondays.count(d)))
+        d += timedelta(days=7)
+    return weeks
+
+
+def plot_history(rows: Sequence[SessionRow], path: str | Path) -> Path:
+    """Trend PNG (six panels): reps done vs prescribed, clean %, range of motion per side,
+    asymmetry, fast-drop rate and sessions per week.
+
+    Sessions are drawn one per step on the x axis (labelled with their date, and the time
+    when a day has several), so ticks stay readable however the sessions fall in time.
+    Never overwrites an existing file.
+    """
+    from imu_host.report.figure import MATPLOTLIB_MISSING, SIDE_COLORS
+
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise InputError(MATPLOTLIB_MISSING) from None
+    p = Path(path)
+    if p.exists() or p.is_symlink():
+        raise InputError(
+            "already exists; refusing to overwrite a file (choose a new name for the plot)",
+            path=str(p),
+        )
+    n = len(rows)
+    x = list(range(1, n + 1))
+    nan = float("nan")
+
+    def val(v: float | None, scale: float = 1.0) -> float:
+        return nan if v is None else v * scale
+
+    fig = Figure(figsize=(13, 9), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    (a_reps, a_clean), (a_rom, a_asym), (a_fast, a_week) = fig.subplots(3, 2)
+    w = 0.38
+    a_reps.bar([i - w / 2 for i in x], [r.reps_left for r in rows], w, color=SIDE_COLORS["left"],
+               label="left")  # fmt: skip
+    a_reps.bar([i + w / 2 for i in x], [r.reps_right for r in rows], w,
+               color=SIDE_COLORS["right"], label="right")  # fmt: skip
+    targets = [val(r.target_per_side) for r in rows]
+    if any(t == t for t in targets):
+        a_reps.plot(x, targets, ls="", marker="_", ms=28, mew=2.5, color="black",
+                    label="prescribed per side")  # fmt: skip
+    a_reps.set_title("Reps done per side vs prescribed")
+    a_reps.set_ylabel("reps")
+    done = [float(r.reps_left) for r in rows] + [float(r.reps_right) for r in rows]
+    top = max(done + [t for t in targets if t == t] + [1.0])
+    a_reps.set_ylim(0, top * 1.45)  # room for the legend above the bars
+    a_reps.legend(loc="upper left", fontsize=8, ncol=3)
+
+    a_clean.plot(x, [val(r.clean_pct) for r in rows], marker="o", color="#2ca02c")
+    a_clean.set_ylim(0, 105)
+    a_clean.set_title("Clean reps (no fault)")
+    a_clean.set_ylabel("% of reps")
+
+    for side, attr in (("left", "rom_left_deg"), ("right", "rom_right_deg")):
+        a_rom.plot(x, [val(getattr(r, attr)) for r in rows], marker="o",
+                   color=SIDE_COLORS[side], label=side)  # fmt: skip
+    a_rom.set_ylim(bottom=0)
+    a_rom.set_title("Range of motion per side (average)")
+    a_rom.set_ylabel("degrees")
+    a_rom.legend(loc="best", fontsize=8)
+
+    asym = [val(r.asymmetry_pct) for r in rows]
+    a_asym.bar(x, [0.0 if v != v else v for v in asym], color="#7f7f7f", width=0.6)
+    a_asym.axhline(ASYMMETRY_LINE_PCT, color="#d62728", ls="--", lw=1,
+                   label=f"{ASYMMETRY_LINE_PCT:.0f}%: one side clearly tighter")  # fmt: skip
+    a_asym.set_ylim(0, max([v for v in asym if v == v] + [ASYMMETRY_LINE_PCT]) * 1.3)
+    a_asym.set_title("Difference in range between the sides")
+    a_asym.set_ylabel("%")
+    a_asym.legend(loc="upper right", fontsize=8)
+
+    rate = [val(r.fast_drop_rate, 100.0) for r in rows]
+    a_fast.plot(x, rate, marker="o", color="#d62728")
+    a_fast.set_ylim(0, max([v for v in rate if v == v] + [10.0]) * 1.15)
+    a_fast.set_title("Drops that were too fast")
+    a_fast.set_ylabel("% of reps")
+
+    labels = session_labels(rows)
+    step = max(1, -(-n // MAX_TICK_LABELS))
+    for ax in (a_reps, a_clean, a_rom, a_asym, a_fast):
+        ax.set_xticks(x[::step], labels[::step], fontsize=8)
+        ax.set_xlim(0.4, n + 0.6)
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("session")
+
+    weeks = sessions_per_week(rows)
+    wx = list(range(len(weeks)))
+    a_week.bar(wx, [c for _d, c in weeks], color="#1f77b4", width=0.6)
+    wstep = max(1, -(-len(weeks) // MAX_TICK_LABELS))
+    a_week.set_xticks(wx[::wstep], [f"{d:%d %b}" for d, _c in weeks][::wstep], fontsize=8)
+    a_week.set_xlim(-0.6, max(len(weeks) - 1, 3) + 0.6)  # one week: still a bar, not a wall
+    a_week.set_title("Sessions per week")
+    a_week.set_xlabel("week starting")
+    a_week.set_ylabel("sessions")
+    a_week.yaxis.get_major_locator().set_params(integer=True)
+    a_week.grid(axis="y", alpha=0.3)
+
+    span = ""
+    if rows:
+        d0, d1 = _local(rows[0].started_at), _local(rows[-1].started_at)
+        span = f" ({d0:%d %b %Y}" + ("" if d0.date() == d1.date() else f" to {d1:%d %b %Y}") + ")"
+    fig.suptitle(f"Knee rolls: progress over {n} session{'s' if n != 1 else ''}{span}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    _write_new(p, buf.getvalue(), "plot")
+    return p
