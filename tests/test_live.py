@@ -425,6 +425,9 @@ def test_killed_session_keeps_recording_up_to_the_last_second(tmp_path, port, sc
         board.stop()
         if proc.poll() is None:
             proc.kill()
+        proc.wait(WAIT)
+        proc.stdout.close()
+        proc.stderr.close()
     r = read_recording(rec)
     assert r.samples.t_s[-1] >= t_rep - 1.5  # flushed about every second
     assert r.samples.t_s[0] == 0.0 and len(r.samples) == round(r.samples.t_s[-1] * 100) + 1
