@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from imu_host.errors import InputError
 
@@ -20,6 +20,10 @@ $IMU_HOST_RECORDINGS, else $XDG_DATA_HOME/imu-host/recordings (usually
 the reps and flags shown live.
 Output: a refreshing view on a terminal, one line per event in a pipe, or one JSON
 object per event with --json-events. Ends on Ctrl-C, --target or --duration.
+Coaching from the mat: spoken cues (espeak-ng, else macOS say, else pyttsx3, else
+tones; --quiet for silence), --audio-track FILE.wav for the session's audio, --pace
+DOWN,HOLD,UP or --pace breaths for a pacing guide, --web [HOST:]PORT for a big view on a
+phone (127.0.0.1 unless a host is given; then a token is needed and printed with a QR code).
 """
 
 
@@ -37,7 +41,29 @@ def add_session_arguments(p: argparse.ArgumentParser, history: bool = True) -> N
         p.add_argument("--db", metavar="PATH", help="history database (default: user data dir)")
         p.add_argument("--no-save", action="store_true", help="do not store in the history")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of streaming")
-    p.add_argument("--quiet", action="store_true", help="no terminal bell on form cues")
+    p.add_argument(
+        "--quiet", action="store_true", help="silent: no spoken cues, tones or terminal bell"
+    )
+    p.add_argument(
+        "--speech",
+        choices=("auto", "espeak-ng", "say", "pyttsx3", "tones"),
+        default="auto",
+        help="voice of the cues (auto: first installed engine, else tones)",
+    )
+    p.add_argument(
+        "--audio-track", metavar="FILE.wav", help="also write the session's audio (cues) to FILE"
+    )
+    p.add_argument(
+        "--pace",
+        metavar="DOWN,HOLD,UP|breaths",
+        help="pacing guide: seconds lowering, holding, returning (e.g. 3,2,3), or 'breaths'",
+    )
+    p.add_argument(
+        "--web",
+        metavar="[HOST:]PORT",
+        help="serve the live view to a browser (127.0.0.1 unless HOST is given; "
+        "a LAN host needs the printed token)",
+    )
     out = p.add_mutually_exclusive_group()
     out.add_argument(
         "--json-events", action="store_true", help="one JSON object per event on stdout"
@@ -115,7 +141,7 @@ def print_summary(
 
         plain = {k: v for k, v in summary.items() if k != "live"}
         if "reps_total" in plain:
-            out.write(render_table(SimpleNamespace(reps=reps or [], summary=plain)) + "\n")
+            out.write(render_table(cast(Any, SimpleNamespace(reps=reps or [], summary=plain))) + "\n")
         else:
             out.write("no data received from the board\n")
         where = out
@@ -131,8 +157,50 @@ def print_summary(
         where.write("recording: none (--no-record)\n")
     if q.get("raw_capture"):
         where.write(f"raw capture: {q['raw_capture']}\n")
+    if "cues" in q:
+        where.write(f"coach: {q['cues']} cues, {q.get('cues_dropped', 0)} dropped by the speaker\n")
     out.flush()
     err.flush()
+
+
+def make_coaching(args: argparse.Namespace, err: IO[str]) -> tuple[list[Any], Any]:
+    """The coach (speech/tones, audio track), the web view and the pacing guide the CLI
+    options ask for -> (extra sinks, guide). Checked and set up before connecting."""
+    from imu_host.live.coach import (
+        AudioOutput,
+        AudioTrack,
+        Coach,
+        CoachSettings,
+        Pace,
+        PaceGuide,
+        phrases_for,
+        render_phrases,
+    )
+
+    sinks: list[Any] = []
+    guide = PaceGuide(Pace.parse(args.pace), args.target) if getattr(args, "pace", None) else None
+    track = None
+    if getattr(args, "audio_track", None):
+        track = AudioTrack(args.audio_track, CoachSettings().track_gap_s)
+        track.check()
+    quiet = bool(getattr(args, "quiet", False))
+    if track is not None or not quiet:
+        settings = CoachSettings()
+        texts = phrases_for(args.target, settings, pace=guide is not None)
+        phrases, engine = render_phrases(texts, getattr(args, "speech", "auto"), settings)
+        output = None if quiet else AudioOutput("auto", settings.queue_cues)
+        where = "silent (--quiet)" if output is None else f"player {output.player_cmd[0] if output.player_cmd else 'none found'}"  # fmt: skip
+        err.write(f"coach: {engine}, {len(phrases)} phrases rendered; {where}"
+                  + (f"; audio track {track.path}" if track else "") + "\n")  # fmt: skip
+        sinks.append(Coach(phrases, target=args.target, output=output, track=track))
+    if getattr(args, "web", None):
+        from imu_host.live.web import WebView, parse_address
+
+        host, port = parse_address(args.web)
+        web = WebView(host, port)
+        web.announce(err)
+        sinks.append(web)
+    return sinks, guide
 
 
 def run_session(
@@ -140,19 +208,39 @@ def run_session(
     args: argparse.Namespace,
     out: IO[str] | None = None,
     stop: Callable[[], bool] | None = None,
+    coaching: tuple[list[Any], Any] | None = None,
 ) -> int:
     """Run a live session on ``transport`` with the CLI options in ``args``; prints the
-    summary. ``stop()`` (checked when no bytes are arriving) ends it early."""
+    summary. ``stop()`` (checked when no bytes are arriving) ends it early.
+    ``coaching``: (sinks, guide) from :func:`make_coaching` when made beforehand."""
     from imu_host.live.session import LiveSession
 
     out = out or sys.stdout
     options = make_options(args, out, source=transport.description)
-    session = LiveSession(transport, options, out=out, err=sys.stderr)
+    sinks, guide = coaching if coaching is not None else make_coaching(args, sys.stderr)
+    session = LiveSession(
+        transport, options, out=out, err=sys.stderr, sinks=sinks, guide=guide, view=make_view(options, out)
+    )  # fmt: skip
     summary = session.run(stop)
+    coach = next((s for s in sinks if hasattr(s, "cues")), None)
+    if coach is not None:
+        summary.setdefault("live", {})["cues"] = len(coach.cues)
+        summary["live"]["cues_dropped"] = coach.dropped
     reps = session.pipeline.reps if session.pipeline is not None else []
     print_summary(summary, options.mode, out, sys.stderr, reps)
     finish_session(session, summary, args, sys.stderr if options.mode == "json" else out)
     return 0
+
+
+def make_view(options: Any, out: IO[str]) -> Any:
+    """The terminal view for ``tty`` mode (rich, big digits); None: the mode's default."""
+    if options.mode != "tty":
+        return None
+    try:
+        from imu_host.live.term import RichView
+    except ImportError:  # rich missing: the plain redrawn view
+        return None
+    return RichView(out)
 
 
 def finish_session(session: Any, summary: dict[str, Any], args: argparse.Namespace,

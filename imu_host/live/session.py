@@ -42,6 +42,7 @@ from imu_host.live.view import (
     LinesView,
     LiveState,
     Notice,
+    PromptEvent,
     Sink,
     TtyView,
     format_event,
@@ -79,7 +80,9 @@ class LiveSession:
     """Runs one live session on a transport; see the module docstring.
 
     ``sinks`` are extra view sinks (speech coach, web view) next to the one ``mode``
-    picks; ``view`` replaces that one (e.g. the rich terminal view)."""
+    picks; ``view`` replaces that one. ``guide`` is an optional
+    :class:`~imu_host.live.coach.PaceGuide`: its prompts go to the sinks as
+    :class:`~imu_host.live.view.PromptEvent` and show in the state's ``prompt``."""
 
     def __init__(
         self,
@@ -93,6 +96,7 @@ class LiveSession:
         on_link: Callable[[str], None] | None = None,
         sinks: Sequence[Sink] = (),
         view: Sink | None = None,
+        guide: Any = None,
     ) -> None:
         if options.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
@@ -128,6 +132,7 @@ class LiveSession:
         self._counts = {"left": 0, "right": 0}
         self._flags_shown: collections.deque[str] = collections.deque(maxlen=options.flags_shown)
         self._ended = False
+        self.guide = guide
         if view is None:
             view = {"tty": TtyView, "lines": LinesView, "json": JsonView}[options.mode](self.out)
         self.view = view
@@ -155,6 +160,7 @@ class LiveSession:
         angle = getattr(self.pipeline, "angle_deg", math.nan) if self.pipeline else math.nan
         return LiveState(
             source=self.link.description,
+            t_s=self.stream.last_t if self.stream.last_t is not None else 0.0,
             elapsed_s=now - start if start is not None else 0.0,
             link_state=(
                 "streaming"
@@ -169,6 +175,7 @@ class LiveSession:
             last_rep=self._last_rep,
             flags=list(self._flags_shown),
             quality=self.stream.update_quality(now),
+            prompt=self.guide.prompt if self.guide is not None else "",
             ended=self._ended,
         )
 
@@ -232,7 +239,19 @@ class LiveSession:
         now = self.clock()
         for ev in events:
             self._dispatch(ev, now - arrived)
+        self._advance_guide()
         return events
+
+    def _advance_guide(self) -> None:
+        if self.guide is None or self.pipeline is None:
+            return
+        state = self.state()
+        phrase = self.guide.update(state.t_s, state)
+        if phrase is not None:
+            ev = PromptEvent(state.t_s, phrase, self.guide.prompt)
+            state.prompt = self.guide.prompt
+            for sink in self.sinks:
+                sink.on_event(ev, state)
 
     def _dispatch(self, ev: object, latency: float) -> None:
         self.latencies.append(latency)
@@ -305,7 +324,12 @@ class LiveSession:
         """Connect, stream until Ctrl-C / target / duration / ``should_stop()``; returns
         the summary dict (the pipeline's, same as replay) plus a ``live`` section."""
         opts = self.options
-        self.recorder.open()  # recording target checked before connecting: fail fast
+        try:
+            self.recorder.open()  # recording target checked before connecting: fail fast
+        except BaseException:
+            for sink in self.sinks:  # stop the sinks' threads (web server, audio)
+                sink.close()
+            raise
         try:
             self.link.open()
             next_refresh = self.clock()
@@ -370,4 +394,9 @@ class LiveSession:
             "device_resets": q.device_resets,
             "reconnects": q.reconnects,
         }
+        if self.guide is not None:
+            from imu_host.core.events import tempo_medians
+
+            reps = self.pipeline.reps if self.pipeline is not None else []
+            base["pace"] = {"guide": self.guide.pace.to_dict(), "achieved": tempo_medians(reps)}
         return base

@@ -34,6 +34,7 @@ class LiveState:
     """What every view shows, as of one moment of the session."""
 
     source: str = ""
+    t_s: float = 0.0  # stream time of the last sample (the recording's time axis)
     elapsed_s: float = 0.0
     link_state: str = "waiting for board"  # "streaming" / "waiting for board" / "RECONNECTING"
     left: int = 0
@@ -52,6 +53,7 @@ class LiveState:
         q = self.quality
         return {
             "source": self.source,
+            "t_s": round(self.t_s, 3),
             "elapsed_s": round(self.elapsed_s, 1),
             "link_state": self.link_state,
             "left": self.left,
@@ -71,6 +73,19 @@ class LiveState:
             "prompt": self.prompt,
             "ended": self.ended,
         }
+
+
+@dataclass(frozen=True)
+class PromptEvent:
+    """The pacing guide's new prompt (``phrase`` is what the coach says; ``text`` what
+    the views show). Given to sinks' ``on_event``; not a pipeline event."""
+
+    t_s: float
+    phrase: str
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": "prompt", "t_s": round(self.t_s, 3), "prompt": self.text}
 
 
 @dataclass(frozen=True)
@@ -261,4 +276,6 @@ def format_event(ev: object) -> str:
         return f"{ev.t_s:8.2f}s  FLAG {ev.kind.upper().replace('_', ' ')} ({ev.side}) {ev.value:.0f} {unit}"
     if isinstance(ev, GapEvent):
         return f"{ev.t_s:8.2f}s  GAP  no data {ev.start_s:.2f}-{ev.end_s:.2f}s"
+    if isinstance(ev, PromptEvent):
+        return f"{ev.t_s:8.2f}s  PACE {ev.text}"
     return str(ev)

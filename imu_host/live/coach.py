@@ -1,0 +1,596 @@
+"""The coach from the floor: spoken cues (or tones), the pacing guide, the audio track.
+
+* :func:`render_phrases` renders every phrase the coach can say ONCE, at session start,
+  to 16-bit mono PCM in memory: espeak-ng (``--stdout``, a subprocess per phrase), else
+  macOS ``say``, else pyttsx3 (Windows SAPI) when installed, else distinct synthesised
+  tones (one pattern per kind of cue). Leading silence is trimmed so a cue starts with
+  sound.
+* :class:`AudioOutput` plays cues on a background thread through a bounded queue: the
+  counting loop only ever does ``put_nowait``; a full queue drops the cue and counts it
+  (``dropped``), a slow or missing audio device never delays samples. Playback goes to a
+  raw-PCM player subprocess (``aplay``, ``paplay``, ``pw-play`` or sox ``play``); with
+  none (or none that works), cues are handed to a null sink and only the track has them.
+* :class:`AudioTrack` (``--audio-track FILE.wav``) holds the whole session's audio: each
+  cue at its event's stream time (the time axis of the recording), one after the other
+  when they would overlap, silence between.
+* :class:`PaceGuide` (``--pace DOWN,HOLD,UP`` or ``--pace breaths``) prompts "exhale and
+  lower", "hold, breathe", "back to centre", "inhale", alternating sides.
+* :class:`Coach` is the view sink that turns events into cues: the count per side
+  ("left, 3 of 8"), "slower" on a fast drop (the flag comes while the knees are still
+  falling), "control the return" on a yanked return, "no bouncing", "switch sides" when
+  two reps in a row are on one side, "set complete" when both sides reach the target,
+  and the pacing guide's prompts. Form cues start after the first counted rep (until
+  then the axis is being learned and walking to the mat can look like fast drops).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import queue
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import wave
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imu_host.core.events import BOUNCE, FAST_DROP, FAST_RETURN, FlagEvent, RepEvent
+from imu_host.errors import InputError
+from imu_host.live.view import LiveState, NullSink, PromptEvent
+
+RATE_HZ = 22050  # espeak-ng's native rate; tones and the track use it too
+ENGINES = ("auto", "espeak-ng", "say", "pyttsx3", "tones")
+
+# cue phrases (the count phrases are made by count_phrase)
+SLOWER = "slower"
+CONTROL_RETURN = "control the return"
+NO_BOUNCING = "no bouncing"
+SWITCH_SIDES = "switch sides"
+SET_COMPLETE = "set complete"
+PACE_LOWER = "exhale and lower"
+PACE_HOLD = "hold, breathe"
+PACE_BACK = "back to centre"
+PACE_INHALE = "inhale"
+FLAG_PHRASES = {FAST_DROP: SLOWER, FAST_RETURN: CONTROL_RETURN, BOUNCE: NO_BOUNCING}
+PACE_PHRASES = (PACE_LOWER, PACE_HOLD, PACE_BACK, PACE_INHALE)
+
+
+@dataclass(frozen=True)
+class CoachSettings:
+    """Named numbers of the coach (documented defaults)."""
+
+    max_count: int = 20  # count phrases rendered per side (at least the target)
+    queue_cues: int = 4  # cues waiting for the speaker at most; more are dropped (counted)
+    words_per_minute: int = 170  # espeak-ng / say speaking rate
+    voice: str = "en"  # espeak-ng voice
+    onset_level: int = 300  # |sample| above this (of 32767) is sound, not silence
+    track_gap_s: float = 0.05  # cues that would overlap on the track start this far apart
+    render_timeout_s: float = 10.0  # one phrase's rendering, at most
+
+
+def count_phrase(side: str, n: int, target: int | None) -> str:
+    return f"{side}, {n} of {target}" if target else f"{side}, {n}"
+
+
+def phrases_for(target: int | None, settings: CoachSettings, pace: bool) -> list[str]:
+    """Every phrase a session with this target can say."""
+    top = max(settings.max_count, target or 0)
+    out = [count_phrase(s, n, target) for s in ("left", "right") for n in range(1, top + 1)]
+    out += [*FLAG_PHRASES.values(), SWITCH_SIDES, SET_COMPLETE]
+    if pace:
+        out += list(PACE_PHRASES)
+    return out
+
+
+# --------------------------------------------------------------------- rendering
+
+
+def wav_to_pcm(data: bytes) -> tuple[np.ndarray, int]:
+    """16-bit PCM WAV bytes -> (mono int16 samples, rate). Tolerates the streaming
+    header espeak-ng writes to a pipe (sizes 0x7fffffff): reads to the end of data."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise ValueError("not a WAV file")
+    pos, rate, channels, bits = 12, 0, 1, 16
+    while pos + 8 <= len(data):
+        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        body = pos + 8
+        if cid == b"fmt ":
+            _fmt, channels, rate, _br, _ba, bits = struct.unpack("<HHIIHH", data[body : body + 16])
+        elif cid == b"data":
+            raw = data[body : min(len(data), body + size)]
+            if bits != 16:
+                raise ValueError("only 16-bit WAV is supported")
+            pcm = np.frombuffer(raw[: len(raw) // 2 * 2], "<i2")
+            if channels > 1:
+                pcm = pcm[: len(pcm) // channels * channels].reshape(-1, channels)[:, 0]
+            return pcm.astype(np.int16), rate
+        pos = body + size + (size & 1)
+    raise ValueError("WAV without a data chunk")
+
+
+def resample(pcm: np.ndarray, rate: int, to: int = RATE_HZ) -> np.ndarray:
+    if rate == to or len(pcm) == 0:
+        return pcm.astype(np.int16)
+    n = int(round(len(pcm) * to / rate))
+    x = np.interp(np.linspace(0, len(pcm) - 1, n), np.arange(len(pcm)), pcm.astype(float))
+    return np.round(x).astype(np.int16)
+
+
+def trim(pcm: np.ndarray, level: int) -> np.ndarray:
+    """Drop leading and trailing silence (the cue starts with sound)."""
+    loud = np.nonzero(np.abs(pcm.astype(np.int32)) > level)[0]
+    if len(loud) == 0:
+        return pcm[:0]
+    return pcm[loud[0] : loud[-1] + 1]
+
+
+def _espeak(text: str, s: CoachSettings) -> np.ndarray:
+    exe = shutil.which("espeak-ng")
+    assert exe is not None
+    out = subprocess.run(
+        [exe, "-v", s.voice, "-s", str(s.words_per_minute), "--stdout", text],
+        capture_output=True,
+        timeout=s.render_timeout_s,
+        check=True,
+    ).stdout
+    pcm, rate = wav_to_pcm(out)
+    return resample(pcm, rate)
+
+
+def _say(text: str, s: CoachSettings) -> np.ndarray:
+    with tempfile.TemporaryDirectory(prefix="imu-host-say-") as tmp:
+        path = Path(tmp) / "cue.wav"
+        subprocess.run(
+            ["say", "-r", str(s.words_per_minute), "--data-format=LEI16@22050", "-o", str(path), text],
+            capture_output=True,
+            timeout=s.render_timeout_s,
+            check=True,
+        )  # fmt: skip
+        pcm, rate = wav_to_pcm(path.read_bytes())
+    return resample(pcm, rate)
+
+
+def _pyttsx3_renderer() -> Callable[[str, CoachSettings], np.ndarray]:
+    import pyttsx3
+
+    engine = pyttsx3.init()
+
+    def render(text: str, s: CoachSettings) -> np.ndarray:
+        with tempfile.TemporaryDirectory(prefix="imu-host-sapi-") as tmp:
+            path = Path(tmp) / "cue.wav"
+            engine.setProperty("rate", s.words_per_minute)
+            engine.save_to_file(text, str(path))
+            engine.runAndWait()
+            pcm, rate = wav_to_pcm(path.read_bytes())
+        return resample(pcm, rate)
+
+    return render
+
+
+def _tone(freqs: Iterable[float], dur_s: float, gap_s: float = 0.06) -> np.ndarray:
+    parts = []
+    for f in freqs:
+        t = np.arange(int(dur_s * RATE_HZ)) / RATE_HZ
+        env = np.minimum(1.0, np.minimum(t, dur_s - t) / 0.01)  # 10 ms fade in/out
+        parts.append(0.5 * np.sin(2 * np.pi * f * t) * env)
+        parts.append(np.zeros(int(gap_s * RATE_HZ)))
+    x = np.concatenate(parts[:-1]) if parts else np.zeros(0)
+    # start at a full-level sample so the onset is the first sample
+    return np.round(x * 32767 * 0.9).astype(np.int16)
+
+
+def tone_for(text: str) -> np.ndarray:
+    """A distinct tone pattern per kind of cue (no speech engine installed)."""
+    if text.startswith(("left", "right")):
+        base = 660.0 if text.startswith("left") else 880.0
+        return _tone([base], 0.12)
+    table: dict[str, tuple[list[float], float]] = {
+        SLOWER: ([220.0], 0.35),
+        CONTROL_RETURN: ([330.0, 247.0], 0.2),
+        NO_BOUNCING: ([262.0, 262.0, 262.0], 0.08),
+        SWITCH_SIDES: ([784.0, 523.0], 0.15),
+        SET_COMPLETE: ([523.0, 659.0, 784.0], 0.15),
+        PACE_LOWER: ([440.0, 392.0], 0.12),
+        PACE_HOLD: ([440.0], 0.3),
+        PACE_BACK: ([392.0, 440.0], 0.12),
+        PACE_INHALE: ([494.0], 0.12),
+    }
+    freqs, dur = table.get(text, ([600.0], 0.1))
+    return _tone(freqs, dur)
+
+
+def pick_engine(name: str = "auto") -> str:
+    """The engine to use: the one asked for (InputError when missing) or, for auto, the
+    first installed of espeak-ng, say, pyttsx3, else tones."""
+    if name not in ENGINES:
+        raise InputError(f"--speech must be one of {', '.join(ENGINES)}")
+
+    def have(engine: str) -> bool:
+        if engine == "pyttsx3":
+            import importlib.util
+
+            return importlib.util.find_spec("pyttsx3") is not None
+        return engine == "tones" or shutil.which(engine) is not None
+
+    if name != "auto":
+        if not have(name):
+            raise InputError(f"speech engine {name} is not installed")
+        return name
+    for engine in ("espeak-ng", "say", "pyttsx3"):
+        if have(engine) and (engine != "say" or sys.platform == "darwin"):
+            return engine
+    return "tones"
+
+
+def render_phrases(
+    texts: Iterable[str], engine: str = "auto", settings: CoachSettings | None = None
+) -> tuple[dict[str, np.ndarray], str]:
+    """Render each phrase once -> ({text: int16 PCM at RATE_HZ}, engine used). A phrase
+    the engine fails on gets its tone, so a cue is never silent."""
+    s = settings or CoachSettings()
+    engine = pick_engine(engine)
+    texts = list(dict.fromkeys(texts))
+    render: Callable[[str, CoachSettings], np.ndarray] | None
+    render = {"espeak-ng": _espeak, "say": _say}.get(engine)
+    if engine == "pyttsx3":
+        render = _pyttsx3_renderer()
+    book: dict[str, np.ndarray] = {}
+    if render is None:
+        return {t: tone_for(t) for t in texts}, engine
+    fn = render
+
+    def one(text: str) -> np.ndarray:
+        try:
+            pcm = trim(fn(text, s), s.onset_level)
+        except (OSError, subprocess.SubprocessError, ValueError):
+            pcm = np.zeros(0, np.int16)
+        return pcm if len(pcm) else tone_for(text)
+
+    if engine == "pyttsx3":  # one engine object: not thread safe
+        return {t: one(t) for t in texts}, engine
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        for t, pcm in zip(texts, pool.map(one, texts), strict=True):
+            book[t] = pcm
+    return book, engine
+
+
+# --------------------------------------------------------------------- playback
+
+PLAYERS = (
+    ["aplay", "-q", "-t", "raw", "-f", "S16_LE", "-r", str(RATE_HZ), "-c", "1"],
+    ["paplay", "--raw", f"--rate={RATE_HZ}", "--channels=1", "--format=s16le"],
+    ["pw-play", "--rate", str(RATE_HZ), "--channels", "1", "--format", "s16", "-"],
+    ["play", "-q", "-t", "raw", "-r", str(RATE_HZ), "-e", "signed", "-b", "16", "-c", "1", "-"],
+)
+
+
+@dataclass
+class Cue:
+    text: str
+    t_s: float  # stream time of the event it answers
+    pcm: np.ndarray = field(repr=False)
+    queued_wall: float = 0.0  # when the counting loop queued it (monotonic)
+    handed_wall: float | None = None  # when its first sound sample went to the output
+
+
+class AudioOutput:
+    """Plays cues one after another on a thread, fed through a bounded queue.
+
+    ``player``: "auto" (first raw-PCM player found that stays up), "none" (cues are
+    handed to a null sink), or a command list reading raw s16le mono PCM on stdin.
+    ``on_handed(cue)`` is called (on the audio thread) when a cue's first sound sample
+    has been handed to the output."""
+
+    def __init__(
+        self,
+        player: str | list[str] = "auto",
+        queue_cues: int = 4,
+        on_handed: Callable[[Cue], None] | None = None,
+    ) -> None:
+        self.queue: queue.Queue[Cue | None] = queue.Queue(maxsize=queue_cues)
+        self.dropped = 0
+        self.played = 0
+        self.on_handed = on_handed
+        self.player_cmd: list[str] | None = None
+        if isinstance(player, list):
+            self.player_cmd = player
+        elif player == "auto":
+            self.player_cmd = next((c for c in PLAYERS if shutil.which(c[0])), None)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.device = "none"
+        self._thread = threading.Thread(target=self._run, name="imu-host-audio", daemon=True)
+        self._thread.start()
+
+    def submit(self, cue: Cue) -> bool:
+        """Queue a cue without ever blocking; False (and counted) when the queue is full."""
+        cue.queued_wall = time.monotonic()
+        try:
+            self.queue.put_nowait(cue)
+        except queue.Full:
+            self.dropped += 1
+            return False
+        return True
+
+    def _open_player(self) -> None:
+        if self.player_cmd is None or self._proc is not None:
+            return
+        try:
+            self._proc = subprocess.Popen(
+                self.player_cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            self.device = self.player_cmd[0]
+        except OSError:
+            self.player_cmd = None
+
+    def _close_player(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            assert proc.stdin is not None
+            proc.stdin.close()
+        try:
+            proc.wait(2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _play(self, pcm: np.ndarray) -> None:
+        self._open_player()
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is not None:  # no device behind it: stop trying
+            self._close_player()
+            self.player_cmd = None
+            self.device = "none"
+            return
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write(pcm.astype("<i2").tobytes())
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            self._close_player()
+            self.player_cmd = None
+            self.device = "none"
+
+    def _run(self) -> None:
+        try:
+            while True:
+                cue = self.queue.get()
+                if cue is None:
+                    break
+                cue.handed_wall = time.monotonic()  # the first sample is sound (trimmed)
+                if self.on_handed is not None:
+                    self.on_handed(cue)
+                self._play(cue.pcm)
+                self.played += 1
+        finally:
+            self._close_player()
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Let the queued cues go out (for at most ``timeout_s``), then stop the thread
+        and the player; a stuck device is killed, its cues counted as dropped."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.queue.put(None, timeout=max(0.01, deadline - time.monotonic()))
+                break
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self.queue.get_nowait()
+                    self.dropped += 1
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            proc = self._proc
+            if proc is not None:
+                proc.kill()
+            self._thread.join(1.0)
+
+
+class AudioTrack:
+    """The whole session's audio for ``--audio-track``: cues at their stream times."""
+
+    def __init__(self, path: str | Path, gap_s: float = 0.05) -> None:
+        self.path = Path(path)
+        self.gap_s = gap_s
+        self.cues: list[tuple[float, str, np.ndarray]] = []  # (start on the track, text, pcm)
+        self._end_s = 0.0
+        self.duration_s = 0.0
+
+    def check(self) -> None:
+        if self.path.exists():
+            raise InputError("already exists; refusing to overwrite", path=str(self.path))
+
+    def add(self, t_s: float, text: str, pcm: np.ndarray) -> float:
+        """Place a cue at ``t_s`` (later if the previous one is still sounding)."""
+        start = max(t_s, self._end_s + self.gap_s) if self.cues else max(0.0, t_s)
+        self.cues.append((start, text, pcm))
+        self._end_s = start + len(pcm) / RATE_HZ
+        return start
+
+    def extend_to(self, t_s: float) -> None:
+        self.duration_s = max(self.duration_s, t_s)
+
+    def write(self) -> None:
+        n = int(math.ceil(max(self.duration_s, self._end_s) * RATE_HZ)) + 1
+        buf = np.zeros(n, np.int16)
+        for start, _text, pcm in self.cues:
+            i = int(round(start * RATE_HZ))
+            buf[i : i + len(pcm)] = pcm[: max(0, n - i)]
+        from imu_host.paths import create_exclusive
+
+        with create_exclusive(self.path, "audio track") as f, wave.open(f, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(RATE_HZ)
+            w.writeframes(buf.astype("<i2").tobytes())
+
+
+# --------------------------------------------------------------------- pacing
+
+
+@dataclass(frozen=True)
+class Pace:
+    """The pacing guide: seconds lowering, holding, returning, resting at centre."""
+
+    down_s: float = 3.0
+    hold_s: float = 2.0
+    up_s: float = 3.0
+    centre_s: float = 2.0  # "inhale" at centre before the next rep
+    mode: str = "seconds"  # "seconds" or "breaths"
+
+    # by breaths: one slow exhale lowering, one full breath held, one inhale returning
+    BREATH_S = 4.0
+
+    @classmethod
+    def parse(cls, text: str) -> Pace:
+        if text.strip().lower() == "breaths":
+            b = cls.BREATH_S
+            return cls(b, 1.5 * b, b, 0.5 * b, "breaths")
+        try:
+            parts = [float(x) for x in text.split(",")]
+        except ValueError:
+            parts = []
+        if len(parts) != 3 or not all(math.isfinite(x) and 0 < x <= 60 for x in parts):
+            raise InputError(
+                f"--pace: expected DOWN,HOLD,UP in seconds (e.g. 3,2,3) or 'breaths', got {text!r}"
+            )
+        return cls(parts[0], parts[1], parts[2])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "down_s": self.down_s, "hold_s": self.hold_s,
+                "up_s": self.up_s, "centre_s": self.centre_s}  # fmt: skip
+
+
+class PaceGuide:
+    """Prompts on the stream clock: lower -> hold -> back -> inhale, sides alternating.
+
+    Starts when the axis is learned (the view no longer asks for a roll to each side) and
+    stops once both sides reached the target."""
+
+    def __init__(self, pace: Pace, target: int | None) -> None:
+        self.pace = pace
+        self.target = target
+        self._t0: float | None = None
+        self.prompt = ""
+        self.side = "left"
+        self.rep = 0
+
+    def update(self, t_s: float, state: LiveState) -> str | None:
+        """Advance to stream time ``t_s``; returns a new prompt's phrase, else None."""
+        if state.learning or state.ended:
+            return None
+        tgt = self.target
+        if tgt and state.left >= tgt and state.right >= tgt:
+            if self.prompt:
+                self.prompt = ""
+            return None
+        if self._t0 is None:
+            self._t0 = t_s
+        p = self.pace
+        cycle = p.down_s + p.hold_s + p.up_s + p.centre_s
+        k, phase_t = divmod(t_s - self._t0, cycle)
+        self.rep = int(k) + 1
+        self.side = "left" if int(k) % 2 == 0 else "right"
+        if phase_t < p.down_s:
+            phrase = PACE_LOWER
+        elif phase_t < p.down_s + p.hold_s:
+            phrase = PACE_HOLD
+        elif phase_t < p.down_s + p.hold_s + p.up_s:
+            phrase = PACE_BACK
+        else:
+            phrase = PACE_INHALE
+        text = f"{phrase} ({self.side})" if phrase == PACE_LOWER else phrase
+        if text == self.prompt:
+            return None
+        self.prompt = text
+        return phrase
+
+
+# --------------------------------------------------------------------- the coach
+
+
+class Coach(NullSink):
+    """Events -> cues (speech or tones) on the output and the track; see module doc."""
+
+    def __init__(
+        self,
+        phrases: dict[str, np.ndarray],
+        *,
+        target: int | None = None,
+        output: AudioOutput | None = None,
+        track: AudioTrack | None = None,
+        alternate: bool = True,
+    ) -> None:
+        self.phrases = phrases
+        self.target = target
+        self.output = output
+        self.track = track
+        self.alternate = alternate  # the prescription alternates sides
+        self.cues: list[Cue] = []
+        self._last_side: str | None = None
+        self._complete = False
+
+    @property
+    def dropped(self) -> int:
+        return self.output.dropped if self.output is not None else 0
+
+    def say(self, text: str, t_s: float) -> None:
+        pcm = self.phrases.get(text)
+        if pcm is None:  # not rendered at start: never render on the counting loop
+            pcm = tone_for(text)
+        cue = Cue(text, t_s, pcm)
+        self.cues.append(cue)
+        if self.track is not None:
+            self.track.add(t_s, text, pcm)
+        if self.output is not None:
+            self.output.submit(cue)
+
+    def on_event(self, ev: object, state: LiveState) -> None:
+        if isinstance(ev, PromptEvent):
+            self.say(ev.phrase, ev.t_s)
+        elif isinstance(ev, FlagEvent):
+            phrase = FLAG_PHRASES.get(ev.kind)
+            # form cues only after the first counted rep: before it the axis and centre
+            # are still being learned, and steps on the way to the mat look like drops
+            if phrase is not None and state.left + state.right > 0:
+                self.say(phrase, ev.t_s)
+        elif isinstance(ev, RepEvent):
+            side = ev.rep.side
+            n = state.left if side == "left" else state.right
+            self.say(count_phrase(side, n, self.target), ev.t_s)
+            if self.alternate and self._last_side == side:
+                self.say(SWITCH_SIDES, ev.t_s)
+            self._last_side = side
+            tgt = self.target
+            if tgt and not self._complete and state.left >= tgt and state.right >= tgt:
+                self._complete = True
+                self.say(SET_COMPLETE, ev.t_s)
+        if self.track is not None:
+            self.track.extend_to(state.t_s)
+
+    def on_tick(self, state: LiveState) -> None:
+        if self.track is not None:
+            self.track.extend_to(state.t_s)
+
+    def close(self) -> None:
+        if self.output is not None:
+            self.output.close()
+        if self.track is not None:
+            self.track.write()
