@@ -141,7 +141,9 @@ def print_summary(
 
         plain = {k: v for k, v in summary.items() if k != "live"}
         if "reps_total" in plain:
-            out.write(render_table(cast(Any, SimpleNamespace(reps=reps or [], summary=plain))) + "\n")
+            out.write(
+                render_table(cast(Any, SimpleNamespace(reps=reps or [], summary=plain))) + "\n"
+            )
         else:
             out.write("no data received from the board\n")
         where = out

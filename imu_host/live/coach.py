@@ -74,7 +74,10 @@ class CoachSettings:
     words_per_minute: int = 170  # espeak-ng / say speaking rate
     voice: str = "en"  # espeak-ng voice
     onset_level: int = 300  # |sample| above this (of 32767) is sound, not silence
-    track_gap_s: float = 0.05  # cues that would overlap on the track start this far apart
+    track_gap_s: float = 0.3  # cues that would overlap on the track start this far apart
+    join_pause_s: float = (
+        0.12  # pause between the phrases of one cue ("left, 8 of 8. set complete")
+    )
     render_timeout_s: float = 10.0  # one phrase's rendering, at most
 
 
@@ -406,7 +409,7 @@ class AudioOutput:
 class AudioTrack:
     """The whole session's audio for ``--audio-track``: cues at their stream times."""
 
-    def __init__(self, path: str | Path, gap_s: float = 0.05) -> None:
+    def __init__(self, path: str | Path, gap_s: float = 0.3) -> None:
         self.path = Path(path)
         self.gap_s = gap_s
         self.cues: list[tuple[float, str, np.ndarray]] = []  # (start on the track, text, pcm)
@@ -537,7 +540,9 @@ class Coach(NullSink):
         output: AudioOutput | None = None,
         track: AudioTrack | None = None,
         alternate: bool = True,
+        settings: CoachSettings | None = None,
     ) -> None:
+        self.settings = settings or CoachSettings()
         self.phrases = phrases
         self.target = target
         self.output = output
@@ -551,14 +556,20 @@ class Coach(NullSink):
     def dropped(self) -> int:
         return self.output.dropped if self.output is not None else 0
 
-    def say(self, text: str, t_s: float) -> None:
-        pcm = self.phrases.get(text)
-        if pcm is None:  # not rendered at start: never render on the counting loop
-            pcm = tone_for(text)
-        cue = Cue(text, t_s, pcm)
+    def say(self, texts: str | list[str], t_s: float) -> None:
+        """One cue for one event: its phrases joined by a short pause (no rendering here:
+        the pieces come from the book made at start; a missing one is its tone)."""
+        parts = [texts] if isinstance(texts, str) else texts
+        pause = np.zeros(int(self.settings.join_pause_s * RATE_HZ), np.int16)
+        pcms: list[np.ndarray] = []
+        for text in parts:
+            pcm = self.phrases.get(text)
+            pcms += [pause, pcm if pcm is not None else tone_for(text)]
+        pcm = np.concatenate(pcms[1:]) if pcms else np.zeros(0, np.int16)
+        cue = Cue(". ".join(parts), t_s, pcm)
         self.cues.append(cue)
         if self.track is not None:
-            self.track.add(t_s, text, pcm)
+            self.track.add(t_s, cue.text, pcm)
         if self.output is not None:
             self.output.submit(cue)
 
@@ -574,14 +585,15 @@ class Coach(NullSink):
         elif isinstance(ev, RepEvent):
             side = ev.rep.side
             n = state.left if side == "left" else state.right
-            self.say(count_phrase(side, n, self.target), ev.t_s)
+            texts = [count_phrase(side, n, self.target)]
             if self.alternate and self._last_side == side:
-                self.say(SWITCH_SIDES, ev.t_s)
+                texts.append(SWITCH_SIDES)
             self._last_side = side
             tgt = self.target
             if tgt and not self._complete and state.left >= tgt and state.right >= tgt:
                 self._complete = True
-                self.say(SET_COMPLETE, ev.t_s)
+                texts.append(SET_COMPLETE)
+            self.say(texts, ev.t_s)
         if self.track is not None:
             self.track.extend_to(state.t_s)
 

@@ -132,6 +132,7 @@ class LiveSession:
         self._counts = {"left": 0, "right": 0}
         self._flags_shown: collections.deque[str] = collections.deque(maxlen=options.flags_shown)
         self._ended = False
+        self._t_s = 0.0  # stream time of the last sample the pipeline has seen
         self.guide = guide
         if view is None:
             view = {"tty": TtyView, "lines": LinesView, "json": JsonView}[options.mode](self.out)
@@ -160,7 +161,7 @@ class LiveSession:
         angle = getattr(self.pipeline, "angle_deg", math.nan) if self.pipeline else math.nan
         return LiveState(
             source=self.link.description,
-            t_s=self.stream.last_t if self.stream.last_t is not None else 0.0,
+            t_s=self._t_s,
             elapsed_s=now - start if start is not None else 0.0,
             link_state=(
                 "streaming"
@@ -236,6 +237,7 @@ class LiveSession:
             return []
         self.recorder.add(block)  # written in one go about once a second
         events = list(self.pipeline.feed(block))
+        self._t_s = float(block.t_s[-1])
         now = self.clock()
         for ev in events:
             self._dispatch(ev, now - arrived)
