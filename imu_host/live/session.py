@@ -172,7 +172,7 @@ class LiveSession:
             right=self._counts["right"],
             target=self.options.target,
             angle_deg=angle,
-            learning=self.pipeline is None or self.pipeline.centre_deg is None,
+            learning=not math.isfinite(angle),  # axis or centre not learned (yet / again)
             last_rep=self._last_rep,
             flags=list(self._flags_shown),
             quality=self.stream.update_quality(now),

@@ -41,7 +41,7 @@ class LiveState:
     right: int = 0
     target: int | None = None
     angle_deg: float = math.nan  # knee angle relative to the learned centre (NaN: unknown)
-    learning: bool = True  # axis/centre not yet learned: ask for one roll to each side
+    learning: bool = True  # no knee angle (axis/centre not learned): ask for a roll each way
     last_rep: Rep | None = None
     flags: list[str] = field(default_factory=list)  # the last few flags, "kind (side)"
     quality: LinkQuality = field(default_factory=LinkQuality)
