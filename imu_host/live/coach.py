@@ -49,6 +49,7 @@ from imu_host.errors import InputError
 from imu_host.live.view import LiveState, NullSink, PromptEvent
 
 RATE_HZ = 22050  # espeak-ng's native rate; tones and the track use it too
+FIRST_CHUNK_S = 0.02  # a cue's first 20 ms go to the player on their own (latency)
 ENGINES = ("auto", "espeak-ng", "say", "pyttsx3", "tones")
 
 # cue phrases (the count phrases are made by count_phrase)
@@ -353,35 +354,43 @@ class AudioOutput:
             proc.kill()
             proc.wait()
 
-    def _play(self, pcm: np.ndarray) -> None:
-        self._open_player()
+    def _write(self, pcm: np.ndarray) -> bool:
         proc = self._proc
         if proc is None:
-            return
+            return False
         if proc.poll() is not None:  # no device behind it: stop trying
-            self._close_player()
-            self.player_cmd = None
-            self.device = "none"
-            return
+            self._drop_player()
+            return False
         try:
             assert proc.stdin is not None
             proc.stdin.write(pcm.astype("<i2").tobytes())
             proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
-            self._close_player()
-            self.player_cmd = None
-            self.device = "none"
+            self._drop_player()
+            return False
+        return True
+
+    def _drop_player(self) -> None:
+        self._close_player()
+        self.player_cmd = None
+        self.device = "none"
 
     def _run(self) -> None:
+        first_n = int(FIRST_CHUNK_S * RATE_HZ)
         try:
             while True:
                 cue = self.queue.get()
                 if cue is None:
                     break
-                cue.handed_wall = time.monotonic()  # the first sample is sound (trimmed)
+                self._open_player()
+                # the first chunk starts with sound (phrases are trimmed): once it is
+                # written, the first non-silent sample has been handed to the output
+                self._write(cue.pcm[:first_n])
+                cue.handed_wall = time.monotonic()
                 if self.on_handed is not None:
                     self.on_handed(cue)
-                self._play(cue.pcm)
+                if len(cue.pcm) > first_n:
+                    self._write(cue.pcm[first_n:])
                 self.played += 1
         finally:
             self._close_player()
