@@ -20,7 +20,7 @@ Measured per event:
 
 Prints tables (median / p95 / max, and the ratio of p95 to the goal).
 
-    .venv/bin/python benchmarks/bench_coach.py [--speed 1] [--no-browser]
+    .venv/bin/python benchmarks/bench_coach.py [--speed 1] [--repeat N] [--no-browser]
 """
 
 from __future__ import annotations
@@ -84,17 +84,18 @@ def sse_client(url: str, got: list[tuple[dict, float]], stop: threading.Event) -
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--speed", type=float, default=1.0, help="stream speed (1 = real time)")
+    ap.add_argument("--repeat", type=int, default=1, help="play the motion script N times")
     ap.add_argument("--no-browser", action="store_true", help="skip Chromium")
     a = ap.parse_args()
 
-    texts = phrases_for(8, CoachSettings(), pace=False)
+    texts = phrases_for(8 * a.repeat, CoachSettings(), pace=False)
     t0 = time.perf_counter()
     book, engine = render_phrases(texts)
     render_s = time.perf_counter() - t0
 
     handed: dict[float, float] = {}  # event t_s -> wall (monotonic) of the first sample
     out = AudioOutput(["cat"], on_handed=lambda cue: handed.__setitem__(cue.t_s, cue.handed_wall))
-    coach = Coach(book, target=8, output=out)
+    coach = Coach(book, target=8 * a.repeat, output=out)
     web = WebView("127.0.0.1", 0)
 
     arrived: dict[float, float] = {}  # event t_s -> wall (monotonic) its bytes arrived
@@ -129,7 +130,9 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp(prefix="bench-coach-")
     port = PtyDevicePort(os.path.join(tmp, "tty"))
-    board = cmd_demo.SimulatedBoard(port, *cmd_demo.script_samples(), speed=a.speed).start()
+    acc, gyr = cmd_demo.script_samples()
+    acc, gyr = np.tile(acc, (a.repeat, 1)), np.tile(gyr, (a.repeat, 1))
+    board = cmd_demo.SimulatedBoard(port, acc, gyr, speed=a.speed).start()
     s = LiveSession(
         SerialTransport(port.path),
         LiveOptions(mode="lines", record_path=None, quiet=True, duration_s=120),
@@ -155,7 +158,7 @@ def main() -> None:
     py_ms = [recv - m["sent_ms"] for m, recv in py_got if m.get("kind") == "event"]
 
     print(f"speech engine: {engine}; {len(book)} phrases rendered once in {render_s * 1000:.0f} ms")
-    print(f"stream speed x{a.speed:g}; cues {len(coach.cues)}, dropped {out.dropped}; "
+    print(f"stream speed x{a.speed:g}, script x{a.repeat}; cues {len(coach.cues)}, dropped {out.dropped}; "
           f"web viewers {web.viewers_seen}, snapshots dropped {web.dropped_total}")  # fmt: skip
     print()
     print(

@@ -3,8 +3,8 @@
 * :func:`render_phrases` renders every phrase the coach can say ONCE, at session start,
   to 16-bit mono PCM in memory: espeak-ng (``--stdout``, a subprocess per phrase), else
   macOS ``say``, else pyttsx3 (Windows SAPI) when installed, else distinct synthesised
-  tones (one pattern per kind of cue). Leading silence is trimmed so a cue starts with
-  sound.
+  tones (one pattern per kind of cue). Leading and trailing silence are trimmed so a
+  cue starts with sound.
 * :class:`AudioOutput` plays cues on a background thread through a bounded queue: the
   counting loop only ever does ``put_nowait``; a full queue drops the cue and counts it
   (``dropped``), a slow or missing audio device never delays samples. Playback goes to a
@@ -14,13 +14,15 @@
   cue at its event's stream time (the time axis of the recording), one after the other
   when they would overlap, silence between.
 * :class:`PaceGuide` (``--pace DOWN,HOLD,UP`` or ``--pace breaths``) prompts "exhale and
-  lower", "hold, breathe", "back to centre", "inhale", alternating sides.
+  lower", "hold, breathe", "back to centre", "inhale" on the stream clock, alternating
+  sides; the session hands its prompts to the sinks as ``PromptEvent``.
 * :class:`Coach` is the view sink that turns events into cues: the count per side
   ("left, 3 of 8"), "slower" on a fast drop (the flag comes while the knees are still
   falling), "control the return" on a yanked return, "no bouncing", "switch sides" when
   two reps in a row are on one side, "set complete" when both sides reach the target,
-  and the pacing guide's prompts. Form cues start after the first counted rep (until
-  then the axis is being learned and walking to the mat can look like fast drops).
+  and the pacing guide's prompts. One event makes one cue (e.g. "right, 8 of 8" and "set
+  complete" joined by a short pause). Form cues start after the first counted rep
+  (until then the axis is being learned and walking to the mat can look like drops).
 """
 
 from __future__ import annotations
