@@ -159,8 +159,11 @@ def print_summary(
         where.write("recording: none (--no-record)\n")
     if q.get("raw_capture"):
         where.write(f"raw capture: {q['raw_capture']}\n")
-    if "cues" in q:
-        where.write(f"coach: {q['cues']} cues, {q.get('cues_dropped', 0)} dropped by the speaker\n")
+    c = q.get("coach")
+    if c:
+        track = f"; audio track {c['audio_track']}" if c["audio_track"] else ""
+        where.write(f"coach: {c['engine']}, {c['player']}; {c['cues']} cues, "
+                    f"{c['dropped']} dropped by the speaker{track}\n")  # fmt: skip
     out.flush()
     err.flush()
 
@@ -191,10 +194,9 @@ def make_coaching(args: argparse.Namespace, err: IO[str]) -> tuple[list[Any], An
         texts = phrases_for(args.target, settings, pace=guide is not None)
         phrases, engine = render_phrases(texts, getattr(args, "speech", "auto"), settings)
         output = None if quiet else AudioOutput("auto", settings.queue_cues)
-        where = "silent (--quiet)" if output is None else f"player {output.player_cmd[0] if output.player_cmd else 'none found'}"  # fmt: skip
-        err.write(f"coach: {engine}, {len(phrases)} phrases rendered; {where}"
-                  + (f"; audio track {track.path}" if track else "") + "\n")  # fmt: skip
-        sinks.append(Coach(phrases, target=args.target, output=output, track=track))
+        coach = Coach(phrases, target=args.target, output=output, track=track)
+        coach.engine = engine
+        sinks.append(coach)
     if getattr(args, "web", None):
         from imu_host.live.web import WebView, parse_address
 
@@ -226,8 +228,16 @@ def run_session(
     summary = session.run(stop)
     coach = next((s for s in sinks if hasattr(s, "cues")), None)
     if coach is not None:
-        summary.setdefault("live", {})["cues"] = len(coach.cues)
-        summary["live"]["cues_dropped"] = coach.dropped
+        out_ = coach.output
+        summary.setdefault("live", {})["coach"] = {
+            "engine": coach.engine,
+            "player": "silent (--quiet)"
+            if out_ is None
+            else (out_.device if out_.device != "none" else "no working sound player"),
+            "audio_track": str(coach.track.path) if coach.track is not None else None,
+            "cues": len(coach.cues),
+            "dropped": coach.dropped,
+        }
     reps = session.pipeline.reps if session.pipeline is not None else []
     print_summary(summary, options.mode, out, sys.stderr, reps)
     finish_session(session, summary, args, sys.stderr if options.mode == "json" else out)

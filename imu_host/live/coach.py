@@ -315,7 +315,7 @@ class AudioOutput:
         elif player == "auto":
             self.player_cmd = next((c for c in PLAYERS if shutil.which(c[0])), None)
         self._proc: subprocess.Popen[bytes] | None = None
-        self.device = "none"
+        self.device = "none"  # the player in use once a cue went out ("none": no sound)
         self._thread = threading.Thread(target=self._run, name="imu-host-audio", daemon=True)
         self._thread.start()
 
@@ -560,6 +560,7 @@ class Coach(NullSink):
         self.track = track
         self.alternate = alternate  # the prescription alternates sides
         self.cues: list[Cue] = []
+        self.engine = "tones"  # what rendered the phrases (for the summary)
         self._last_side: str | None = None
         self._complete = False
 
