@@ -11,6 +11,7 @@ from typing import IO, Any, cast
 
 from imu_host.errors import InputError
 
+WEB_REFRESH_HZ = 10.0  # with --web the gauge moves 10 times a second (else the default 4)
 HELP = "live session from a board over USB serial or BLE: reps, form cues, recording"
 
 EPILOG = """\
@@ -123,6 +124,7 @@ def make_options(args: argparse.Namespace, out: IO[str], source: str = "") -> An
         record_path=record,
         raw_path=raw,
         source=source,
+        refresh_hz=WEB_REFRESH_HZ if getattr(args, "web", None) else LiveOptions.refresh_hz,
     )
 
 
