@@ -336,18 +336,23 @@ def test_demo_audio_track_onsets_match_its_events(tmp_path):
 
 @pytest.mark.slow
 def test_demo_pace_guide_prompts_and_summary(tmp_path):
-    r = run_cli(["demo", "--fast", "--board", "in-process", "--json-events", "--no-record",
-                 "--quiet", "--pace", "2,1.5,2"], tmp_path)  # fmt: skip
+    r = run_cli(["demo", "--fast", "--board", "in-process", "--json-events",
+                 "--quiet", "--pace", "1,1.5,2", "--report", "rep"], tmp_path)  # fmt: skip
     assert r.returncode == 0, r.stderr
     objs = [json.loads(x) for x in r.stdout.splitlines()]
     prompts = [o["prompt"] for o in objs if o["event"] == "prompt"]
     assert prompts[:4] == ["exhale and lower (left)", "hold, breathe", "back to centre", "inhale"]
     summary = next(o for o in objs if o["event"] == "summary")
-    assert summary["pace"]["guide"]["down_s"] == 2.0
+    assert summary["pace"]["guide"]["down_s"] == 1.0
     reps = [o for o in objs if o["event"] == "rep"]
     fast = [o for o in reps if FAST_DROP in o["flags"]]
-    assert fast and all(o["descent_s"] < 2.0 for o in fast)  # faster than the guide: flagged
+    assert fast and all(o["descent_s"] < 1.0 for o in fast)  # faster than the guide: flagged
     assert summary["pace"]["achieved"]["descent"] is not None
+    truth = cmd_demo.script_truth()
+    # the script lowers over 2.2-2.6 s, except the fast drop (0.4 s): one rep beats 1 s
+    assert summary["pace"]["reps_faster_down"] == len(truth["fast_reps"])
+    saved = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    assert saved["pace"]["guide"] == summary["pace"]["guide"]  # the report records it
 
 
 def test_quiet_demo_has_no_coach(tmp_path):

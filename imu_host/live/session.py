@@ -400,5 +400,12 @@ class LiveSession:
             from imu_host.core.events import tempo_medians
 
             reps = self.pipeline.reps if self.pipeline is not None else []
-            base["pace"] = {"guide": self.guide.pace.to_dict(), "achieved": tempo_medians(reps)}
+            pace = self.guide.pace
+            base["pace"] = {
+                "guide": pace.to_dict(),
+                "achieved": tempo_medians(reps),  # median descent / hold / return, s
+                "reps_faster_down": sum(r.descent_s < pace.down_s for r in reps),
+                "reps_shorter_hold": sum(r.hold_s < pace.hold_s for r in reps),
+                "reps_faster_up": sum(r.return_s < pace.up_s for r in reps),
+            }
         return base
