@@ -65,7 +65,7 @@ def gauge_text(angle: float, last_rom: float | None, last_side: str | None, widt
                span: float, zone: tuple[float, float]) -> Text:  # fmt: skip
     """L [---==|==---] R with the target zone (=), the last rep's range (^) and the knee (O);
     left (+) is drawn left of centre."""
-    width = max(11, width | 1)
+    width = max(11, width if width % 2 else width - 1)  # odd: the centre is one cell
     half = width // 2
 
     def pos(deg: float) -> int:
@@ -165,12 +165,12 @@ class RichView(NullSink):
         """The whole screen for state ``s`` at ``width`` columns."""
         st = self.settings
         parts: list[Text | Table] = []
-        head = Text(f"imu-host live  {s.source}  ", style="dim")
         mm, ss = divmod(max(0, int(s.elapsed_s)), 60)
-        head.append(f"{mm:02d}:{ss:02d}  ")
+        head = Text(f"imu-host live  {mm:02d}:{ss:02d}  ", no_wrap=True, overflow="ellipsis")
         head.append(
             f"[{s.link_state}]", style="green" if s.link_state == "streaming" else "red bold"
         )
+        head.append(f"  {s.source}", style="dim")
         parts.append(head)
         prompt = s.prompt
         tgt = s.target
@@ -229,5 +229,5 @@ class RichView(NullSink):
             parts.append(Text("flags " + "  ".join(s.flags), style="red"))
         for line in self.events:
             style = "red" if " FLAG " in line else ("yellow" if line.startswith("--") else "")
-            parts.append(Text(line.strip(), style=style))
+            parts.append(Text(line.strip(), style=style, no_wrap=True, overflow="ellipsis"))
         return Group(*parts)
