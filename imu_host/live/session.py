@@ -60,7 +60,7 @@ __all__ = ["MODES", "LinkQuality", "LiveOptions", "LiveSession", "format_event"]
 class LiveOptions:
     target: int | None = None  # reps per side; the session ends when both sides reach it
     duration_s: float | None = None  # wall-clock seconds of streaming, then stop
-    quiet: bool = False  # no terminal bell (and no speech: the CLI adds no coach)
+    quiet: bool = False  # no terminal bell (the CLI then plays no cues either)
     mode: str = "lines"  # "tty" (refreshing view), "lines" (line per event), "json"
     record_path: Path | None = None  # None -> no recording
     raw_path: Path | None = None  # optional capture of every received byte

@@ -2,7 +2,8 @@
 
 A sink (:class:`Sink`) gets
 
-* ``on_event(ev, state)`` at once for each pipeline event (rep, flag, gap),
+* ``on_event(ev, state)`` at once for each pipeline event (rep, flag, gap) and for the
+  pacing guide's :class:`PromptEvent`,
 * ``on_notice(notice, state)`` for link news (:class:`Notice`: "lost", "connected",
   "device_reset", "info_changed"),
 * ``on_tick(state)`` a few times a second (``refresh_hz``) to redraw,
@@ -12,7 +13,8 @@ A sink (:class:`Sink`) gets
 into the session. The text sinks here: :class:`TtyView` (a view redrawn in place under
 the event lines), :class:`LinesView` (one line per event, for pipes) and
 :class:`JsonView` (one JSON object per event); :class:`Bell` rings the terminal bell on
-form flags. The speech coach (:mod:`imu_host.live.coach`) and the web view
+form flags. The full-screen terminal view (:mod:`imu_host.live.term`, what the CLI uses
+on a terminal), the speech coach (:mod:`imu_host.live.coach`) and the web view
 (:mod:`imu_host.live.web`) are sinks too. A sink must return quickly: it runs on the
 counting loop.
 """
