@@ -368,3 +368,29 @@ def test_existing_audio_track_is_refused(tmp_path):
     assert r.returncode == 2 and "refusing to overwrite" in r.stderr
     assert (tmp_path / "keep.wav").read_bytes() == b"precious"
     assert RATE_HZ == 22050
+
+
+def test_without_a_raw_player_cues_play_one_file_each(tmp_path, monkeypatch):
+    """macOS has no raw-PCM player: each cue goes to ``afplay FILE.wav`` (a stand-in
+    here that keeps the file), the whole cue, in order."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "afplay"
+    fake.write_text(
+        f'#!/bin/sh\n/bin/cp "$1" "{tmp_path}/played-$(/bin/ls {tmp_path} | /usr/bin/wc -l).wav"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir))
+    out = AudioOutput("auto")
+    assert out.player_cmd is None and out.per_cue == "afplay"
+    pcms = [coach_mod.tone_for(SLOWER), coach_mod.tone_for(SET_COMPLETE)]
+    for i, pcm in enumerate(pcms):
+        assert out.submit(Cue(f"c{i}", float(i), pcm))
+    out.close()
+    played = sorted(tmp_path.glob("played-*.wav"))
+    assert len(played) == 2 and out.device == "afplay"
+    for path, pcm in zip(played, pcms, strict=True):
+        with wave.open(str(path)) as w:
+            assert w.getframerate() == RATE_HZ
+            got = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+        assert np.array_equal(got, pcm)

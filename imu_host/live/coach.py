@@ -8,8 +8,9 @@
 * :class:`AudioOutput` plays cues on a background thread through a bounded queue: the
   counting loop only ever does ``put_nowait``; a full queue drops the cue and counts it
   (``dropped``), a slow or missing audio device never delays samples. Playback goes to a
-  raw-PCM player subprocess (``aplay``, ``paplay``, ``pw-play`` or sox ``play``); with
-  none (or none that works), cues are handed to a null sink and only the track has them.
+  raw-PCM player subprocess (``aplay``, ``paplay``, ``pw-play`` or sox ``play``), else
+  a cue at a time to ``winsound`` (Windows) or ``afplay`` (macOS); with none (or none
+  that works), cues are handed to a null sink and only the track has them.
 * :class:`AudioTrack` (``--audio-track FILE.wav``) holds the whole session's audio: each
   cue at its event's stream time (the time axis of the recording), one after the other
   when they would overlap, silence between.
@@ -28,6 +29,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import queue
@@ -314,6 +316,13 @@ class AudioOutput:
             self.player_cmd = player
         elif player == "auto":
             self.player_cmd = next((c for c in PLAYERS if shutil.which(c[0])), None)
+        # no raw-PCM player: a whole cue at a time (Windows winsound, macOS afplay)
+        self.per_cue: str | None = None
+        if player == "auto" and self.player_cmd is None:
+            if sys.platform == "win32":
+                self.per_cue = "winsound"
+            elif shutil.which("afplay"):
+                self.per_cue = "afplay"
         self._proc: subprocess.Popen[bytes] | None = None
         self.device = "none"  # the player in use once a cue went out ("none": no sound)
         self._thread = threading.Thread(target=self._run, name="imu-host-audio", daemon=True)
@@ -372,6 +381,30 @@ class AudioOutput:
             return False
         return True
 
+    def _play_whole(self, pcm: np.ndarray) -> None:
+        """Play one cue to its end (no raw-PCM player on this system; not tested here)."""
+        buf = io.BytesIO()
+        with wave.open(buf, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(RATE_HZ)
+            w.writeframes(pcm.astype("<i2").tobytes())
+        try:
+            if self.per_cue == "winsound":
+                import importlib
+
+                winsound: Any = importlib.import_module("winsound")
+                winsound.PlaySound(buf.getvalue(), winsound.SND_MEMORY)
+            else:
+                with tempfile.TemporaryDirectory(prefix="imu-host-cue-") as tmp:
+                    path = Path(tmp) / "cue.wav"
+                    path.write_bytes(buf.getvalue())
+                    subprocess.run(["afplay", str(path)], capture_output=True, timeout=30)
+            self.device = self.per_cue or "none"
+        except (OSError, RuntimeError, subprocess.SubprocessError):
+            self.per_cue = None
+            self.device = "none"
+
     def _drop_player(self) -> None:
         self._close_player()
         self.player_cmd = None
@@ -384,6 +417,13 @@ class AudioOutput:
                 cue = self.queue.get()
                 if cue is None:
                     break
+                if self.per_cue is not None:
+                    cue.handed_wall = time.monotonic()
+                    if self.on_handed is not None:
+                        self.on_handed(cue)
+                    self._play_whole(cue.pcm)
+                    self.played += 1
+                    continue
                 self._open_player()
                 # the first chunk starts with sound (phrases are trimmed): once it is
                 # written, the first non-silent sample has been handed to the output
