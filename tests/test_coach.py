@@ -355,6 +355,7 @@ def test_demo_pace_guide_prompts_and_summary(tmp_path):
     assert saved["pace"]["guide"] == summary["pace"]["guide"]  # the report records it
 
 
+@pytest.mark.slow
 def test_quiet_demo_has_no_coach(tmp_path):
     r = run_cli(["demo", "--fast", "--board", "in-process", "--no-record", "--quiet",
                  "--lines"], tmp_path)  # fmt: skip
@@ -362,6 +363,7 @@ def test_quiet_demo_has_no_coach(tmp_path):
     assert "coach:" not in r.stderr + r.stdout and "\a" not in r.stdout
 
 
+@pytest.mark.slow
 def test_existing_audio_track_is_refused(tmp_path):
     (tmp_path / "keep.wav").write_bytes(b"precious")
     r = run_cli(["demo", "--fast", "--no-record", "--audio-track", "keep.wav"], tmp_path)

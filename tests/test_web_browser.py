@@ -70,6 +70,7 @@ def _phone(browser):
 
 
 @needs_chromium
+@pytest.mark.slow
 def test_reload_and_several_viewers_get_the_current_state(browser):
     v = WebView("127.0.0.1", 0)
     pages = []
