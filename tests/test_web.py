@@ -8,6 +8,7 @@ Truth: the demo's motion script (``motion.truth``); the HTTP rules from the issu
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import threading
@@ -151,3 +152,49 @@ def test_a_stuck_viewer_never_blocks_and_its_queue_stays_bounded():
 
 def _rep(i: int) -> Rep:
     return Rep(i + 1, "left", 0.0, 1.0, 2.0, 35.0, 1.0, 0.5, 0.5, 40.0, 40.0)
+
+
+@pytest.mark.slow
+def test_demo_on_the_lan_prints_token_url_and_qr_and_needs_the_token(tmp_path):
+    """``demo --web 0.0.0.0:0``: the URL with its token and a QR code on stderr; without
+    the token nothing is served; with it the event stream follows the session to the
+    simulator's truth (only loopback traffic: the test connects to 127.0.0.1)."""
+    import subprocess
+    import sys
+
+    from imu_host.cli import demo as cmd_demo
+
+    truth = cmd_demo.script_truth()["reps_per_side"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imu_host.cli.main", "demo", "--fast", "--web", "0.0.0.0:0",
+         "--no-record", "--quiet", "--board", "in-process", "--json-events"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        head = []
+        for line in proc.stderr:
+            head.append(line)
+            if "waiting" in line:
+                break
+        text = "".join(head)
+        m = re.search(r"web view: http://\S+:(\d+)/\?token=([\w-]+)", text)
+        assert m, text
+        port, token = m.group(1), m.group(2)
+        assert sum(1 for ln in head if "█" in ln) > 12  # the QR code
+        base = f"http://127.0.0.1:{port}"
+        assert get(base + "/events")[0] == 403
+        got = []
+        with urllib.request.urlopen(f"{base}/events?token={token}", timeout=30) as r:
+            for line in r:
+                if line.startswith(b"data: "):
+                    got.append(json.loads(line[6:]))
+                    if got[-1]["ended"]:
+                        break
+        assert (got[-1]["left"], got[-1]["right"]) == (truth["left"], truth["right"])
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
