@@ -26,10 +26,6 @@ from imu_host.core.pipeline import Pipeline
 from imu_host.errors import InputError
 from imu_host.live import coach as coach_mod
 from imu_host.live.coach import (
-    PACE_BACK,
-    PACE_HOLD,
-    PACE_INHALE,
-    PACE_LOWER,
     RATE_HZ,
     SET_COMPLETE,
     SLOWER,
@@ -39,12 +35,11 @@ from imu_host.live.coach import (
     Coach,
     CoachSettings,
     Cue,
-    Pace,
-    PaceGuide,
     count_phrase,
     phrases_for,
     render_phrases,
 )
+from imu_host.live.pace import PACE_BACK, PACE_HOLD, PACE_INHALE, PACE_LOWER, Pace, PaceGuide
 from imu_host.live.view import LiveState
 from imu_host.sim.generate import simulate
 

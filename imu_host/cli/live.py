@@ -178,11 +178,10 @@ def make_coaching(args: argparse.Namespace, err: IO[str]) -> tuple[list[Any], An
         AudioTrack,
         Coach,
         CoachSettings,
-        Pace,
-        PaceGuide,
         phrases_for,
         render_phrases,
     )
+    from imu_host.live.pace import Pace, PaceGuide
 
     sinks: list[Any] = []
     guide = PaceGuide(Pace.parse(args.pace), args.target) if getattr(args, "pace", None) else None

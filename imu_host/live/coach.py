@@ -14,9 +14,8 @@
 * :class:`AudioTrack` (``--audio-track FILE.wav``) holds the whole session's audio: each
   cue at its event's stream time (the time axis of the recording), one after the other
   when they would overlap, silence between.
-* :class:`PaceGuide` (``--pace DOWN,HOLD,UP`` or ``--pace breaths``) prompts "exhale and
-  lower", "hold, breathe", "back to centre", "inhale" on the stream clock, alternating
-  sides; the session hands its prompts to the sinks as ``PromptEvent``.
+* the pacing guide (:mod:`imu_host.live.pace`) prompts through the coach: the session
+  hands its prompts to the sinks as ``PromptEvent`` and the coach says them.
 * :class:`Coach` is the view sink that turns events into cues: the count per side
   ("left, 3 of 8"), "slower" on a fast drop (the flag comes while the knees are still
   falling), "control the return" on a yanked return, "no bouncing", "switch sides" when
@@ -50,6 +49,7 @@ import numpy as np
 
 from imu_host.core.events import BOUNCE, FAST_DROP, FAST_RETURN, FlagEvent, RepEvent
 from imu_host.errors import InputError
+from imu_host.live.pace import PACE_BACK, PACE_HOLD, PACE_INHALE, PACE_LOWER, PACE_PHRASES
 from imu_host.live.view import LiveState, NullSink, PromptEvent
 
 RATE_HZ = 22050  # espeak-ng's native rate; tones and the track use it too
@@ -62,12 +62,7 @@ CONTROL_RETURN = "control the return"
 NO_BOUNCING = "no bouncing"
 SWITCH_SIDES = "switch sides"
 SET_COMPLETE = "set complete"
-PACE_LOWER = "exhale and lower"
-PACE_HOLD = "hold, breathe"
-PACE_BACK = "back to centre"
-PACE_INHALE = "inhale"
 FLAG_PHRASES = {FAST_DROP: SLOWER, FAST_RETURN: CONTROL_RETURN, BOUNCE: NO_BOUNCING}
-PACE_PHRASES = (PACE_LOWER, PACE_HOLD, PACE_BACK, PACE_INHALE)
 
 
 @dataclass(frozen=True)
@@ -494,87 +489,6 @@ class AudioTrack:
             w.setsampwidth(2)
             w.setframerate(RATE_HZ)
             w.writeframes(buf.astype("<i2").tobytes())
-
-
-# --------------------------------------------------------------------- pacing
-
-
-@dataclass(frozen=True)
-class Pace:
-    """The pacing guide: seconds lowering, holding, returning, resting at centre."""
-
-    down_s: float = 3.0
-    hold_s: float = 2.0
-    up_s: float = 3.0
-    centre_s: float = 2.0  # "inhale" at centre before the next rep
-    mode: str = "seconds"  # "seconds" or "breaths"
-
-    # by breaths: one slow exhale lowering, one full breath held, one inhale returning
-    BREATH_S = 4.0
-
-    @classmethod
-    def parse(cls, text: str) -> Pace:
-        if text.strip().lower() == "breaths":
-            b = cls.BREATH_S
-            return cls(b, 1.5 * b, b, 0.5 * b, "breaths")
-        try:
-            parts = [float(x) for x in text.split(",")]
-        except ValueError:
-            parts = []
-        if len(parts) != 3 or not all(math.isfinite(x) and 0 < x <= 60 for x in parts):
-            raise InputError(
-                f"--pace: expected DOWN,HOLD,UP in seconds (e.g. 3,2,3) or 'breaths', got {text!r}"
-            )
-        return cls(parts[0], parts[1], parts[2])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "down_s": self.down_s, "hold_s": self.hold_s,
-                "up_s": self.up_s, "centre_s": self.centre_s}  # fmt: skip
-
-
-class PaceGuide:
-    """Prompts on the stream clock: lower -> hold -> back -> inhale, sides alternating.
-
-    Starts when the axis is learned (the view no longer asks for a roll to each side) and
-    stops once both sides reached the target."""
-
-    def __init__(self, pace: Pace, target: int | None) -> None:
-        self.pace = pace
-        self.target = target
-        self._t0: float | None = None
-        self.prompt = ""
-        self.side = "left"
-        self.rep = 0
-
-    def update(self, t_s: float, state: LiveState) -> str | None:
-        """Advance to stream time ``t_s``; returns a new prompt's phrase, else None."""
-        if state.learning or state.ended:
-            return None
-        tgt = self.target
-        if tgt and state.left >= tgt and state.right >= tgt:
-            if self.prompt:
-                self.prompt = ""
-            return None
-        if self._t0 is None:
-            self._t0 = t_s
-        p = self.pace
-        cycle = p.down_s + p.hold_s + p.up_s + p.centre_s
-        k, phase_t = divmod(t_s - self._t0, cycle)
-        self.rep = int(k) + 1
-        self.side = "left" if int(k) % 2 == 0 else "right"
-        if phase_t < p.down_s:
-            phrase = PACE_LOWER
-        elif phase_t < p.down_s + p.hold_s:
-            phrase = PACE_HOLD
-        elif phase_t < p.down_s + p.hold_s + p.up_s:
-            phrase = PACE_BACK
-        else:
-            phrase = PACE_INHALE
-        text = f"{phrase} ({self.side})" if phrase == PACE_LOWER else phrase
-        if text == self.prompt:
-            return None
-        self.prompt = text
-        return phrase
 
 
 # --------------------------------------------------------------------- the coach

@@ -81,7 +81,7 @@ class LiveSession:
 
     ``sinks`` are extra view sinks (speech coach, web view) next to the one ``mode``
     picks; ``view`` replaces that one. ``guide`` is an optional
-    :class:`~imu_host.live.coach.PaceGuide`: its prompts go to the sinks as
+    :class:`~imu_host.live.pace.PaceGuide`: its prompts go to the sinks as
     :class:`~imu_host.live.view.PromptEvent` and show in the state's ``prompt``."""
 
     def __init__(
