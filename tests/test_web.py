@@ -64,11 +64,16 @@ def test_address_parsing():
             parse_address(bad)
 
 
-def test_loopback_needs_no_token():
+def test_loopback_needs_no_token_but_a_loopback_host():
     v = WebView("127.0.0.1", 0)
     try:
         assert v.token == "" and "token" not in v.url
         assert get(f"http://127.0.0.1:{v.port}/")[0] == 200
+        assert get(f"http://localhost:{v.port}/")[0] == 200
+        # a page on another site that rebinds its name to 127.0.0.1 gets nothing
+        with socket.create_connection(("127.0.0.1", v.port)) as c:
+            c.sendall(b"GET /events HTTP/1.1\r\nHost: evil.example:8765\r\n\r\n")
+            assert c.recv(100).startswith(b"HTTP/1.0 403")
     finally:
         v.close(linger_s=0)
 
@@ -119,7 +124,7 @@ def test_a_stuck_viewer_never_blocks_and_its_queue_stays_bounded():
     stuck = socket.create_connection(("127.0.0.1", v.port))
     try:
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        stuck.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")  # and never reads again
+        stuck.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # and never reads again
         assert v.wait_for_viewer(5)
         got: list[dict] = []
 

@@ -5,9 +5,10 @@ threads (one per viewer). It serves exactly two things: the page (``/``) and its
 Server-Sent-Events stream of state snapshots (``/events``); every other path is 404 and
 every method but GET/HEAD is refused, so no file on the machine is reachable.
 
-* Binds to 127.0.0.1 by default. Any other address (``--web 0.0.0.0:8765``, the LAN) is
-  opt-in and then every request must carry ``?token=`` with a random token (printed in
-  the URL, with a QR code for the phone's camera).
+* Binds to 127.0.0.1 by default (and then only answers requests whose Host is a
+  loopback name: no DNS rebinding). Any other address (``--web 0.0.0.0:8765``, the LAN)
+  is opt-in and then every request must carry ``?token=`` with a random token (printed
+  in the URL, with a QR code for the phone's camera).
 * Each viewer has its own bounded queue (:attr:`WebSettings.client_queue`); the counting
   loop only ever does a non-blocking put, dropping the oldest snapshot when a viewer
   falls behind (each snapshot is the whole state, so the newest one is all it needs).
@@ -269,8 +270,19 @@ class WebView(NullSink):
         got = parse_qs(query).get("token", [""])[0]
         return hmac.compare_digest(got.encode(), self.token.encode())
 
+    def _host_ok(self, h: BaseHTTPRequestHandler) -> bool:
+        """Without a token (loopback only) the Host header must name this machine's
+        loopback: a web page elsewhere cannot read the view by DNS rebinding."""
+        if self.token:
+            return True
+        host = urlsplit("//" + (h.headers.get("Host") or "")).hostname or ""
+        return is_loopback(host)
+
     def _handle(self, h: BaseHTTPRequestHandler, head: bool) -> None:
         parts = urlsplit(h.path)
+        if not self._host_ok(h):
+            self._plain(h, 403, "forbidden: open the view as http://127.0.0.1:PORT/\n", head)
+            return
         if not self._authorised(parts.query):
             self._plain(h, 403, "forbidden: this view needs its token (see the terminal)\n", head)
             return
