@@ -224,7 +224,7 @@ def run_session(
     options = make_options(args, out, source=transport.description)
     sinks, guide = coaching if coaching is not None else make_coaching(args, sys.stderr)
     session = LiveSession(
-        transport, options, out=out, err=sys.stderr, sinks=sinks, guide=guide, view=make_view(options, out)
+        transport, options, out=out, err=sys.stderr, sinks=sinks, guide=guide, view=make_view(options, out, sinks)
     )  # fmt: skip
     summary = session.run(stop)
     coach = next((s for s in sinks if hasattr(s, "cues")), None)
@@ -245,15 +245,21 @@ def run_session(
     return 0
 
 
-def make_view(options: Any, out: IO[str]) -> Any:
-    """The terminal view for ``tty`` mode (rich, big digits); None: the mode's default."""
+def make_view(options: Any, out: IO[str], sinks: list[Any] = []) -> Any:  # noqa: B006
+    """The terminal view for ``tty`` mode (rich, big digits); None: the mode's default.
+    With a web view, the full-screen view shows its URL (and QR code until the first rep)."""
     if options.mode != "tty":
         return None
     try:
         from imu_host.live.term import RichView
     except ImportError:  # rich missing: the plain redrawn view
         return None
-    return RichView(out)
+    web = next((s for s in sinks if type(s).__name__ == "WebView"), None)
+    if web is None:
+        return RichView(out)
+    from imu_host.live.web import qr_text
+
+    return RichView(out, note=f"web view: {web.url}", qr=qr_text(web.url) if web.token else "")
 
 
 def finish_session(session: Any, summary: dict[str, Any], args: argparse.Namespace,

@@ -7,8 +7,10 @@ terminal never leaves half-drawn frames behind. It shows big digits for the coun
 side (green when the side's last rep was clean, red when it was flagged), the prompt
 ("roll once to each side" while the axis is being learned, the pacing guide's prompt,
 "set complete"), the knee gauge with the target zone and the last rep's range marked,
-the last rep, link quality and the most recent event lines. On close it leaves the
-alternate screen and prints the event lines, so they stay in the scrollback.
+the last rep, link quality and the most recent event lines, and with ``--web`` the
+page's URL (and its QR code until the first rep, where the screen has room). On close
+it leaves the alternate screen and prints the event lines, so they stay in the
+scrollback.
 """
 
 from __future__ import annotations
@@ -93,8 +95,12 @@ def gauge_text(angle: float, last_rom: float | None, last_side: str | None, widt
 class RichView(NullSink):
     """Full-screen terminal view; see the module docstring."""
 
-    def __init__(self, out: IO[str], settings: TermSettings | None = None) -> None:
+    def __init__(
+        self, out: IO[str], settings: TermSettings | None = None, note: str = "", qr: str = ""
+    ) -> None:
         self.out = out
+        self.note = note  # one line under the view (e.g. the web view's URL)
+        self.qr = qr  # shown under it until the first rep, when the screen is tall enough
         self.settings = settings or TermSettings()
         self.console = Console(file=out, force_terminal=True, highlight=False, soft_wrap=False)
         self.events: collections.deque[str] = collections.deque(maxlen=self.settings.event_lines)
@@ -230,4 +236,11 @@ class RichView(NullSink):
         for line in self.events:
             style = "red" if " FLAG " in line else ("yellow" if line.startswith("--") else "")
             parts.append(Text(line.strip(), style=style, no_wrap=True, overflow="ellipsis"))
+        if self.note:
+            parts.append(Text(self.note, style="cyan", no_wrap=True, overflow="ellipsis"))
+        if self.qr and s.left + s.right == 0:
+            qr_rows = self.qr.rstrip("\n").split("\n")
+            used = sum(len(p.plain.split("\n")) if isinstance(p, Text) else 8 for p in parts)
+            if used + len(qr_rows) < self._size()[1] and max(map(len, qr_rows)) <= width:
+                parts.append(Text("\n".join(qr_rows)))
         return Group(*parts)

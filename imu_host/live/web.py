@@ -79,7 +79,18 @@ def is_loopback(host: str) -> bool:
 
 
 def lan_address() -> str:
-    """This machine's address as a phone on the LAN would use it (no traffic sent)."""
+    """This machine's address as a phone on the LAN would use it (no traffic sent):
+    ``hostname -I`` (Linux), else the host name's addresses, else the host name."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("hostname")
+    if exe is not None:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run([exe, "-I"], capture_output=True, text=True, timeout=2).stdout
+            for addr in out.split():
+                if "." in addr and not addr.startswith("127."):
+                    return addr
     with contextlib.suppress(OSError):
         for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
             addr = str(info[4][0])
