@@ -196,8 +196,8 @@ def rss_mb() -> float:
 def long_session(hours: float) -> dict:
     tmp = tempfile.mkdtemp(prefix="bench-live-long-")
     rec = Path(tmp) / "rec.csv"
-    s = LiveSession(NullTransport(), LiveOptions(mode="lines", record_path=rec), out=io.StringIO())
-    s.out = open(os.devnull, "w")  # noqa: SIM115 - events rendered, not kept in a buffer
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - events rendered, not kept in a buffer
+    s = LiveSession(NullTransport(), LiveOptions(mode="lines", record_path=rec), out=devnull)
     board = cmd_demo.SimulatedBoard(None, *cmd_demo.script_samples(), samples_per_frame=SPF)
     s.feed_bytes(board.info_bytes(True))
     counts = board.counts

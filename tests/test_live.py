@@ -9,7 +9,6 @@ Truth comes from the firmware's motion script (``motion.truth``), never from out
 from __future__ import annotations
 
 import io
-import json
 import os
 import random
 import threading
@@ -301,65 +300,12 @@ def test_device_reset_mid_session_is_detected(tmp_path, port, truth, script_data
     assert_replay_reproduces(s, tmp_path / "rec.csv")
 
 
-# ---------------------------------------------------------------- output modes
+# ---------------------------------------------------------------- recording
+# (output modes, --target and --duration: tests/test_live_session.py, without a pty)
 
 
-class FakeTTY(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_json_events_stream(tmp_path, port, truth, script_data):
-    out = io.StringIO()
-    board = cmd_demo.SimulatedBoard(port, *script_data, speed=0).start()
-    try:
-        s, _ = run_session(port, options(tmp_path, mode="json", record_path=None), board.done, out)
-    finally:
-        board.stop()
-    objs = [json.loads(line) for line in out.getvalue().splitlines()]
-    reps = [o for o in objs if o["event"] == "rep"]
-    assert [o["side"] for o in reps] == [r["side"] for r in truth["reps"]]
-    flags = [o for o in objs if o["event"] == "flag"]
-    assert [o["kind"] for o in flags] == [FAST_DROP] * len(truth["fast_reps"])
-    assert "\a" not in out.getvalue()  # no bell in a JSON stream (not a terminal)
-    assert not (tmp_path / "rec.csv").exists()
-
-
-def test_tty_view_and_bell(tmp_path, port, truth, script_data):
-    out = FakeTTY()
-    board = cmd_demo.SimulatedBoard(port, *script_data, speed=0).start()
-    try:
-        s, _ = run_session(port, options(tmp_path, mode="tty", target=5), board.done, out)
-    finally:
-        board.stop()
-    text = out.getvalue()
-    assert text.count("\a") == len(truth["fast_reps"])
-    assert "FLAG FAST DROP (left)" in text
-    view = "\n".join(s.render_view())
-    n_left = truth["reps_per_side"]["left"]
-    assert f"L {n_left:3d}/5" in view and "samples/s" in view and "crc errors 0" in view
-    assert "\x1b[" in text  # the view is redrawn in place
-
-
-def test_quiet_tty_has_no_bell(tmp_path, port, script_data):
-    out = FakeTTY()
-    board = cmd_demo.SimulatedBoard(port, *script_data, speed=0).start()
-    try:
-        run_session(port, options(tmp_path, mode="tty", quiet=True), board.done, out)
-    finally:
-        board.stop()
-    assert "\a" not in out.getvalue()
-
-
-def test_target_ends_session(tmp_path, port, truth, script_data):
-    board = cmd_demo.SimulatedBoard(port, *script_data, speed=0).start()
-    try:
-        s, summary = run_session(port, options(tmp_path, target=1), board.done)
-    finally:
-        board.stop()
-    assert s.stop_reason == "target reached"
-    assert summary["reps_left"] >= 1 and summary["reps_right"] >= 1
-    assert summary["reps_total"] < len(truth["reps"])
+def isatty(self) -> bool:
+    return True
 
 
 def test_existing_recording_is_never_overwritten(tmp_path, port):
@@ -387,6 +333,8 @@ def test_raw_capture_holds_received_bytes(tmp_path, port, script_data):
     assert os.path.getsize(raw) > 0
 
 
+@pytest.mark.slow
+@pytest.mark.realtime
 def test_killed_session_keeps_recording_up_to_the_last_second(tmp_path, port, script_data):
     """A crash (SIGKILL) mid-session: the recording on disk holds everything but about
     the last second, and it loads."""
@@ -425,16 +373,9 @@ def test_killed_session_keeps_recording_up_to_the_last_second(tmp_path, port, sc
         board.stop()
         if proc.poll() is None:
             proc.kill()
+        proc.wait(WAIT)
+        proc.stdout.close()
+        proc.stderr.close()
     r = read_recording(rec)
     assert r.samples.t_s[-1] >= t_rep - 1.5  # flushed about every second
     assert r.samples.t_s[0] == 0.0 and len(r.samples) == round(r.samples.t_s[-1] * 100) + 1
-
-
-def test_duration_ends_session(tmp_path, port, script_data):
-    board = cmd_demo.SimulatedBoard(port, *script_data, speed=1.0).start()
-    try:
-        s, summary = run_session(port, options(tmp_path, duration_s=1.0), board.done)
-    finally:
-        board.stop()
-    assert s.stop_reason == "duration reached"
-    assert 0 < summary["live"]["samples"] < len(script_data[0])

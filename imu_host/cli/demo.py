@@ -32,6 +32,8 @@ from imu_host.sim.board import (  # noqa: F401 - re-exported for older imports
 
 HELP = "run a ~30 s live session against a simulated board (no hardware needed)"
 
+WEB_WAIT_S = 60.0  # demo --web: the simulated board starts once a browser shows the page
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from imu_host.cli.live import add_session_arguments
@@ -52,12 +54,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(no_record=False)
 
 
+def prepare_coaching(args: argparse.Namespace) -> tuple[list[Any], Any]:
+    """Coach and web view set up before the board starts (a fast board's script clock runs
+    from its start); with --web, wait until a browser shows the page."""
+    from imu_host.cli.live import make_coaching
+
+    sinks, guide = make_coaching(args, sys.stderr)
+    web = next((s for s in sinks if type(s).__name__ == "WebView"), None)
+    if web is not None:
+        print(
+            f"demo: waiting up to {WEB_WAIT_S:g} s for a browser to open the view", file=sys.stderr
+        )
+        if not web.wait_for_viewer(WEB_WAIT_S):
+            print("demo: no browser came; starting anyway", file=sys.stderr)
+    return sinks, guide
+
+
 def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
-    from imu_host.cli.live import run_session
+    from imu_host.cli.live import make_options, run_session
     from imu_host.transport.serial import PtyDevicePort, SerialTransport
 
     out = out or sys.stdout
     truth = script_truth()
+    make_options(args, out)  # bad options fail before anything starts
+    coaching = prepare_coaching(args)
     with tempfile.TemporaryDirectory(prefix="imu-host-demo-") as tmp:
         port = PtyDevicePort(str(Path(tmp) / "ttyIMU0"))
         board, what = start_board(args.board, port, args.fast)
@@ -70,7 +90,10 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             )
             if args.duration is None:  # safety net; normally ends when the board is done
                 args.duration = truth["duration_s"] + 10.0
-            rc = run_session(SerialTransport(port.path), args, out=out, stop=board.done.is_set)
+            rc = run_session(
+                SerialTransport(port.path), args, out=out, stop=board.done.is_set,
+                coaching=coaching,
+            )  # fmt: skip
         finally:
             board.stop()
             port.close()

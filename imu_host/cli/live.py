@@ -7,10 +7,11 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from imu_host.errors import InputError
 
+WEB_REFRESH_HZ = 10.0  # with --web the gauge moves 10 times a second (else the default 4)
 HELP = "live session from a board over USB serial or BLE: reps, form cues, recording"
 
 EPILOG = """\
@@ -20,6 +21,10 @@ $IMU_HOST_RECORDINGS, else $XDG_DATA_HOME/imu-host/recordings (usually
 the reps and flags shown live.
 Output: a refreshing view on a terminal, one line per event in a pipe, or one JSON
 object per event with --json-events. Ends on Ctrl-C, --target or --duration.
+Coaching from the mat: spoken cues (espeak-ng, else macOS say, else pyttsx3, else
+tones; --quiet for silence), --audio-track FILE.wav for the session's audio, --pace
+DOWN,HOLD,UP or --pace breaths for a pacing guide, --web [HOST:]PORT for a big view on a
+phone (127.0.0.1 unless a host is given; then a token is needed and printed with a QR code).
 """
 
 
@@ -37,7 +42,29 @@ def add_session_arguments(p: argparse.ArgumentParser, history: bool = True) -> N
         p.add_argument("--db", metavar="PATH", help="history database (default: user data dir)")
         p.add_argument("--no-save", action="store_true", help="do not store in the history")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of streaming")
-    p.add_argument("--quiet", action="store_true", help="no terminal bell on form cues")
+    p.add_argument(
+        "--quiet", action="store_true", help="silent: no spoken cues, tones or terminal bell"
+    )
+    p.add_argument(
+        "--speech",
+        choices=("auto", "espeak-ng", "say", "pyttsx3", "tones"),
+        default="auto",
+        help="voice of the cues (auto: first installed engine, else tones)",
+    )
+    p.add_argument(
+        "--audio-track", metavar="FILE.wav", help="also write the session's audio (cues) to FILE"
+    )
+    p.add_argument(
+        "--pace",
+        metavar="DOWN,HOLD,UP|breaths",
+        help="pacing guide: seconds lowering, holding, returning (e.g. 3,2,3), or 'breaths'",
+    )
+    p.add_argument(
+        "--web",
+        metavar="[HOST:]PORT",
+        help="serve the live view to a browser (127.0.0.1 unless HOST is given; "
+        "a LAN host needs the printed token)",
+    )
     out = p.add_mutually_exclusive_group()
     out.add_argument(
         "--json-events", action="store_true", help="one JSON object per event on stdout"
@@ -97,6 +124,7 @@ def make_options(args: argparse.Namespace, out: IO[str], source: str = "") -> An
         record_path=record,
         raw_path=raw,
         source=source,
+        refresh_hz=WEB_REFRESH_HZ if getattr(args, "web", None) else LiveOptions.refresh_hz,
     )
 
 
@@ -115,7 +143,9 @@ def print_summary(
 
         plain = {k: v for k, v in summary.items() if k != "live"}
         if "reps_total" in plain:
-            out.write(render_table(SimpleNamespace(reps=reps or [], summary=plain)) + "\n")
+            out.write(
+                render_table(cast(Any, SimpleNamespace(reps=reps or [], summary=plain))) + "\n"
+            )
         else:
             out.write("no data received from the board\n")
         where = out
@@ -131,8 +161,51 @@ def print_summary(
         where.write("recording: none (--no-record)\n")
     if q.get("raw_capture"):
         where.write(f"raw capture: {q['raw_capture']}\n")
+    c = q.get("coach")
+    if c:
+        track = f"; audio track {c['audio_track']}" if c["audio_track"] else ""
+        where.write(f"coach: {c['engine']}, {c['player']}; {c['cues']} cues, "
+                    f"{c['dropped']} dropped by the speaker{track}\n")  # fmt: skip
     out.flush()
     err.flush()
+
+
+def make_coaching(args: argparse.Namespace, err: IO[str]) -> tuple[list[Any], Any]:
+    """The coach (speech/tones, audio track), the web view and the pacing guide the CLI
+    options ask for -> (extra sinks, guide). Checked and set up before connecting."""
+    from imu_host.live.coach import (
+        AudioOutput,
+        AudioTrack,
+        Coach,
+        CoachSettings,
+        phrases_for,
+        render_phrases,
+    )
+    from imu_host.live.pace import Pace, PaceGuide
+
+    sinks: list[Any] = []
+    guide = PaceGuide(Pace.parse(args.pace), args.target) if getattr(args, "pace", None) else None
+    track = None
+    if getattr(args, "audio_track", None):
+        track = AudioTrack(args.audio_track, CoachSettings().track_gap_s)
+        track.check()
+    quiet = bool(getattr(args, "quiet", False))
+    if track is not None or not quiet:
+        settings = CoachSettings()
+        texts = phrases_for(args.target, settings, pace=guide is not None)
+        phrases, engine = render_phrases(texts, getattr(args, "speech", "auto"), settings)
+        output = None if quiet else AudioOutput("auto", settings.queue_cues)
+        coach = Coach(phrases, target=args.target, output=output, track=track)
+        coach.engine = engine
+        sinks.append(coach)
+    if getattr(args, "web", None):
+        from imu_host.live.web import WebView, parse_address
+
+        host, port = parse_address(args.web)
+        web = WebView(host, port)
+        web.announce(err)
+        sinks.append(web)
+    return sinks, guide
 
 
 def run_session(
@@ -140,19 +213,53 @@ def run_session(
     args: argparse.Namespace,
     out: IO[str] | None = None,
     stop: Callable[[], bool] | None = None,
+    coaching: tuple[list[Any], Any] | None = None,
 ) -> int:
     """Run a live session on ``transport`` with the CLI options in ``args``; prints the
-    summary. ``stop()`` (checked when no bytes are arriving) ends it early."""
+    summary. ``stop()`` (checked when no bytes are arriving) ends it early.
+    ``coaching``: (sinks, guide) from :func:`make_coaching` when made beforehand."""
     from imu_host.live.session import LiveSession
 
     out = out or sys.stdout
     options = make_options(args, out, source=transport.description)
-    session = LiveSession(transport, options, out=out, err=sys.stderr)
+    sinks, guide = coaching if coaching is not None else make_coaching(args, sys.stderr)
+    session = LiveSession(
+        transport, options, out=out, err=sys.stderr, sinks=sinks, guide=guide, view=make_view(options, out, sinks)
+    )  # fmt: skip
     summary = session.run(stop)
+    coach = next((s for s in sinks if hasattr(s, "cues")), None)
+    if coach is not None:
+        out_ = coach.output
+        summary.setdefault("live", {})["coach"] = {
+            "engine": coach.engine,
+            "player": "silent (--quiet)"
+            if out_ is None
+            else (out_.device if out_.device != "none" else "no working sound player"),
+            "audio_track": str(coach.track.path) if coach.track is not None else None,
+            "cues": len(coach.cues),
+            "dropped": coach.dropped,
+        }
     reps = session.pipeline.reps if session.pipeline is not None else []
     print_summary(summary, options.mode, out, sys.stderr, reps)
     finish_session(session, summary, args, sys.stderr if options.mode == "json" else out)
     return 0
+
+
+def make_view(options: Any, out: IO[str], sinks: list[Any] = []) -> Any:  # noqa: B006
+    """The terminal view for ``tty`` mode (rich, big digits); None: the mode's default.
+    With a web view, the full-screen view shows its URL (and QR code until the first rep)."""
+    if options.mode != "tty":
+        return None
+    try:
+        from imu_host.live.term import RichView
+    except ImportError:  # rich missing: the plain redrawn view
+        return None
+    web = next((s for s in sinks if type(s).__name__ == "WebView"), None)
+    if web is None:
+        return RichView(out)
+    from imu_host.live.web import qr_text
+
+    return RichView(out, note=f"web view: {web.url}", qr=qr_text(web.url) if web.token else "")
 
 
 def finish_session(session: Any, summary: dict[str, Any], args: argparse.Namespace,

@@ -1,0 +1,230 @@
+"""The pure stream stage of a live session: received bytes -> sample blocks.
+
+:class:`StreamStage` owns the frame decoder and the sample assembler and applies the
+session's stream policies, with no clock, no file and no printing (every time it needs
+is passed in as ``arrived``, the wall-clock second the bytes came in):
+
+* duplicates: a sample frame seen among the last 64 (same seq, clock and counts) is
+  dropped and counted;
+* info policy: the first :class:`DeviceInfo` fixes the stream (rate, channels) for the
+  whole session; a later one that disagrees is reported and ignored;
+* gap repair: samples lost on the way show as a jump in ``t_s`` (the assembler keeps the
+  device clock); after a link loss or a board reset, when the stream time lags the wall
+  clock by more than :attr:`StreamPolicy.gap_repair_s` (the board's clock restarted),
+  stream time is pushed forward by the outage so the gap is real in the data too;
+* every block comes out rounded exactly as the recording file holds it, so the
+  pipeline sees what a replay of the recording reads back;
+* link quality counters and a 2 s sample-rate window.
+
+:meth:`StreamStage.feed` returns :class:`StreamItem` values in order: ``StreamStarted``
+(first device info), ``SampleBlock`` (samples for the pipeline/recorder) and
+``StreamNotice`` (things the view should say).
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+
+from imu_host.core.samples import Samples
+from imu_host.protocol.frames import (
+    AckFrame,
+    DeviceInfo,
+    FrameDecoder,
+    SampleAssembler,
+    SampleFrame,
+    StatusFrame,
+)
+
+
+@dataclass(frozen=True)
+class StreamPolicy:
+    """Named thresholds of the stream stage (defaults are the session's)."""
+
+    dedup_window: int = 64  # recent sample frames remembered to drop duplicates
+    gap_repair_s: float = 1.0  # stream behind the wall clock by more -> push stream time on
+    rate_window_s: float = 2.0  # samples/s measured over this many wall-clock seconds
+    rate_min_span_s: float = 0.2  # less streaming than this: no rate shown yet
+
+
+@dataclass
+class LinkQuality:
+    """What the link view shows; cumulative over reconnects."""
+
+    samples: int = 0
+    samples_lost: int = 0  # sequence gaps seen by the host
+    device_dropped: int = 0  # reported by the board's status frames
+    crc_errors: int = 0
+    malformed: int = 0
+    bytes_discarded: int = 0
+    duplicates: int = 0
+    device_resets: int = 0
+    reconnects: int = 0
+    rate_sps: float = 0.0
+    battery_mv: int | None = None  # from the board's status frames, when it reports one
+
+
+@dataclass(frozen=True)
+class StreamStarted:
+    """The first device info arrived: the stream's rate and channels are now fixed."""
+
+    info: DeviceInfo
+
+
+@dataclass(frozen=True)
+class SampleBlock:
+    """Samples (stream time, as recorded) that arrived at wall-clock ``arrived``."""
+
+    samples: Samples
+    arrived: float
+
+
+@dataclass(frozen=True)
+class StreamNotice:
+    """Something the view should say: ``state`` is "device_reset" or "info_changed"."""
+
+    text: str
+    state: str
+
+
+StreamItem = StreamStarted | SampleBlock | StreamNotice
+
+
+class StreamStage:
+    """Bytes -> :class:`StreamItem`; see the module docstring. Pure: no clock, no files."""
+
+    def __init__(self, policy: StreamPolicy | None = None) -> None:
+        self.policy = policy or StreamPolicy()
+        self.decoder = FrameDecoder()
+        self.assembler = SampleAssembler()
+        self.info: DeviceInfo | None = None
+        self.quality = LinkQuality()
+        self._dec_base = [0, 0, 0]  # crc, malformed, discarded of decoders before reset
+        self._seen: collections.deque[tuple[int, int, bytes]] = collections.deque(
+            maxlen=self.policy.dedup_window
+        )
+        self._seen_set: set[tuple[int, int, bytes]] = set()
+        self._t_offset = 0.0
+        self.last_t: float | None = None  # stream time of the last sample given out
+        self.last_wall: float | None = None  # wall time it arrived
+        self.started_wall: float | None = None  # wall time of the first device info
+        self._check_gap = False  # after a link loss / reset: compare stream and wall time
+        self._resets_seen = 0
+        self._rate_window: collections.deque[tuple[float, int]] = collections.deque()
+
+    # ------------------------------------------------------------- link events
+
+    def connected(self, reconnect: bool) -> None:
+        """A (new) connection: bytes of a previous one never mix with the new ones."""
+        for i, v in enumerate((self.decoder.crc_errors, self.decoder.malformed)):
+            self._dec_base[i] += v
+        # a partial frame from the old connection is dropped with the decoder: count it
+        self._dec_base[2] += self.decoder.bytes_discarded + self.decoder.buffered
+        self.decoder.reset()
+        if reconnect:
+            self.quality.reconnects += 1
+            self._check_gap = True
+
+    def lost(self) -> None:
+        """The link went down: check stream time against the wall clock when data resumes."""
+        self._check_gap = True
+
+    def expect_gap(self) -> None:
+        """The board went silent and was asked to start again (it may have reset)."""
+        self._check_gap = True
+
+    # ------------------------------------------------------------- bytes in
+
+    def feed(self, data: bytes, arrived: float) -> list[StreamItem]:
+        """Decode ``data`` (received at wall-clock ``arrived``) into stream items."""
+        items: list[StreamItem] = []
+        for frame in self.decoder.feed(data):
+            if isinstance(frame, SampleFrame):
+                key = (frame.seq, frame.t_us, frame.counts.tobytes())
+                if key in self._seen_set:
+                    self.quality.duplicates += 1
+                    continue
+                if len(self._seen) == self._seen.maxlen:
+                    self._seen_set.discard(self._seen[0])
+                self._seen.append(key)
+                self._seen_set.add(key)
+            elif isinstance(frame, DeviceInfo):
+                self._got_info(frame, arrived, items)
+            elif isinstance(frame, StatusFrame):
+                self.quality.device_dropped = frame.dropped_samples + frame.sensor_lost_samples
+                if frame.battery_mv is not None:
+                    self.quality.battery_mv = frame.battery_mv
+                continue
+            elif isinstance(frame, AckFrame):
+                continue
+            for block in self.assembler.push(frame):
+                self._block(block, arrived, items)
+        return items
+
+    def _got_info(self, info: DeviceInfo, arrived: float, items: list[StreamItem]) -> None:
+        if self.info is None:
+            self.info = info
+            self.started_wall = arrived
+            items.append(StreamStarted(info))
+        elif info.odr_hz != self.info.odr_hz or info.channels != self.info.channels:
+            items.append(
+                StreamNotice(
+                    f"board changed its stream ({info.odr_hz:g} Hz, {info.channels} channels) "
+                    "mid-session; keeping the original settings",
+                    "info_changed",
+                )
+            )
+
+    def _block(self, block: Samples, arrived: float, items: list[StreamItem]) -> None:
+        if len(block) == 0 or self.info is None:
+            return
+        resets = self.assembler.device_resets
+        if resets != self._resets_seen:
+            self.quality.device_resets += resets - self._resets_seen
+            self._resets_seen = resets
+            self._check_gap = True
+            items.append(StreamNotice("board restarted (sequence/clock reset)", "device_reset"))
+        t = block.t_s + self._t_offset
+        if self._check_gap and self.last_t is not None and self.last_wall is not None:
+            expected = self.last_t + (arrived - self.last_wall)
+            behind = expected - t[-1]
+            if behind > self.policy.gap_repair_s:  # lost more time than it shows: make it real
+                self._t_offset += behind
+                t = t + behind
+        self._check_gap = False
+        gyro = block.gyro_dps if self.info.channels == 6 else None
+        block = as_recorded(Samples(t, block.accel_g, gyro))
+        self.last_t = float(block.t_s[-1])
+        self.last_wall = arrived
+        n = len(block)
+        self.quality.samples += n
+        w = self._rate_window
+        w.append((arrived, n))
+        while w[0][0] < arrived - self.policy.rate_window_s:
+            w.popleft()
+        items.append(SampleBlock(block, arrived))
+
+    # ------------------------------------------------------------- counters
+
+    def update_quality(self, now: float) -> LinkQuality:
+        """Bring the decoder/assembler counters and the rate (as of ``now``) up to date."""
+        q = self.quality
+        q.samples_lost = self.assembler.samples_lost
+        q.crc_errors = self._dec_base[0] + self.decoder.crc_errors
+        q.malformed = self._dec_base[1] + self.decoder.malformed
+        q.bytes_discarded = self._dec_base[2] + self.decoder.bytes_discarded
+        p = self.policy
+        w = self._rate_window
+        while w and w[0][0] < now - p.rate_window_s:
+            w.popleft()
+        start = self.started_wall if self.started_wall is not None else now
+        span = min(p.rate_window_s, now - start)
+        q.rate_sps = sum(n for _, n in w) / span if span > p.rate_min_span_s else 0.0
+        return q
+
+
+def as_recorded(block: Samples) -> Samples:
+    """Round to the recording's text precision exactly as the file will hold it."""
+    from imu_host.io.recording import as_recorded as _as_recorded
+
+    return _as_recorded(block)
