@@ -65,13 +65,15 @@ def test_nothing_before_device_info_then_fixed_stream(board):
 
 
 def test_changed_info_is_reported_and_ignored(board):
+    from dataclasses import replace
+
+    from imu_host.protocol.frames import encode_info
+
     stage = StreamStage()
     stage.feed(board.info_bytes(True), 0.0)
-    board.odr_hz = 50.0
-    try:
-        items = stage.feed(board.info_bytes(False), 0.1)
-    finally:
-        board.odr_hz = ODR
+    assert stage.info is not None
+    changed = replace(stage.info, odr_hz=50.0, stream_start=False)  # the board's new rate
+    items = stage.feed(encode_info(changed), 0.1)
     assert [i.state for i in items if isinstance(i, StreamNotice)] == ["info_changed"]
     assert stage.info.odr_hz == ODR
 

@@ -14,7 +14,7 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from imu_host.sim.board import (  # noqa: F401 - re-exported for older imports
     FIRMWARE_ENV,
