@@ -33,7 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="report directory (created; default: <name>_report next to the input, or "
         "./session_<id>_report). Only summary.json, report.md/.html/.png are overwritten",
     )
-    parser.add_argument("--target", type=int, metavar="N", help="prescribed reps per side")
+    from imu_host.cli.options import positive_int
+
+    parser.add_argument("--target", type=positive_int, metavar="N", help="prescribed reps per side")
     parser.add_argument(
         "--html", action="store_true", help="also write a self-contained report.html"
     )
