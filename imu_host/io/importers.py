@@ -36,6 +36,11 @@ ROLES = ("t", "ax", "ay", "az", "gx", "gy", "gz")
 TIME_FACTORS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 COMMENT_PREFIXES = ("#", "//")
 QUOTES = "\"'"
+UNIT = {"t": "s", "ax": "g", "ay": "g", "az": "g", "gx": "deg/s", "gy": "deg/s", "gz": "deg/s"}
+_COUNTS_A = " (raw counts? use --accel-units counts --accel-lsb-per-g N)"
+_COUNTS_G = " (raw counts? use --gyro-units counts --gyro-lsb-per-dps N)"
+HINT = {"t": " (check --time)", "ax": _COUNTS_A, "ay": _COUNTS_A, "az": _COUNTS_A,
+        "gx": _COUNTS_G, "gy": _COUNTS_G, "gz": _COUNTS_G}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -238,6 +243,7 @@ def _read_table(
         roles = pos
         _check_roles(roles, need_accel)
     skipped = 0
+    first_error: InputError | None = None
     numeric = [r for r in ROLES if r != "t" or o.time != "iso"]
     cols: dict[str, list[float]] = {}
     iso: list[str] = []
@@ -279,13 +285,14 @@ def _read_table(
                     raise InputError(f"'{shown(v)}' is not a finite number", path=path, line=ln,
                                      field=r)  # fmt: skip
                 if abs(x) > bound[r]:
-                    raise InputError(f"'{shown(v)}' is beyond {bound[r]:g} after unit conversion: "
-                                     "not a sensor value", path=path, line=ln,
-                                     field=r)  # fmt: skip
+                    raise InputError(f"'{shown(v)}' is beyond {bound[r]:g} {UNIT[r]} after unit "
+                                     f"conversion: not a sensor value{HINT[r]}", path=path,
+                                     line=ln, field=r)  # fmt: skip
                 values[r] = x
         except InputError as err:
             if not started and not o.header and not linenos:
                 skipped += 1  # a banner before the data
+                first_error = first_error or err
                 if skipped > MAX_HEADER_LINES:
                     raise
                 continue
@@ -302,6 +309,8 @@ def _read_table(
     if not started and o.header:
         raise InputError("no header row", path=path)
     if not linenos:
+        if first_error is not None:  # no line parsed: the first line's problem is the one
+            raise first_error
         raise InputError("no samples in file", path=path)
     if skipped:
         notices.append(f"skipped {skipped} line(s) before the first data row (banner or notes)")
