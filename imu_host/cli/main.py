@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import os
 import sys
@@ -138,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_stdout()
         return 0
     except OSError as err:
-        if err.filename is None and not _stdout_writable():  # e.g. ENOSPC on /dev/full
+        full = err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        if err.filename is None and (full or not _stdout_writable()):  # e.g. /dev/full
             _quiet_stdout()
             print(f"imu-host: error: cannot write output: {err.strerror}", file=sys.stderr)
             return 1

@@ -38,6 +38,7 @@ import numpy as np
 
 from imu_host.core.samples import Samples
 from imu_host.errors import InputError
+from imu_host.io.import_options import MEX_OPTIONS, ImportOptions
 from imu_host.io.limits import (
     MAX_ACCEL_G,
     MAX_GYRO_DPS,
@@ -491,8 +492,12 @@ def load(path: str | os.PathLike[str], options: ImportOptions | None = None) -> 
     return import_file(path, options)
 
 
-# Foreign formats live in importers; these names stay importable from here.
-from imu_host.io.importers import MEX_OPTIONS, ImportOptions, import_csv  # noqa: E402
+def import_csv(path: str | os.PathLike[str], options: ImportOptions) -> Recording:
+    """Load a foreign CSV (see :func:`imu_host.io.importers.import_csv`)."""
+    from imu_host.io.importers import import_csv as _import_csv
+
+    return _import_csv(path, options)
+
 
 __all__ = [
     "ACCEL_COLS", "G0", "GYRO_COLS", "MAGIC", "MEX_OPTIONS", "ImportOptions", "Recording",
