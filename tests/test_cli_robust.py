@@ -74,6 +74,13 @@ def test_iso_time_with_a_short_row(tmp_path, capsys):
     assert "mex.csv:2" in line and "fields" in line
 
 
+def test_iso_time_in_the_last_column_with_a_short_row(tmp_path, capsys):
+    p = tmp_path / "iso.csv"
+    p.write_text("0,0,1,2018-11-08 11:34:51.474000\n0,0\n0,0,1,2018-11-08 11:34:51.494000\n")
+    line = _replay_one_line(p, capsys, "--columns", "ax,ay,az,t", "--time", "iso")
+    assert "iso.csv:2" in line and "fields" in line
+
+
 def test_huge_gyro_value(tmp_path, capsys):
     p = tmp_path / "big.csv"
     rows = "".join(f"{i / 100:.2f},0,0,1,0,0,0\n" for i in range(200))
