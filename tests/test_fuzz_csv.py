@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from imu_host.errors import InputError
 from imu_host.io.importers import MEX_OPTIONS, ImportOptions, import_csv
+from imu_host.io.limits import MAX_RATE_HZ, MIN_RATE_HZ
 from imu_host.io.recording import read_recording
 
 TOKENS = st.sampled_from(
@@ -20,7 +21,33 @@ TOKENS = st.sampled_from(
      "2018-11-08 11:34:51.474000", "1e-9", "9" * 400, "\x00", "é", "#", "t_s", "ax_g",
      "gx_dps", "\t", ";", "0x10", "1_0"]
 )  # fmt: skip
-ROW = st.lists(TOKENS, min_size=0, max_size=9).map(",".join)
+NUMBER = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-40000, 40000).map(str),
+    st.sampled_from(["0", "0.01", "1", "1e154", "nan"]),
+)
+JUNK_ROW = st.lists(TOKENS, min_size=0, max_size=9).map(",".join)
+NUMERIC_ROW = st.integers(1, 8).flatmap(lambda n: st.lists(NUMBER, min_size=n, max_size=n))
+ROW = st.one_of(JUNK_ROW, NUMERIC_ROW.map(",".join))
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> list[str]:
+    """Mostly well-formed rows (increasing or equal times), some damaged."""
+    n = draw(st.integers(0, 30))
+    ncol = draw(st.sampled_from([4, 7]))
+    t = 0.0
+    rows = []
+    for _ in range(n):
+        t += draw(st.sampled_from([0.0, 0.01, 0.01, 0.01, 25.0, -0.5, 1e-9]))
+        vals = draw(st.lists(st.sampled_from(["0", "0.5", "1", "-1", "9.81", "16384", "1e154"]),
+                             min_size=ncol - 1, max_size=ncol - 1))  # fmt: skip
+        rows.append(",".join([repr(t), *vals]))
+    if draw(st.booleans()):
+        rows.extend(draw(st.lists(ROW, max_size=3)))
+    return rows
+
+
 HEADERS = st.sampled_from(
     ["t_s,ax_g,ay_g,az_g", "t_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps", "t_s,ax_g,ax_g,az_g",
      "t_s,ax_g,ay_g,az_g,gx_dps", "t_s,ax_g,ay_g,az_g,extra", ""]
@@ -34,7 +61,7 @@ META = st.sampled_from(
 @st.composite
 def v1_texts(draw: st.DrawFn) -> bytes:
     magic = draw(st.sampled_from(["# imu-host recording v1\n", "", "# imu-host recording v2\n"]))
-    rows = draw(st.lists(ROW, max_size=30))
+    rows = draw(st.one_of(st.lists(ROW, max_size=30), tables()))
     body = magic + draw(META) + draw(HEADERS) + "\n" + "\n".join(rows)
     if draw(st.booleans()):
         body += "\n"
@@ -58,7 +85,8 @@ def _check(fn, raw: bytes) -> None:  # noqa: ANN001
             assert len(msg) < 600, msg
             return
     s = rec.samples
-    assert len(s) >= 1 and math.isfinite(rec.sample_rate_hz) and rec.sample_rate_hz > 0
+    assert len(s) >= 1 and math.isfinite(rec.sample_rate_hz)
+    assert MIN_RATE_HZ <= rec.sample_rate_hz <= MAX_RATE_HZ
     assert np.isfinite(s.t_s).all() and np.isfinite(s.accel_g).all()
     assert (np.diff(s.t_s) >= 0).all()
 
