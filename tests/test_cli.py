@@ -186,3 +186,12 @@ def test_matplotlib_is_a_hard_dependency():
 
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     assert any(d.startswith("matplotlib") for d in deps)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_main_help_strings_match_the_command_modules(name):
+    import importlib
+
+    from imu_host.cli.main import HELP
+
+    assert HELP[name] == importlib.import_module(COMMANDS[name]).HELP

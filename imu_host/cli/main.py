@@ -34,12 +34,20 @@ HELP: dict[str, str] = {
     "batch": "Analyse many recordings (files, folders, globs) into one table with a total.",
     "simulate": "write a simulated knee-roll recording (v1 CSV) and FILE.truth.json; "
     "--list names scenarios",
-    "devices": "list serial ports and BLE devices that look like the sensor board",
+    "devices": "list boards: USB serial ports that look like MicroPython, BLE devices with NUS",
     "live": "live session from a board over USB serial or BLE: reps, form cues, recording",
     "demo": "run a ~30 s live session against a simulated board (no hardware needed)",
     "report": "Write a session report (summary.json, report.md, report.png) with clinical counts.",
     "history": "List stored sessions (reps per side, clean %, ROM, asymmetry, fast drops) "
     "with trends.",
+}
+
+# Modules a command needs before it starts streaming: a live session must not pause for a
+# second to import the pipeline when the first frame arrives (the demo's --fast board
+# finishes in that time, and the session then saw no samples).
+PRELOAD: dict[str, tuple[str, ...]] = {
+    "live": ("imu_host.core.pipeline", "imu_host.io.recording"),
+    "demo": ("imu_host.core.pipeline", "imu_host.io.recording"),
 }
 
 # Options whose value may start with '-' (an axis like -y, a column spec like -,t,ax...).
@@ -67,6 +75,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         text = HELP[name]
         p = sub.add_parser(name, help=text.replace("%", "%%"), description=text)
         if name == command:
+            for pre in PRELOAD.get(name, ()):
+                importlib.import_module(pre)
             mod = importlib.import_module(modname)
             mod.add_arguments(p)
             p.set_defaults(_run=mod.run)
