@@ -61,8 +61,13 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser; only ``command``'s module is imported and given its arguments."""
+ALL = "*"  # build_parser(ALL): every command's arguments (imports every command module)
+
+
+def build_parser(command: str | None = ALL) -> argparse.ArgumentParser:
+    """The parser. ``main`` passes the command being run (or None): only that module is
+    imported and given its arguments. The default builds every command (for tools and
+    tests that parse several command lines with one parser)."""
     parser = OneLineParser(
         prog="imu-host",
         description="Count lying knee rolls per side from a thigh-worn IMU and flag fast drops.",
@@ -74,7 +79,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, modname in COMMANDS.items():
         text = HELP[name]
         p = sub.add_parser(name, help=text.replace("%", "%%"), description=text)
-        if name == command:
+        if name == command or command == ALL:
             for pre in PRELOAD.get(name, ()):
                 importlib.import_module(pre)
             mod = importlib.import_module(modname)
@@ -131,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = glue_dash_values(list(sys.argv[1:] if argv is None else argv))
     _tolerant_streams()
     if not argv:
-        build_parser().print_help()
+        build_parser(None).print_help()
         return 2
     parser = build_parser(_command_of(argv))
     args = parser.parse_args(argv)
