@@ -410,3 +410,21 @@ def test_import_errors_are_input_errors(tmp_path):
     p.write_text("1,2\n")
     with pytest.raises(InputError):
         import_csv(p, ImportOptions(accel_units="counts"))
+
+
+def test_v1_header_rate_contradicted_by_timestamps_warns(tmp_path, capsys):
+    p = tmp_path / "declared.csv"
+    write_recording(p, S, 10.0)  # the samples are 100 Hz
+    rc, _, err = _replay([str(p)], capsys)
+    assert rc == 0
+    assert len([ln for ln in err.splitlines() if "declared sample rate is 10 Hz" in ln]) == 1
+
+
+def test_gaps_everywhere_warn(tmp_path, capsys):
+    keep = np.ones(len(S), dtype=bool)
+    keep[1::3] = False  # every third sample lost, all through the file
+    p = tmp_path / "gappy.csv"
+    g = None if S.gyro_dps is None else S.gyro_dps[keep]
+    write_recording(p, Samples(S.t_s[keep], S.accel_g[keep], g), REC.sample_rate_hz)
+    rc, _, err = _replay([str(p)], capsys)
+    assert len([ln for ln in err.splitlines() if "intervals are gaps" in ln]) == 1
