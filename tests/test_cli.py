@@ -195,3 +195,27 @@ def test_main_help_strings_match_the_command_modules(name):
     from imu_host.cli.main import HELP
 
     assert HELP[name] == importlib.import_module(COMMANDS[name]).HELP
+
+
+def test_demo_finds_the_firmware_an_install_ships(tmp_path, monkeypatch):
+    import shutil
+    import tomllib
+
+    from imu_host.cli import demo
+
+    # pyproject ships every firmware source to <prefix>/share/imu-host/firmware_micropython
+    files = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "data-files"
+    ]["share/imu-host/firmware_micropython"]
+    assert files == ["firmware_micropython/*.py"]
+    share = tmp_path / "share" / "imu-host" / "firmware_micropython"
+    share.mkdir(parents=True)
+    for f in (REPO / "firmware_micropython").glob("*.py"):
+        shutil.copy(f, share / f.name)
+    # no checkout beside the package, no environment variable: only the installed copy
+    monkeypatch.setattr(demo, "__file__", str(tmp_path / "site" / "imu_host" / "cli" / "demo.py"))
+    monkeypatch.delenv(demo.FIRMWARE_ENV, raising=False)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert demo.firmware_dir() == share
+    acc, _ = demo.script_samples()
+    assert len(acc) > 0

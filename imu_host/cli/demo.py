@@ -59,10 +59,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def firmware_dir() -> Path | None:
-    """The firmware sources: $IMU_HOST_FIRMWARE_DIR, else the checkout's firmware_micropython."""
+    """The firmware sources: $IMU_HOST_FIRMWARE_DIR, else the checkout's firmware_micropython,
+    else the copy a (non-editable) install puts in <prefix>/share/imu-host."""
     env = os.environ.get(FIRMWARE_ENV)
     cands = [Path(env)] if env else []
     cands.append(Path(__file__).resolve().parents[2] / "firmware_micropython")
+    cands.append(Path(sys.prefix) / "share" / "imu-host" / "firmware_micropython")  # installed
     for c in cands:
         if (c / "motion.py").is_file():
             return c
