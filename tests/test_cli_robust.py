@@ -202,3 +202,12 @@ def test_ascii_locale_and_the_degree_sign():
                     env=env, encoding="ascii", errors="replace")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "reps:" in r.stdout and "Traceback" not in r.stderr
+
+
+def test_results_are_shown_when_the_history_cannot_be_saved(tmp_path, capsys):
+    rc = main(["replay", str(GOLDEN), "--db", str(tmp_path)])  # a directory, not a database
+    cap = capsys.readouterr()
+    assert rc == 2
+    assert "reps:" in cap.out  # the results first
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and "not saved to the history" in lines[0]

@@ -16,6 +16,7 @@ from imu_host.cli.options import (
     settings_from_args,
 )
 from imu_host.core.events import LEFT, RIGHT
+from imu_host.errors import InputError
 
 HELP = "Count reps per side in a recording and flag fast drops (same pipeline as live)."
 
@@ -88,10 +89,15 @@ def run(args: argparse.Namespace) -> int:
             target_per_side=args.target, summary=a.summary, protect=[args.file],
         )  # fmt: skip
         a.summary["report"] = str(paths.out_dir)
+    history_error: str | None = None
     if not args.no_save:
         from imu_host.history.store import save_to_history
 
-        a.summary["history_id"] = save_to_history(a.summary, args.file, args.db)
+        try:
+            a.summary["history_id"] = save_to_history(a.summary, args.file, args.db)
+        except InputError as err:  # the results are shown first, then why they were not saved
+            a.summary["history_id"] = None
+            history_error = str(err)
     if args.json:
         json.dump(a.summary, sys.stdout)
         sys.stdout.write("\n")
@@ -99,4 +105,8 @@ def run(args: argparse.Namespace) -> int:
         print(render_table(a))
         if args.report:
             print(f"report: {a.summary['report']}")
+    if history_error is not None:
+        sys.stdout.flush()
+        print(f"imu-host: error: not saved to the history: {history_error}", file=sys.stderr)
+        return 2
     return 0
