@@ -81,3 +81,21 @@ def test_batch_missing_path_is_a_row_not_a_crash(tmp_path, capsys):
     rc = main(["batch", str(tmp_path / "nope.csv"), str(REPO / "recordings" / NAMES[0])])
     cap = capsys.readouterr()
     assert rc == 1 and "no such file" in cap.out
+
+
+def test_progress_bar_on_a_terminal_only(folder, capsys, monkeypatch):
+    import io
+    import sys
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    main(["batch", str(folder / NAMES[0]), str(folder / NAMES[2])])
+    assert "2/2" in err.getvalue()  # tqdm's counter reached the number of files
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    main(["batch", str(folder / NAMES[0])])
+    assert "1/1" not in sys.stderr.getvalue()
+    capsys.readouterr()
