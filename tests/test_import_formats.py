@@ -428,3 +428,10 @@ def test_gaps_everywhere_warn(tmp_path, capsys):
     write_recording(p, Samples(S.t_s[keep], S.accel_g[keep], g), REC.sample_rate_hz)
     rc, _, err = _replay([str(p)], capsys)
     assert len([ln for ln in err.splitlines() if "intervals are gaps" in ln]) == 1
+
+
+def test_sensorlogger_single_accelerometer_csv_is_refused(tmp_path, capsys):
+    p = tmp_path / "Accelerometer.csv"  # iOS: gravity removed
+    p.write_text(_sensorlogger_csv(S.t_s, (S.accel_g - S.accel_g.mean(0)) * G0))
+    rc, _, err = _replay([str(p), "--format", "sensorlogger"], capsys)
+    assert rc == 2 and "gravity removed" in err and len(err.strip().splitlines()) == 1

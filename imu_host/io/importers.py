@@ -425,10 +425,10 @@ def import_phyphox(path: str, rate: float | None = None) -> Recording:
     notices: list[str] = []
     with _Members(path, "phyphox") as members:
         for name, fh in members:
-            header = [_clean_name(h) for h in _split(_first_line(fh), _phyphox_dialect(
-                _first_line(fh))[0])]  # fmt: skip
+            first = _first_line(fh)
+            delim, _ = _phyphox_dialect(first)
+            header = [_clean_name(h) for h in _split(first, delim)]
             low = [h.lower() for h in header]
-            delim, _ = _phyphox_dialect(_first_line(fh))
             time_i = next((i for i, h in enumerate(low) if h.startswith("time")), None)
             if time_i is None:
                 continue
@@ -480,6 +480,7 @@ def _decimal_of(fh: IO[bytes], delim: str) -> str:
 
 
 SENSORLOGGER_TIME = "seconds_elapsed"
+SENSORLOGGER_FILES = ("totalacceleration", "accelerometer", "gravity", "gyroscope")
 
 
 def import_sensorlogger(path: str, rate: float | None = None) -> Recording:
@@ -510,7 +511,8 @@ def import_sensorlogger(path: str, rate: float | None = None) -> Recording:
                               gyro_units="rad/s")  # fmt: skip
             cols, n = _read_table(fh, name, o, need_accel=not gyro)
             notices += n
-            tables[stem if len(members) > 1 else "totalacceleration"] = cols
+            known = stem in SENSORLOGGER_FILES
+            tables[stem if known else "totalacceleration"] = cols
     acc = tables.get("totalacceleration")
     if acc is None and "accelerometer" in tables:
         if "gravity" not in tables:
