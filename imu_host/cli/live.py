@@ -36,12 +36,18 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_session_arguments(p: argparse.ArgumentParser, history: bool = True) -> None:
-    p.add_argument("--target", type=int, metavar="N", help="reps per side; stop when both reach it")
+    from imu_host.cli.options import positive_float, positive_int
+
+    p.add_argument(
+        "--target", type=positive_int, metavar="N", help="reps per side; stop when both reach it"
+    )
     p.add_argument("--report", metavar="DIR", help="write a session report there at the end")
     if history:
         p.add_argument("--db", metavar="PATH", help="history database (default: user data dir)")
         p.add_argument("--no-save", action="store_true", help="do not store in the history")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of streaming")
+    p.add_argument(
+        "--duration", type=positive_float, metavar="S", help="stop after S seconds of streaming"
+    )
     p.add_argument(
         "--quiet", action="store_true", help="silent: no spoken cues, tones or terminal bell"
     )

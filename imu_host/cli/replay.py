@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TextIO
 
-from imu_host.analysis import Analysis, analyze_file
+from imu_host.analysis import Analysis, analyze
 from imu_host.cli.options import (
     add_import_arguments,
     add_settings_arguments,
     import_options,
+    positive_int,
     settings_from_args,
 )
 from imu_host.core.events import LEFT, RIGHT
+from imu_host.errors import InputError
 
 HELP = "Count reps per side in a recording and flag fast drops (same pipeline as live)."
 
@@ -22,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="recording (imu-host v1 CSV, or see --format)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--report", metavar="DIR", help="also write a report (see `report`)")
-    parser.add_argument("--target", type=int, metavar="N", help="prescribed reps per side")
+    parser.add_argument("--target", type=positive_int, metavar="N", help="prescribed reps per side")
     parser.add_argument("--db", metavar="PATH", help="history database (default: user data dir)")
     parser.add_argument("--no-save", action="store_true", help="do not store in the history")
     add_settings_arguments(parser)
@@ -61,8 +64,21 @@ def render_table(a: Analysis) -> str:
     return "\n".join(lines)
 
 
+def print_notices(notices: list[str], path: str, err: TextIO | None = None) -> None:
+    """Each notice about the input as one ``imu-host: warning:`` line on stderr."""
+    out = err or sys.stderr
+    for n in notices:
+        out.write(f"imu-host: warning: {path}: {n}\n")
+    out.flush()
+
+
 def run(args: argparse.Namespace) -> int:
-    a = analyze_file(args.file, import_options(args), settings_from_args(args))
+    from imu_host.io.recording import load
+
+    settings = settings_from_args(args)
+    rec = load(args.file, import_options(args))
+    print_notices(rec.notices, args.file)
+    a = analyze(rec, settings)
     if args.report:
         from imu_host.core.events import FlagEvent
         from imu_host.report.summary import write_report
@@ -73,10 +89,15 @@ def run(args: argparse.Namespace) -> int:
             target_per_side=args.target, summary=a.summary, protect=[args.file],
         )  # fmt: skip
         a.summary["report"] = str(paths.out_dir)
+    history_error: str | None = None
     if not args.no_save:
         from imu_host.history.store import save_to_history
 
-        a.summary["history_id"] = save_to_history(a.summary, args.file, args.db)
+        try:
+            a.summary["history_id"] = save_to_history(a.summary, args.file, args.db)
+        except InputError as err:  # the results are shown first, then why they were not saved
+            a.summary["history_id"] = None
+            history_error = str(err)
     if args.json:
         json.dump(a.summary, sys.stdout)
         sys.stdout.write("\n")
@@ -84,4 +105,8 @@ def run(args: argparse.Namespace) -> int:
         print(render_table(a))
         if args.report:
             print(f"report: {a.summary['report']}")
+    if history_error is not None:
+        sys.stdout.flush()
+        print(f"imu-host: error: not saved to the history: {history_error}", file=sys.stderr)
+        return 2
     return 0

@@ -35,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "files are replaced (never through a link); a report.html left from an earlier "
         "run is removed unless --html",
     )
-    parser.add_argument("--target", type=int, metavar="N", help="prescribed reps per side")
+    from imu_host.cli.options import positive_int
+
+    parser.add_argument("--target", type=positive_int, metavar="N", help="prescribed reps per side")
     parser.add_argument(
         "--html", action="store_true", help="also write a self-contained report.html"
     )

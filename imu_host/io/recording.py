@@ -15,6 +15,13 @@ Format::
 
 Every problem with an input file raises :class:`imu_host.errors.InputError` naming the
 file, line and field. The writer never overwrites an existing file.
+
+The reader streams: the file is read in bounded blocks (:mod:`imu_host.io.source`), each
+block parsed by numpy's C reader straight into preallocated column arrays (no text copy
+of the whole file), so peak memory is about the size of the samples, not of the text. A
+block that does not parse cleanly is re-read line by line to name the first bad line and
+field. Foreign formats (generic CSV, MEx, phyphox, Sensor Logger, raw byte captures) are
+in :mod:`imu_host.io.importers`.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from __future__ import annotations
 import io
 import math
 import os
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,13 +38,23 @@ import numpy as np
 
 from imu_host.core.samples import Samples
 from imu_host.errors import InputError
+from imu_host.io.import_options import MEX_OPTIONS, ImportOptions
+from imu_host.io.limits import (
+    MAX_ACCEL_G,
+    MAX_GYRO_DPS,
+    MAX_HEADER_LINES,
+    MAX_RATE_HZ,
+    MAX_TIME_S,
+    MIN_RATE_HZ,
+)
+from imu_host.io.plausibility import check_samples, estimate_rate
+from imu_host.io.source import file_size, line_blocks, open_input, shown
 from imu_host.paths import create_exclusive
 
 MAGIC = "# imu-host recording v1"
 ACCEL_COLS = ("ax_g", "ay_g", "az_g")
 GYRO_COLS = ("gx_dps", "gy_dps", "gz_dps")
 G0 = 9.80665  # m/s^2 per g
-_ROLES = ("t", "ax", "ay", "az", "gx", "gy", "gz")
 
 
 @dataclass
@@ -47,38 +66,12 @@ class Recording:
     sample_rate_hz: float
     meta: dict[str, str] = field(default_factory=dict)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # one-line warnings about the input
 
     @property
     def duration_s(self) -> float:
         t = self.samples.t_s
         return float(t[-1] - t[0]) if len(t) else 0.0
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """How to read a foreign CSV (phone-app exports, public datasets).
-
-    - ``columns``: the role of each column, in file order, comma separated. Roles are
-      ``t, ax, ay, az, gx, gy, gz`` and ``-`` (ignore). With a header row, column names
-      may be given instead of positions as ``role=name`` pairs, e.g.
-      ``t=time,ax=accX,ay=accY,az=accZ``.
-    - ``header``: whether the first non-comment line names the columns.
-    - ``time``: ``s`` (seconds), ``ms`` (milliseconds) or ``iso`` (ISO 8601 date-times).
-    - ``accel_units``: ``g`` or ``m/s^2``; ``gyro_units``: ``dps`` or ``rad/s``.
-    - ``sample_rate_hz``: nominal rate; ``None`` estimates it from the timestamps.
-    """
-
-    columns: str = "t,ax,ay,az"
-    header: bool = False
-    time: str = "s"
-    accel_units: str = "g"
-    gyro_units: str = "dps"
-    delimiter: str = ","
-    sample_rate_hz: float | None = None
-
-
-# The public MEx dataset (thigh accelerometer, no header, ISO time, x,y,z in g).
-MEX_OPTIONS = ImportOptions(columns="t,ax,ay,az", header=False, time="iso", accel_units="g")
 
 
 # ----------------------------------------------------------------------------- writing
@@ -99,7 +92,9 @@ def as_recorded(samples: Samples) -> Samples:
     g = samples.gyro_dps is not None
     if len(samples) == 0:
         return samples
-    cols = [samples.t_s[:, None], samples.accel_g] + ([samples.gyro_dps] if g else [])
+    cols = [samples.t_s[:, None], samples.accel_g]
+    if samples.gyro_dps is not None:
+        cols.append(samples.gyro_dps)
     fmts = _formats(g)
     rows = np.hstack(cols).tolist()
     back = np.array([[float(f % v) for f, v in zip(fmts, row, strict=True)] for row in rows])
@@ -145,7 +140,7 @@ class RecordingWriter:
         if n == 0:
             return samples
         parts = [samples.t_s[:, None], samples.accel_g]
-        if self.has_gyro:
+        if samples.gyro_dps is not None and self.has_gyro:
             parts.append(samples.gyro_dps)
         table = np.hstack(parts)
         buf = io.StringIO()
@@ -185,209 +180,250 @@ def write_recording(
 
 # ----------------------------------------------------------------------------- reading
 
-
-def _read_text(path: str) -> str:
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError("no such file", path=path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a CSV recording", path=path) from None
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", path=path) from None
-    if not raw.strip():
-        raise InputError("file is empty, expected a CSV recording", path=path)
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        line = raw.count(b"\n", 0, nul) + 1
-        raise InputError("binary data (NUL byte), expected CSV text", path=path, line=line)
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise InputError("not UTF-8 text, expected CSV", path=path, line=line) from None
+BOUNDS = {"t_s": MAX_TIME_S, **dict.fromkeys(ACCEL_COLS, MAX_ACCEL_G)}
+BOUNDS.update(dict.fromkeys(GYRO_COLS, MAX_GYRO_DPS))
+UNITS = {"t_s": "s", **dict.fromkeys(ACCEL_COLS, "g"), **dict.fromkeys(GYRO_COLS, "deg/s")}
 
 
-def _parse_float_column(
-    path: str, rows: list[list[str]], linenos: list[int], idx: int, name: str
-) -> np.ndarray:
-    """Convert one column to float64, naming the first bad line if any."""
+def parse_number(text: str, path: str, line: int, name: str, bound: float) -> float:
+    """One field as a finite float within ``bound``; InputError naming line and field."""
     try:
-        vals = [r[idx] for r in rows]
-    except IndexError:
-        for r, ln in zip(rows, linenos, strict=True):
-            if len(r) <= idx:
-                raise InputError(
-                    f"missing column {idx + 1} (row has {len(r)} fields)",
-                    path=path,
-                    line=ln,
-                    field=name,
-                ) from None
-        raise
-    try:
-        arr = np.array(vals, dtype=np.float64)
+        x = float(text)
     except ValueError:
-        arr = None
-    if arr is not None and np.all(np.isfinite(arr)):
-        return arr
-    for v, ln in zip(vals, linenos, strict=True):
-        try:
-            x = float(v)
-        except ValueError:
-            shown = v.strip()[:20] or "(empty)"
-            raise InputError(f"'{shown}' is not a number", path=path, line=ln, field=name) from None
-        if not math.isfinite(x):
-            raise InputError(
-                f"'{v.strip()}' is not a finite number", path=path, line=ln, field=name
-            )
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _parse_iso_column(path: str, rows: list[list[str]], linenos: list[int], idx: int) -> np.ndarray:
-    vals = [r[idx].strip() for r in rows]
-    try:
-        stamps = np.array(vals, dtype="datetime64[us]")
-    except ValueError:
-        for v, ln in zip(vals, linenos, strict=True):
-            try:
-                np.datetime64(v, "us")
-            except ValueError:
-                raise InputError(
-                    f"'{v[:32]}' is not an ISO 8601 date-time", path=path, line=ln, field="t"
-                ) from None
-        raise
-    if np.isnat(stamps).any():
-        ln = linenos[int(np.argmax(np.isnat(stamps)))]
-        raise InputError("missing date-time", path=path, line=ln, field="t")
-    return (stamps - stamps[0]).astype(np.int64) / 1e6
-
-
-def _check_time(path: str, t: np.ndarray, linenos: list[int], name: str) -> None:
-    d = np.diff(t)
-    if len(d) and (d < 0).any():
-        i = int(np.argmax(d < 0)) + 1
+        raise InputError(f"'{shown(text)}' is not a number", path=path, line=line,
+                         field=name) from None  # fmt: skip
+    if not math.isfinite(x):
+        raise InputError(f"'{shown(text)}' is not a finite number", path=path, line=line,
+                         field=name)  # fmt: skip
+    if abs(x) > bound:
         raise InputError(
-            f"time goes backwards ({t[i]:.6f} after {t[i - 1]:.6f}); expected non-decreasing",
-            path=path,
-            line=linenos[i],
-            field=name,
-        )
+            f"{shown(text)} is beyond {bound:g} {UNITS.get(name, '')}: not a sensor value".replace(
+                "  ", " "
+            ),
+            path=path, line=line, field=name,
+        )  # fmt: skip
+    return x
 
 
-def _estimate_rate(t: np.ndarray) -> float:
-    """Mean rate over the first ~20 s, ignoring gaps (dropped samples)."""
-    d = np.diff(t[: min(len(t), 2001)])
-    d = d[d > 0]
-    if len(d) == 0:
-        return 0.0
-    d = d[d < 3.0 * np.median(d)]
-    return float(1.0 / np.mean(d))
+class ColumnStore:
+    """Growable float64 column groups filled block by block (amortised growth, no list of
+    rows, and no copy at the end: each group is already the final contiguous array)."""
+
+    def __init__(self, groups: list[list[int]], capacity: int) -> None:
+        self.n = 0
+        self.groups = groups
+        self.data = [np.empty((max(capacity, 16), len(g))) for g in groups]
+
+    def append(self, block: np.ndarray) -> None:
+        m = len(block)
+        if self.n + m > len(self.data[0]):
+            cap = max(int(len(self.data[0]) * 1.5), self.n + m)
+            for k, arr in enumerate(self.data):
+                arr.resize((cap, arr.shape[1]), refcheck=False)  # realloc, no second copy
+                self.data[k] = arr
+        for arr, g in zip(self.data, self.groups, strict=True):
+            arr[self.n : self.n + m] = block[:, g]
+        self.n += m
+
+    def finish(self) -> list[np.ndarray]:
+        """The groups trimmed to the rows filled (in place); the store is spent."""
+        out = []
+        for arr in self.data:
+            arr.resize((self.n, arr.shape[1]), refcheck=False)
+            out.append(arr)
+        self.data = []
+        return out
 
 
-def _split(text: str, delimiter: str) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """Return (comment lines, content lines) as (line number, text) pairs."""
-    comments, content = [], []
-    for i, line in enumerate(text.splitlines(), start=1):
-        s = line.strip()
-        if not s:
-            continue
-        (comments if s.startswith("#") else content).append((i, s))
-    return comments, content
+def _content_lines(text: str, first_line: int) -> Iterator[tuple[int, str]]:
+    """(line number, stripped text) of the lines that are not blank or '#'."""
+    for k, raw in enumerate(text.split("\n")):
+        s = raw.strip()
+        if s and not s.startswith("#"):
+            yield first_line + k, s
 
 
-def _header_end(text: str) -> int | None:
-    """Offset just past the header row (the first line that is not blank or '#')."""
-    pos = 0
-    while pos < len(text):
-        nl = text.find("\n", pos)
-        end = len(text) if nl < 0 else nl + 1
-        line = text[pos:end].strip()
-        if line and not line.startswith("#"):
-            return end
-        pos = end
-    return None
-
-
-def _fast_rows(body: str, ncol: int) -> np.ndarray | None:
-    """numpy's C reader for a clean data block; None (use the line-by-line path) otherwise."""
+def _fast_block(text: str, ncol: int, bounds: np.ndarray) -> np.ndarray | None:
+    """numpy's C reader for a clean block; None (use the line-by-line path) otherwise."""
     try:
-        arr = np.loadtxt(io.StringIO(body), delimiter=",", ndmin=2, comments=None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data" on comment-only blocks
+            arr = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, comments="#")
     except ValueError:
         return None
-    if arr.shape[0] == 0 or arr.shape[1] != ncol or not np.isfinite(arr).all():
+    if arr.shape[0] == 0:
+        return np.empty((0, ncol))
+    if arr.shape[1] != ncol or not np.isfinite(arr).all():
         return None
-    if (np.diff(arr[:, 0]) < 0).any():
+    if (np.abs(arr) > bounds).any():
         return None
     return arr
+
+
+def _slow_block(
+    path: str, text: str, first_line: int, names: list[str], last_block: bool,
+    notices: list[str],
+) -> tuple[np.ndarray, list[list[str]]]:  # fmt: skip
+    """Line by line: the numeric known columns and the raw text of unknown ones."""
+    ncol = len(names)
+    known = [j for j, n in enumerate(names) if n in BOUNDS]
+    unknown = [j for j, n in enumerate(names) if n not in BOUNDS]
+    lines = list(_content_lines(text, first_line))
+    rows: list[list[float]] = []
+    extra: list[list[str]] = []
+    for k, (ln, s) in enumerate(lines):
+        fields = s.split(",")
+        final = last_block and k == len(lines) - 1
+        try:
+            if len(fields) != ncol:
+                raise InputError(f"row has {len(fields)} fields, header has {ncol}", path=path,
+                                 line=ln)  # fmt: skip
+            row = [parse_number(fields[j], path, ln, names[j], BOUNDS[names[j]]) for j in known]
+        except InputError as err:
+            if final:  # a crash can always cut the last row: keep the rest
+                notices.append(f"line {ln}: last row is incomplete ({err.problem}); ignored")
+                break
+            raise
+        rows.append(row)
+        extra.append([fields[j].strip() for j in unknown])
+    arr = np.array(rows, dtype=np.float64).reshape(len(rows), len(known))
+    return arr, extra
+
+
+def _check_order(path: str, t: np.ndarray, prev: float | None, text: str, first_line: int,
+                 name: str) -> None:  # fmt: skip
+    """Times never decrease (within the block and against the previous block's last)."""
+    if len(t) == 0:
+        return
+    d = np.diff(t) if prev is None else np.diff(np.concatenate([[prev], t]))
+    if (d < 0).any():
+        i = int(np.argmax(d < 0))  # index into t (with prev: of t itself)
+        j = i + 1 if prev is None else i
+        before = t[j - 1] if j > 0 else prev
+        lines = [ln for ln, _ in _content_lines(text, first_line)]
+        raise InputError(
+            f"time goes backwards ({t[j]:.6f} after {before:.6f}); expected non-decreasing",
+            path=path, line=lines[j] if j < len(lines) else None, field=name,
+        )  # fmt: skip
+
+
+def _header(path: str, blocks: Iterator[tuple[int, str, bool]]):  # noqa: ANN202
+    """Read up to the header row: (comments, header line number, names, rest of block)."""
+    comments: list[tuple[int, str]] = []
+    seen_magic = False
+    for first, text, terminated in blocks:
+        pos, ln = 0, first
+        while pos < len(text):
+            nl = text.find("\n", pos)
+            end = len(text) if nl < 0 else nl + 1
+            s = text[pos:end].strip()
+            pos, this = end, ln
+            ln += 1
+            if not s:
+                continue
+            if not seen_magic:
+                if s != MAGIC:
+                    raise InputError(
+                        f"not an imu-host v1 recording (first line should be '{MAGIC}'); "
+                        "for other CSVs give import options, e.g. --format mex or "
+                        "--columns/--time",
+                        path=path, line=this,
+                    )  # fmt: skip
+                seen_magic = True
+                continue
+            if s.startswith("#"):
+                comments.append((this, s))
+                if len(comments) > MAX_HEADER_LINES:
+                    raise InputError(f"more than {MAX_HEADER_LINES} metadata lines",
+                                     path=path, line=this)  # fmt: skip
+                continue
+            return comments, this, s, (ln, text[pos:], terminated)
+    if not seen_magic:
+        raise InputError("file is empty, expected a CSV recording", path=path)
+    raise InputError("no header row (expected 't_s,ax_g,ay_g,az_g,...')", path=path)
 
 
 def read_recording(path: str | os.PathLike[str]) -> Recording:
     """Load a v1 recording. Raises InputError for anything that is not one."""
     path = str(path)
-    text = _read_text(path)
-    end = _header_end(text)
-    if end is not None and text.startswith(MAGIC):
-        comments, content = _split(text[:end], ",")
-        names = [c.strip() for c in content[0][1].split(",")] if content else []
-        known = {"t_s", *ACCEL_COLS, *GYRO_COLS}
-        if names and set(names) <= known and all(c in names for c in ("t_s", *ACCEL_COLS)):
-            arr = _fast_rows(text[end:], len(names))
-            if arr is not None:
-                return _build(path, comments, content, names, arr)
-    comments, content = _split(text, ",")
-    if not comments or comments[0][1] != MAGIC:
-        raise InputError(
-            f"not an imu-host v1 recording (first line should be '{MAGIC}'); "
-            "for other CSVs give import options, e.g. --format mex or --columns/--time",
-            path=path,
-            line=1,
-        )
-    meta = _parse_meta(path, comments)
-    if not content:
-        raise InputError("no header row (expected 't_s,ax_g,ay_g,az_g,...')", path=path)
-    header_ln, header = content[0]
-    names = [c.strip() for c in header.split(",")]
+    with open_input(path) as fh:
+        size = file_size(fh)
+        blocks = line_blocks(fh, path)
+        comments, header_ln, header, rest = _header(path, blocks)
+        meta = _parse_meta(path, comments)
+        names = [c.strip() for c in header.split(",")]
+        _check_names(path, header_ln, names)
+        has_gyro = all(c in names for c in GYRO_COLS)
+        known = [n for n in names if n in BOUNDS]
+        bounds = np.array([BOUNDS[n] for n in known])
+        simple = len(known) == len(names)
+        store: ColumnStore | None = None
+        extras: list[list[str]] = []
+        notices: list[str] = []
+        ti = known.index("t_s")
+        groups = [[ti], [known.index(c) for c in ACCEL_COLS]]
+        if has_gyro:
+            groups.append([known.index(c) for c in GYRO_COLS])
+        prev: float | None = None
+        for first, text, terminated in _chain(rest, blocks):
+            if store is None and text.strip():
+                # room for the whole file, sized from the first block's bytes per row
+                per_row = max(len(text) // max(text.count("\n"), 1), 1)
+                cap = min(int(size / per_row * 1.05) + 16, 1 << 26)
+                store = ColumnStore(groups, cap)
+            if store is None:
+                continue
+            arr = _fast_block(text, len(names), bounds) if simple else None
+            if arr is None:
+                arr, ex = _slow_block(path, text, first, names, not terminated, notices)
+                extras.extend(ex)
+            _check_order(path, arr[:, ti], prev, text, first, "t_s")
+            if len(arr):
+                prev = float(arr[-1, ti])
+                store.append(arr)
+    if store is None or store.n == 0:
+        raise InputError("no samples after the header row", path=path, line=header_ln)
+    parts = store.finish()
+    t = parts[0].reshape(-1)
+    accel = parts[1]
+    gyro = parts[2] if has_gyro else None
+    extra: dict[str, np.ndarray] = {}
+    if not simple:
+        for k, n in enumerate(n for n in names if n not in BOUNDS):
+            extra[n] = np.array([r[k] for r in extras], dtype=object)
+    declared = _declared_rate(path, meta)
+    rate = declared if declared is not None else rate_from_times(path, t)
+    samples = Samples(t, accel, gyro)
+    notices.extend(check_samples(samples, rate, declared))
+    return Recording(path, samples, rate, meta, extra, notices)
+
+
+def _chain(first: tuple[int, str, bool], rest: Iterator[tuple[int, str, bool]]):  # noqa: ANN202
+    yield first
+    yield from rest
+
+
+def _check_names(path: str, line: int, names: list[str]) -> None:
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise InputError(f"header names column '{shown(n)}' twice; expected each once",
+                             path=path, line=line)  # fmt: skip
+        seen.add(n)
     for need in ("t_s", *ACCEL_COLS):
         if need not in names:
-            raise InputError(
-                f"header has no '{need}' column (found: {', '.join(names)})",
-                path=path,
-                line=header_ln,
-            )
-    has_gyro = all(c in names for c in GYRO_COLS)
-    if not has_gyro and any(c in names for c in GYRO_COLS):
+            found = shown(", ".join(names), 120)
+            raise InputError(f"header has no '{need}' column (found: {found})", path=path,
+                             line=line)  # fmt: skip
+    if not all(c in names for c in GYRO_COLS) and any(c in names for c in GYRO_COLS):
         missing = [c for c in GYRO_COLS if c not in names]
-        raise InputError(
-            f"incomplete gyro columns: missing {', '.join(missing)}", path=path, line=header_ln
-        )
-    data = content[1:]
-    if not data:
-        raise InputError("no samples after the header row", path=path, line=header_ln)
-    linenos = [ln for ln, _ in data]
-    rows = [s.split(",") for _, s in data]
-    ncol = len(names)
-    for r, ln in zip(rows, linenos, strict=True):
-        if len(r) != ncol:
-            raise InputError(f"row has {len(r)} fields, header has {ncol}", path=path, line=ln)
-    cols = {
-        n: _parse_float_column(path, rows, linenos, names.index(n), n)
-        for n in names
-        if n in ("t_s", *ACCEL_COLS, *(GYRO_COLS if has_gyro else ()))
-    }
-    t = cols["t_s"]
-    _check_time(path, t, linenos, "t_s")
-    accel = np.column_stack([cols[c] for c in ACCEL_COLS])
-    gyro = np.column_stack([cols[c] for c in GYRO_COLS]) if has_gyro else None
-    extra = {}
-    for n in names:
-        if n not in cols:
-            extra[n] = np.array([r[names.index(n)] for r in rows], dtype=object)
-    return Recording(path, Samples(t, accel, gyro), _rate(path, meta, t), meta, extra)
+        raise InputError(f"incomplete gyro columns: missing {', '.join(missing)}", path=path,
+                         line=line)  # fmt: skip
 
 
 def _parse_meta(path: str, comments: list[tuple[int, str]]) -> dict[str, str]:
     meta: dict[str, str] = {}
-    for ln, s in comments[1:]:
+    for ln, s in comments:
         body = s[1:].strip()
         if ":" not in body:
             raise InputError("metadata line should be '# key: value'", path=path, line=ln)
@@ -396,133 +432,75 @@ def _parse_meta(path: str, comments: list[tuple[int, str]]) -> dict[str, str]:
     return meta
 
 
-def _rate(path: str, meta: dict[str, str], t: np.ndarray) -> float:
-    """The nominal rate from the metadata, else estimated from the timestamps."""
+def check_rate(rate: float, path: str | None, what: str) -> float:
+    """A sample rate must be finite and within [MIN_RATE_HZ, MAX_RATE_HZ]."""
+    if not (math.isfinite(rate) and MIN_RATE_HZ <= rate <= MAX_RATE_HZ):
+        raise InputError(
+            f"{what} {rate:g} Hz is not a plausible sample rate (expected "
+            f"{MIN_RATE_HZ:g} to {MAX_RATE_HZ:g} Hz)",
+            path=path, field="sample_rate_hz",
+        )  # fmt: skip
+    return rate
+
+
+def _declared_rate(path: str, meta: dict[str, str]) -> float | None:
     rate = meta.get("sample_rate_hz")
     if rate is None:
-        return _estimate_rate(t)
+        return None
     try:
-        sample_rate_hz = float(rate)
-        if not sample_rate_hz > 0:
-            raise ValueError
+        value = float(rate)
     except ValueError:
+        raise InputError(f"sample_rate_hz '{shown(rate)}' is not a number", path=path,
+                         field="sample_rate_hz") from None  # fmt: skip
+    return check_rate(value, path, "declared sample rate")
+
+
+def rate_from_times(path: str, t: np.ndarray) -> float:
+    """The rate estimated from the timestamps; InputError when they cannot give one."""
+    rate = estimate_rate(t)
+    if rate <= 0:
         raise InputError(
-            f"sample_rate_hz '{rate}' is not a positive number", path=path, field="sample_rate_hz"
-        ) from None
-    return sample_rate_hz
-
-
-def _build(path: str, comments, content, names: list[str], arr: np.ndarray) -> Recording:  # noqa: ANN001
-    """Recording from a clean table parsed in one go (same checks as the slow path)."""
-    meta = _parse_meta(path, comments)
-    has_gyro = all(c in names for c in GYRO_COLS)
-    if not has_gyro and any(c in names for c in GYRO_COLS):
-        missing = [c for c in GYRO_COLS if c not in names]
-        raise InputError(f"incomplete gyro columns: missing {', '.join(missing)}", path=path)
-    col = {n: arr[:, i] for i, n in enumerate(names)}
-    accel = np.column_stack([col[c] for c in ACCEL_COLS])
-    gyro = np.column_stack([col[c] for c in GYRO_COLS]) if has_gyro else None
-    t = np.ascontiguousarray(col["t_s"])
-    return Recording(path, Samples(t, accel, gyro), _rate(path, meta, t), meta, {})
-
-
-def _parse_column_spec(spec: str, header_names: list[str] | None, path: str) -> dict[str, int]:
-    roles: dict[str, int] = {}
-    items = [s.strip() for s in spec.split(",")]
-    if any("=" in s for s in items):
-        if header_names is None:
-            raise InputError("'role=name' column mapping needs --header", field="columns")
-        for item in items:
-            role, _, name = item.partition("=")
-            role, name = role.strip(), name.strip()
-            if role not in _ROLES:
-                raise InputError(
-                    f"unknown column role '{role}' (roles: {', '.join(_ROLES)})", field="columns"
-                )
-            if name not in header_names:
-                raise InputError(
-                    f"header has no column '{name}' (found: {', '.join(header_names)})",
-                    path=path,
-                    field="columns",
-                )
-            roles[role] = header_names.index(name)
-    else:
-        for i, role in enumerate(items):
-            if role in ("-", ""):
-                continue
-            if role not in _ROLES:
-                raise InputError(
-                    f"unknown column role '{role}' (roles: {', '.join(_ROLES)}, -)", field="columns"
-                )
-            roles[role] = i
-    for need in ("t", "ax", "ay", "az"):
-        if need not in roles:
-            raise InputError(f"column mapping has no '{need}'", field="columns")
-    gyro = [r in roles for r in ("gx", "gy", "gz")]
-    if any(gyro) and not all(gyro):
-        raise InputError("column mapping names some but not all of gx, gy, gz", field="columns")
-    return roles
-
-
-def import_csv(path: str | os.PathLike[str], options: ImportOptions) -> Recording:
-    """Load a foreign CSV through explicit options (see :class:`ImportOptions`)."""
-    path = str(path)
-    if options.time not in ("s", "ms", "iso"):
+            "cannot tell the sample rate: fewer than two distinct times and no declared "
+            "rate (add '# sample_rate_hz: N' or pass --rate N)",
+            path=path,
+        )
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        hint = ""
+        for unit, factor in (("ms", 1e3), ("us", 1e6), ("ns", 1e9)):
+            if MIN_RATE_HZ <= rate * factor <= MAX_RATE_HZ:
+                hint = f"; is the time column in {unit}? (use --time {unit})"
+                break
         raise InputError(
-            f"time '{options.time}' not understood; expected s, ms or iso", field="time"
-        )
-    if options.accel_units not in ("g", "m/s^2"):
-        raise InputError(
-            f"accel units '{options.accel_units}' not understood; expected g or m/s^2",
-            field="accel_units",
-        )
-    if options.gyro_units not in ("dps", "rad/s"):
-        raise InputError(
-            f"gyro units '{options.gyro_units}' not understood; expected dps or rad/s",
-            field="gyro_units",
-        )
-    text = _read_text(path)
-    _, content = _split(text, options.delimiter)
-    header_names = None
-    if options.header:
-        if not content:
-            raise InputError("no header row", path=path)
-        header_names = [c.strip() for c in content[0][1].split(options.delimiter)]
-        content = content[1:]
-    roles = _parse_column_spec(options.columns, header_names, path)
-    if not content:
-        raise InputError("no samples in file", path=path)
-    linenos = [ln for ln, _ in content]
-    rows = [s.split(options.delimiter) for _, s in content]
-    names = {"t": "t", "ax": "ax", "ay": "ay", "az": "az", "gx": "gx", "gy": "gy", "gz": "gz"}
-    if options.time == "iso":
-        t = _parse_iso_column(path, rows, linenos, roles["t"])
-    else:
-        t = _parse_float_column(path, rows, linenos, roles["t"], "t")
-        if options.time == "ms":
-            t = t / 1000.0
-        t = t - t[0]
-    _check_time(path, t, linenos, "t")
-    accel = np.column_stack(
-        [_parse_float_column(path, rows, linenos, roles[r], names[r]) for r in ("ax", "ay", "az")]
-    )
-    if options.accel_units == "m/s^2":
-        accel = accel / G0
-    gyro = None
-    if "gx" in roles:
-        gyro = np.column_stack(
-            [
-                _parse_float_column(path, rows, linenos, roles[r], names[r])
-                for r in ("gx", "gy", "gz")
-            ]
-        )
-        if options.gyro_units == "rad/s":
-            gyro = np.degrees(gyro)
-    rate = options.sample_rate_hz or _estimate_rate(t)
-    meta = {"imported_from": os.path.basename(path), "time": options.time}
-    return Recording(path, Samples(t, accel, gyro), rate, meta)
+            f"timestamps step at {rate:.3g} Hz, not a plausible sample rate (expected "
+            f"{MIN_RATE_HZ:g} to {MAX_RATE_HZ:g} Hz){hint}",
+            path=path, field="t",
+        )  # fmt: skip
+    return rate
 
 
 def load(path: str | os.PathLike[str], options: ImportOptions | None = None) -> Recording:
-    """Load a v1 recording, or a foreign CSV when import options are given."""
-    return read_recording(path) if options is None else import_csv(path, options)
+    """Load a v1 recording (or a raw byte capture, recognised by its content), or a
+    foreign file when import options are given."""
+    from imu_host.io.importers import import_file, looks_like_raw_capture
+
+    if options is None:
+        if looks_like_raw_capture(str(path)):
+            from imu_host.io.importers import read_raw_capture
+
+            return read_raw_capture(str(path))
+        return read_recording(path)
+    return import_file(path, options)
+
+
+def import_csv(path: str | os.PathLike[str], options: ImportOptions) -> Recording:
+    """Load a foreign CSV (see :func:`imu_host.io.importers.import_csv`)."""
+    from imu_host.io.importers import import_csv as _import_csv
+
+    return _import_csv(path, options)
+
+
+__all__ = [
+    "ACCEL_COLS", "G0", "GYRO_COLS", "MAGIC", "MEX_OPTIONS", "ImportOptions", "Recording",
+    "RecordingWriter", "as_recorded", "import_csv", "load", "read_recording",
+    "write_recording",
+]  # fmt: skip

@@ -1,0 +1,131 @@
+"""Opening input files safely and reading them as bounded blocks of whole lines.
+
+- only regular files are read: a FIFO, ``/dev/zero``, a terminal or a socket is refused
+  with one line (opened non-blocking, so a FIFO with no writer never hangs);
+- files are read in blocks of :data:`~imu_host.io.limits.CHUNK_BYTES` (memory stays
+  bounded whatever the file holds; a NUL byte or a non-UTF-8 byte stops the read at once,
+  naming the line);
+- a line longer than :data:`~imu_host.io.limits.MAX_LINE_BYTES` is refused (a 50 MB
+  "number" is not a sensor row) and values quoted in errors are capped (:func:`shown`).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from typing import IO
+
+from imu_host.errors import InputError
+from imu_host.io.limits import CHUNK_BYTES, MAX_LINE_BYTES, SHOWN_CHARS
+
+BOM = b"\xef\xbb\xbf"
+
+
+def shown(value: str, limit: int = SHOWN_CHARS) -> str:
+    """A value as quoted in an error line: stripped, at most ``limit`` characters."""
+    v = value.strip()
+    if not v:
+        return "(empty)"
+    if len(v) > limit:
+        return f"{v[:limit]}... ({len(v)} characters)"
+    return v
+
+
+def open_input(path: str) -> IO[bytes]:
+    """Open ``path`` for binary reading; InputError unless it is a readable regular file."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise InputError("no such file", path=path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a recording file", path=path) from None
+    except PermissionError:
+        raise InputError("permission denied", path=path) from None
+    except (OSError, ValueError) as err:
+        why = getattr(err, "strerror", None) or str(err)
+        raise InputError(f"cannot open: {why}", path=path) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError("is a directory, expected a recording file", path=path)
+        if not stat.S_ISREG(mode):
+            raise InputError(
+                "not a regular file (a pipe, device or socket); expected a recording file",
+                path=path,
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def file_size(fh: IO[bytes]) -> int:
+    return os.fstat(fh.fileno()).st_size
+
+
+def _decode(block: bytes, path: str, first_line: int) -> str:
+    nul = block.find(b"\x00")
+    if nul >= 0:
+        line = first_line + block.count(b"\n", 0, nul)
+        raise InputError("binary data (NUL byte), expected CSV text", path=path, line=line)
+    try:
+        return block.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = first_line + block.count(b"\n", 0, err.start)
+        raise InputError("not UTF-8 text, expected CSV", path=path, line=line) from None
+
+
+def line_blocks(
+    fh: IO[bytes], path: str, chunk: int = CHUNK_BYTES
+) -> Iterator[tuple[int, str, bool]]:
+    """Yield ``(first line number, text, terminated)`` blocks of whole lines.
+
+    Every block but possibly the last ends with a newline; the last block's
+    ``terminated`` says whether the file ended with one (a cut-off final row does not).
+    """
+    lineno = 1
+    rest = b""
+    first = True
+    while True:
+        try:
+            data = fh.read(chunk)
+        except OSError as err:
+            raise InputError(f"cannot read: {err.strerror}", path=path) from None
+        if not data:
+            break
+        if first:
+            first = False
+            if data.startswith(BOM):
+                data = data[len(BOM) :]
+        buf = rest + data if rest else data
+        cut = buf.rfind(b"\n") + 1
+        if cut == 0:
+            if len(buf) > MAX_LINE_BYTES:
+                raise InputError(
+                    f"line longer than {MAX_LINE_BYTES} bytes; not a CSV row", path=path,
+                    line=lineno,
+                )  # fmt: skip
+            rest = buf
+            continue
+        block, rest = buf[:cut], buf[cut:]
+        if len(rest) > MAX_LINE_BYTES:
+            raise InputError(
+                f"line longer than {MAX_LINE_BYTES} bytes; not a CSV row", path=path,
+                line=lineno + block.count(b"\n"),
+            )  # fmt: skip
+        yield lineno, _decode(block, path, lineno), True
+        lineno += block.count(b"\n")
+    if rest:
+        yield lineno, _decode(rest, path, lineno), False
+
+
+def read_all_text(path: str, limit: int) -> str:
+    """A small text file (phyphox meta, JSON) read whole, refusing more than ``limit`` bytes."""
+    with open_input(path) as fh:
+        if file_size(fh) > limit:
+            raise InputError(f"larger than {limit} bytes; expected a small text file", path=path)
+        parts = [text for _, text, _ in line_blocks(fh, path)]
+    return "".join(parts)
