@@ -127,6 +127,10 @@ def _scenarios() -> dict[str, tuple[str, _Plan]]:
             "one board's stream ends mid-session; knees apart and a shoulder lift mixed in",
             _Plan(apart_sides={"pick"}, apart_frac=0.5, lift_deep=True, dropout="pick"),
         ),
+        "mixed_faults": (
+            "knees apart on one side and the shoulder lifting on the deeper reps",
+            _Plan(apart_sides={"pick"}, apart_frac=0.75, lift_deep=True),
+        ),
         "two_thighs": (
             "two thigh boards only (no sternum); knees apart on one side",
             _Plan(apart_sides={"pick"}, apart_frac=0.75, roles=ROLES[:2]),
@@ -160,15 +164,17 @@ def _shift(theta: np.ndarray, lag_n: int, i0: int, i1: int) -> np.ndarray:
     return out
 
 
-def simulate_multi(name: str, seed: int = 1) -> MultiSimResult:
-    """Generate multi-sensor scenario ``name`` (same inputs -> identical output)."""
+def simulate_multi(name: str, seed: int = 1, reps_per_side: int | None = None) -> MultiSimResult:
+    """Generate multi-sensor scenario ``name`` (same inputs -> identical output);
+    ``reps_per_side`` overrides the scenario's 4-5 (short sessions for real-time tests)."""
     sc_all = _scenarios()
     if name not in sc_all:
         raise KeyError(f"unknown multi scenario {name!r}; valid: {', '.join(sc_all)}")
     plan = sc_all[name][1]
     rng = _rng(name, seed)
     base = default_setup(rng)  # the shared movement, and the left thigh's board
-    sides = alternating(rng, int(rng.integers(*plan.n_per_side)))
+    n_side = int(rng.integers(*plan.n_per_side))
+    sides = alternating(rng, reps_per_side or n_side)
     run_set(base, sides, "medium", rest=(1.2, 2.5))
     mb = base.mb
     theta0 = mb.theta_array()
