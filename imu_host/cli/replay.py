@@ -62,6 +62,12 @@ def render_table(a: Analysis) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from imu_host.io.multi import is_multi_recording
+
+    if is_multi_recording(args.file):  # a multi-board session folder: cli/replay_multi.py
+        from imu_host.cli.replay_multi import run_replay_multi
+
+        return run_replay_multi(args)
     a = analyze_file(args.file, import_options(args), settings_from_args(args))
     if args.report:
         from imu_host.core.events import FlagEvent

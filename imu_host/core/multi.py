@@ -530,7 +530,7 @@ class MultiPipeline:
             rep = self._in_session_time(role, raw)
             need = rep.end_s + self.settings.lag_search_s
             ready = self._finished or all(
-                self.boards[q].dropped or (last[q] is not None and last[q] >= need)
+                self.boards[q].dropped or ((lq := last[q]) is not None and lq >= need)
                 for q in self.active()
             )  # fmt: skip
             if not ready:
@@ -661,9 +661,9 @@ class MultiPipeline:
                     diff = raw * ob.sign - ap
                     at_c = np.isfinite(diff) & (np.abs(ap) <= det.centre_deg)
                     tc = s.baseline_time_constant_s
-                    for i in np.flatnonzero(at_c):  # the difference at centre: an offset
-                        w = 1.0 - math.exp(-float(dtp[i]) / tc)
-                        self._baseline += w * (float(diff[i]) - self._baseline)
+                    for j in np.flatnonzero(at_c):  # the difference at centre: an offset
+                        w = 1.0 - math.exp(-float(dtp[j]) / tc)
+                        self._baseline += w * (float(diff[j]) - self._baseline)
                     series[KNEES_APART] = np.abs(diff - self._baseline)
         if STERNUM in others:
             tt, at = self._angles(STERNUM, float(tp[0]) - 1.0, float(tp[-1]) + 1.0)

@@ -283,17 +283,21 @@ class MultiLiveSession:
     def run(self, should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
         """Stream until Ctrl-C / target / duration / ``should_stop()``; returns the summary."""
         opts = self.options
-        if opts.record_path is not None:
-            from imu_host.io.multi import MultiRecordingWriter
-
-            meta = {"started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                    "recorded_by": "imu-host live (multi-board)"}  # fmt: skip
-            self.writer = MultiRecordingWriter(opts.record_path, meta)
+        if opts.record_path is not None and Path(opts.record_path).exists():
+            raise InputError(
+                "already exists; refusing to overwrite a recording", path=str(opts.record_path)
+            )
         opened: list[_Link] = []
         try:
             for ln in self.links:
-                ln.link.open()
+                ln.link.open()  # a board that cannot be reached: one line, nothing written
                 opened.append(ln)
+            if opts.record_path is not None:
+                from imu_host.io.multi import MultiRecordingWriter
+
+                meta = {"started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                        "recorded_by": "imu-host live (multi-board)"}  # fmt: skip
+                self.writer = MultiRecordingWriter(opts.record_path, meta)
             next_flush = self.clock() + opts.flush_interval_s
             try:
                 while True:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -192,7 +193,7 @@ def simulate_multi(name: str, seed: int = 1, reps_per_side: int | None = None) -
     deep_cut = float(np.median(amps))
     thetas = {LEFT: theta.copy(), RIGHT: theta.copy()}
     trunk = np.zeros(n)
-    rep_truth = []
+    rep_truth: list[dict[str, Any]] = []
     for k, rp in enumerate(mb.reps):
         s = SIGN[rp.side]
         upper = RIGHT if rp.side == LEFT else LEFT
@@ -432,3 +433,20 @@ def score_multi(sim: MultiSimResult, mp: object) -> dict:
         align[role] = float(np.median(np.abs(est - true)))
     out["align_err_s"] = align
     return out
+
+
+def write_session(sim: MultiSimResult, folder: str) -> None:
+    """Write a simulated session as a multi-board recording folder (``io/multi.py``),
+    with the host reads as its feeds, and ``FOLDER.truth.json`` beside it."""
+    import json
+    from pathlib import Path
+
+    from imu_host.io.multi import write_multi_recording
+
+    meta = {"source": f"imu-host multibody simulator: {sim.truth['scenario']} "
+                      f"seed {sim.truth['seed']}"}  # fmt: skip
+    write_multi_recording(folder, sim.samples, sim.sample_rate_hz, sim.feeds, meta)
+    side = Path(str(folder) + ".truth.json")
+    with open(side, "x", encoding="utf-8") as fh:
+        json.dump(sim.truth, fh, indent=1)
+        fh.write("\n")
