@@ -14,7 +14,7 @@ never changes:
   rigid segment (``body_signals``) with its own mounting, geometry and sensor errors
   (``default_setup``).
 - **Upper trunk.** ``trunk(t) = k_rep * theta(t)`` during each rep (``k_rep`` the
-  scenario's coupling: 0.02-0.10 with the shoulders down, 0.35-0.6 when the opposite
+  scenario's coupling: 0.02-0.10 with the shoulders down (trunk <= 6 deg), 0.35-0.6 (>= 14 deg) when the opposite
   shoulder lifts), a segment lying on the back with the sternum board on the chest
   (``psi = 90``: board +X toward the feet, +Z up).
 - **Clocks.** Each board starts streaming at its own host time ``start_s`` and counts time
@@ -77,6 +77,8 @@ APART_SEP_DEG = (14.0, 25.0)
 LAG_S = (0.35, 0.7)
 TRUNK_DOWN_K = (0.02, 0.10)
 TRUNK_LIFT_K = (0.35, 0.6)
+TRUNK_LIFT_MIN_DEG = 14.0
+TRUNK_DOWN_MAX_DEG = 6.0
 DRIFT_PPM = (100.0, 400.0)
 LATENCY_S = {"serial": (0.001, 0.004), "ble": (0.008, 0.020)}  # latency floor per link
 JITTER_MEAN_S = 0.002
@@ -210,6 +212,8 @@ def simulate_multi(name: str, seed: int = 1, reps_per_side: int | None = None) -
         thetas[upper][i0 : i1 + 1] -= s * sep * env
         lift = plan.lift_deep and amp >= deep_cut
         kk = rng.uniform(*(TRUNK_LIFT_K if lift else TRUNK_DOWN_K))
+        # no grey zone: a lifting shoulder turns the trunk by >= 14 deg, else <= 6 deg
+        kk = max(kk, TRUNK_LIFT_MIN_DEG / amp) if lift else min(kk, TRUNK_DOWN_MAX_DEG / amp)
         trunk[i0 : i1 + 1] += kk * theta[i0 : i1 + 1]
         rep_truth.append({"side": rp.side, "i": (i0, i1), "amp": amp, "apart": apart,
                           "lag_s": lag, "lift": bool(lift), "sep_design": sep})  # fmt: skip
