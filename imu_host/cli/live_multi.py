@@ -58,6 +58,8 @@ def run_multi(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         raise InputError("--target must be a positive number of reps")
     if args.duration is not None and args.duration <= 0:
         raise InputError("--duration must be > 0 seconds")
+    if getattr(args, "report", None):
+        raise InputError("--report does not cover multi-board sessions yet")
     if getattr(args, "raw", None):
         raise InputError("--raw captures one board; it is not available with several boards")
     boards = board_list(args)
@@ -81,8 +83,9 @@ def run_multi(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         record_path=record_folder(args),
         settings=settings_from_args(args),
     )
-    for s in sources:
-        out.write(f"-- {s.role}: {s.board_id}\n") if mode == "lines" else None
+    if mode == "lines":
+        for s in sources:
+            out.write(f"-- {s.role}: {s.board_id}\n")
     session = MultiLiveSession(sources, opts, out=out, err=sys.stderr)
     summary = session.run()
     save_roles(dict(zip(ids, roles, strict=True)))
@@ -99,6 +102,7 @@ def print_multi_summary(summary: dict[str, Any], mode: str, out: IO[str]) -> Non
     live = summary.get("live", {})
     out.write(f"session ended: {live.get('stop_reason') or 'stopped'}\n")
     out.write(f"recording: {live.get('recording') or 'none (--no-record)'}\n")
+    out.write("history: multi-board sessions are not stored in the history yet\n")
     out.flush()
 
 
