@@ -83,6 +83,9 @@ class MultiSettings:
     refine_max_s: float = 0.06  # per-rep thigh shifts below this are clock error
     refine_reps: int = 9  # clock correction: median shift of the last this many such reps
     dropout_s: float = 1.5  # a board this far behind the others has dropped out
+    max_wait_s: float = 25.0  # a rep waits at most this long for a board's angles: a thigh
+    # still learning its roll axis holds them back (up to OrientationSettings.backfill_s,
+    # 20 s); a board whose angles never come does not hold the count back for longer
     trunk_cutoff_hz: float = 1.5  # gravity low-pass of the sternum board
     trunk_epoch_s: float = 0.5  # the sternum's rest direction is updated this often...
     trunk_still_dps: float = 3.0  # ...when gravity turned slower than this over the epoch
@@ -529,10 +532,13 @@ class MultiPipeline:
             role, raw = self._pending[0]
             rep = self._in_session_time(role, raw)
             need = rep.end_s + self.settings.lag_search_s
+            now = max((t for t in fed.values() if t is not None), default=-math.inf)
             ready = self._finished or all(
-                self.boards[q].dropped or ((lq := last[q]) is not None and lq >= need)
+                self.boards[q].dropped
+                or ((lq := last[q]) is not None and lq >= need)
+                or now - need > self.settings.max_wait_s
                 for q in self.active()
-            )  # fmt: skip
+            )
             if not ready:
                 break
             self._pending.pop(0)
@@ -735,7 +741,7 @@ class MultiPipeline:
                     ob.shifts = (ob.shifts + [tau_base])[-s.refine_reps :]
                     ob.correction_s = -float(np.median(ob.shifts))
                 lag = tau_base + ob.correction_s
-                fig["lag_s"] = round(abs(lag), 3)
+                fig["lag_s"] = round(float(abs(lag)), 3)
                 fig["lagging"] = (o if lag > 0 else p) if abs(lag) >= s.lag_step_s else None
             tw, aw = self._angles(p, t0, w1)
             to, ao = self._angles(o, t0 - 1.0, w1 + 1.0)
