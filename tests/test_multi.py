@@ -353,3 +353,34 @@ def test_nan_free_figures_are_json_numbers(mixed):
     for f in mp.figures:
         for k in ("separation_deg", "lag_s", "trunk_roll_deg"):
             assert f[k] is None or math.isfinite(f[k])
+
+
+def test_a_board_that_pauses_is_dropped_then_back():
+    """The sternum's link is out for 5 s (its clock runs on: the samples of the outage are
+    missing, as after a pulled and re-plugged cable)."""
+    sim = simulate_multi("shoulder_lift_deep", 3)
+    s = sim.samples["sternum"]
+    t_host = sim.host_time("sternum", s.t_s)
+    out0, out1 = 30.0, 35.0
+    keep = (t_host < out0) | (t_host >= out1)
+    idx = np.flatnonzero(keep)
+    sim.samples["sternum"] = Samples(s.t_s[keep], s.accel_g[keep], s.gyro_dps[keep])
+    new_count = np.searchsorted(idx, np.arange(len(s) + 1))  # old count -> new count
+    feeds, last_end = [], 0
+    for role, end, host in sim.feeds:
+        if role == "sternum":
+            end = int(new_count[end])
+            if end == last_end:  # nothing of this read arrived: the link was out
+                continue
+            last_end = end
+        feeds.append((role, end, host))
+    sim.feeds = feeds
+    mp = run_multi(sim)
+    changes = [e for e in mp.events if isinstance(e, BoardEvent)]
+    assert [(e.role, e.state) for e in changes] == [("sternum", "dropped"), ("sternum", "back")]
+    ref = mp.reference
+    t_drop, t_back = (float(sim.host_time(ref, np.array([e.t_s]))[0]) for e in changes)
+    assert out0 < t_drop <= out0 + MultiSettings().dropout_s + 0.5
+    assert out1 <= t_back <= out1 + 0.5
+    assert changes[1].remaining == ("left-thigh", "right-thigh", "sternum")
+    assert score_multi(sim, mp)["counts_ok"]
