@@ -384,3 +384,36 @@ def test_a_board_that_pauses_is_dropped_then_back():
     assert out1 <= t_back <= out1 + 0.5
     assert changes[1].remaining == ("left-thigh", "right-thigh", "sternum")
     assert score_multi(sim, mp)["counts_ok"]
+
+
+def test_angles_read_from_the_public_trace_give_the_same_events(monkeypatch):
+    """core/multi reads each pipeline's angle trace block by block; without those lists it
+    falls back to Pipeline.angle_trace() (public): the events must not change."""
+    import imu_host.core.multi as multi
+
+    sim = simulate_multi("mixed_faults", 3, reps_per_side=2)
+    direct = run_multi(sim)
+
+    class Hidden:  # a pipeline whose detector does not expose per-block trace lists
+        pass
+
+    real = multi._Board._read_trace
+
+    def read(self):  # noqa: ANN001, ANN202
+        det = self.pipeline._det
+        self.pipeline._det = Hidden()
+        try:
+            self.pipeline.angle_trace = lambda det=det: _trace(det)
+            real(self)
+        finally:
+            self.pipeline._det = det
+
+    def _trace(det):  # noqa: ANN001, ANN202
+        if not det.trace_t:
+            return np.zeros(0), np.zeros(0)
+        return np.concatenate(det.trace_t), np.concatenate(det.trace_deg)
+
+    monkeypatch.setattr(multi._Board, "_read_trace", read)
+    fallback = run_multi(sim)
+    assert [e.to_dict() for e in fallback.events] == [e.to_dict() for e in direct.events]
+    assert len(fallback.reps) == len(sim.truth["reps"])

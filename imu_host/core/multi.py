@@ -371,9 +371,19 @@ class _Board:
     def _read_trace(self) -> None:
         # the pipeline's per-block angle trace (relative to the centre known then);
         # read incrementally from the detector's public trace lists
-        det = self.pipeline._det  # type: ignore[union-attr]
-        while self.trace_k < len(det.trace_t):
-            self.hist.append(det.trace_t[self.trace_k], det.trace_deg[self.trace_k])
+        p = self.pipeline
+        assert p is not None
+        det = getattr(p, "_det", None)
+        tt, td = getattr(det, "trace_t", None), getattr(det, "trace_deg", None)
+        if tt is None or td is None:  # no per-block lists: the public whole trace (slower)
+            t, a = p.angle_trace()
+            last = self.hist.last_t
+            new = t > last if last is not None else np.ones(len(t), dtype=bool)
+            if new.any():
+                self.hist.append(t[new], a[new])
+            return
+        while self.trace_k < len(tt):
+            self.hist.append(tt[self.trace_k], td[self.trace_k])
             self.trace_k += 1
 
     def to_session(self, t_dev: np.ndarray | float, ref: ArrivalClock) -> np.ndarray:
