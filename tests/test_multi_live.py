@@ -126,3 +126,43 @@ def test_live_three_boards_sternum_unplugged(tmp_path):
                                                     "sternum")  # fmt: skip
     _check(sim, session, summary, folder, roles, "sternum")
     assert "BOARD sternum dropped out" in text
+
+
+@pytest.mark.slow
+@pytest.mark.realtime
+def test_cli_live_two_boards_remembers_roles_and_records(tmp_path, capsys):
+    from imu_host.cli.main import main
+    from imu_host.live.multi import load_roles
+
+    sim = simulate_multi("two_thighs", 2, reps_per_side=1)
+    ports, boards = [], []
+    for role in ("left-thigh", "right-thigh"):
+        port = PtyDevicePort(str(tmp_path / f"tty-{role}"))
+        acc, gyr = _in_sync(sim, role)
+        ports.append(port)
+        boards.append(SimulatedBoard(port, acc, gyr, odr_hz=sim.sample_rate_hz[role],
+                                     samples_per_frame=SPF, speed=1.0).start())  # fmt: skip
+    folder = tmp_path / "rec"
+    try:
+        # the right thigh is given first: --role follows the order of --serial
+        rc = main(["live", "--serial", ports[1].path, "--serial", ports[0].path,
+                   "--role", "right-thigh", "--role", "left-thigh", "--duration", "4",
+                   "--json-events", "--record", str(folder), "--quiet"])  # fmt: skip
+    finally:
+        for b in boards:
+            b.stop()
+        for p in ports:
+            p.close()
+    assert rc == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    summary = lines[-1]
+    assert summary["event"] == "summary" and summary["live"]["stop_reason"] == "duration reached"
+    assert summary["live"]["boards"]["left-thigh"]["board_id"] == f"serial:{ports[0].path}"
+    assert load_roles() == {f"serial:{ports[0].path}": "left-thigh",
+                            f"serial:{ports[1].path}": "right-thigh"}  # fmt: skip
+    rec = read_multi_recording(folder)
+    assert set(rec.boards) == {"left-thigh", "right-thigh"}
+    assert all(len(b.samples) > 200 for b in rec.boards.values())  # 4 s at 100 Hz each
+    mp = replay_multi(rec)
+    live_events = [x for x in lines if x["event"] not in ("summary", "link")]
+    assert [e.to_dict() for e in mp.events] == live_events
