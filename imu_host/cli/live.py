@@ -29,9 +29,13 @@ phone (127.0.0.1 unless a host is given; then a token is needed and printed with
 
 
 def add_source_arguments(p: argparse.ArgumentParser) -> None:
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--serial", metavar="PORT", help="serial port (e.g. /dev/ttyACM0, COM3)")
-    src.add_argument("--ble", metavar="NAME_OR_ADDRESS", help="BLE device name or address")
+    src = p.add_argument_group("boards (give two or three for knees-apart / shoulder checks)")
+    src.add_argument("--serial", metavar="PORT", action="append",
+                     help="serial port (e.g. /dev/ttyACM0, COM3); repeat for more boards")  # fmt: skip
+    src.add_argument("--ble", metavar="NAME_OR_ADDRESS", action="append",
+                     help="BLE device name or address; repeat for more boards")  # fmt: skip
+    src.add_argument("--role", action="append", choices=("left-thigh", "right-thigh", "sternum"),
+                     help="role of each board, in the order --serial then --ble (remembered)")  # fmt: skip
     p.add_argument("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
 
 
@@ -303,5 +307,11 @@ def finish_session(session: Any, summary: dict[str, Any], args: argparse.Namespa
 def run(args: argparse.Namespace) -> int:
     from imu_host.transport.base import open_transport
 
-    transport = open_transport(serial=args.serial, ble=args.ble, baudrate=args.baud)
+    serial, ble = args.serial or [], args.ble or []
+    if len(serial) + len(ble) > 1:  # several boards: cli/live_multi.py
+        from imu_host.cli.live_multi import run_multi
+
+        return run_multi(args)
+    transport = open_transport(serial=(serial or [None])[0], ble=(ble or [None])[0],
+                               baudrate=args.baud)  # fmt: skip
     return run_session(transport, args)

@@ -73,6 +73,12 @@ def print_notices(notices: list[str], path: str, err: TextIO | None = None) -> N
 
 
 def run(args: argparse.Namespace) -> int:
+    from imu_host.io.multi import is_multi_recording
+
+    if is_multi_recording(args.file):  # a multi-board session folder: cli/replay_multi.py
+        from imu_host.cli.replay_multi import run_replay_multi
+
+        return run_replay_multi(args)
     from imu_host.io.recording import load
 
     settings = settings_from_args(args)

@@ -1,0 +1,96 @@
+"""The seeded multi-sensor suite against the simulator's truth, and its cost.
+
+For every (scenario, seed) of ``multi_suite(SEEDS)`` (7 scenarios x 7 seeds = 49
+sessions): the multi-board pipeline fed in the simulated host's read order, scored by
+``score_multi`` (rep counts and sides, knees_apart / shoulder_lift precision and recall,
+separation / trunk-roll / lag errors, clock alignment error per board), next to the
+single-board pipeline on the left thigh alone (the baseline: "counts as exact as
+single-sensor"). Speed: multi-board processing time as a ratio of the single-board
+pipelines run on the same thighs' samples in the same run.
+
+    .venv/bin/python benchmarks/bench_multi.py [SEEDS]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from imu_host.core.multi import KNEES_APART, SHOULDER_LIFT
+from imu_host.core.pipeline import Pipeline
+from imu_host.sim.multibody import multi_suite, run_multi, score_multi, simulate_multi
+
+
+def single(sim, role: str) -> tuple[bool, float]:
+    s = sim.samples[role]
+    t0 = time.perf_counter()
+    p = Pipeline(sim.sample_rate_hz[role], s.has_gyro)
+    for i in range(0, len(s), 5):  # frame by frame, as live
+        p.feed(s.slice(i, i + 5))
+    p.finish()
+    el = time.perf_counter() - t0
+    return [r.side for r in p.reps] == [r["side"] for r in sim.truth["reps"]], el
+
+
+def main() -> None:
+    seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    rows, scores = [], []
+    t_multi = t_single = 0.0
+    single_ok = []
+    for name, seed in multi_suite(seeds):
+        sim = simulate_multi(name, seed)
+        t0 = time.perf_counter()
+        mp = run_multi(sim)
+        t_multi += time.perf_counter() - t0
+        sc = score_multi(sim, mp)
+        ok1, el = single(sim, "left-thigh")
+        t_single += el
+        if "right-thigh" in sim.samples:
+            t_single += single(sim, "right-thigh")[1]
+        single_ok.append(ok1)
+        scores.append(sc)
+        al = sc["align_err_s"]
+        rows.append(
+            f"| {name} | {seed} | {sc['reps']}/{sc['truth_reps']} | "
+            f"{'yes' if sc['counts_ok'] else 'NO'} | {'yes' if ok1 else 'no'} | "
+            f"{sc[KNEES_APART]['tp']}/{sc[KNEES_APART]['fp']}/{sc[KNEES_APART]['fn']} | "
+            f"{sc[SHOULDER_LIFT]['tp']}/{sc[SHOULDER_LIFT]['fp']}/{sc[SHOULDER_LIFT]['fn']} | "
+            + " | ".join(
+                "-" if r not in al else f"{al[r] * 1000:.1f}" for r in ("right-thigh", "sternum")
+            )
+            + " |"
+        )
+    print("| scenario | seed | reps | counts exact | single exact | knees_apart tp/fp/fn "
+          "| shoulder_lift tp/fp/fn | align right ms | align sternum ms |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print()
+    n = len(scores)
+    exact = sum(s["counts_ok"] for s in scores)
+    print(f"sessions: {n}; counts exact (sides in order): multi {exact}/{n}, "
+          f"single-board left thigh {sum(single_ok)}/{n}; multi exact wherever single is: "
+          f"{all(s['counts_ok'] for s, o in zip(scores, single_ok, strict=True) if o)}")  # fmt: skip
+    for kind in (KNEES_APART, SHOULDER_LIFT):
+        tp = sum(s[kind]["tp"] for s in scores)
+        fp = sum(s[kind]["fp"] for s in scores)
+        fn = sum(s[kind]["fn"] for s in scores)
+        print(f"{kind}: tp {tp} fp {fp} fn {fn}; precision {tp / max(1, tp + fp):.3f}, "
+              f"recall {tp / max(1, tp + fn):.3f}")  # fmt: skip
+    for key, unit in (("separation_err_deg", "deg"), ("trunk_err_deg", "deg"),
+                      ("lag_err_s", "s")):  # fmt: skip
+        e = np.array([x for s in scores for x in s[key]])
+        print(f"{key}: median {np.median(e):.2f} {unit}, 90th pct {np.percentile(e, 90):.2f}, "
+              f"max {e.max():.2f} (n={len(e)})")  # fmt: skip
+    for role in ("right-thigh", "sternum"):
+        e = np.array([s["align_err_s"][role] for s in scores if role in s["align_err_s"]]) * 1000
+        print(f"alignment {role} (per-session median |error|): median {np.median(e):.1f} ms, "
+              f"90th pct {np.percentile(e, 90):.1f} ms, max {e.max():.1f} ms, "
+              f"sessions <= 10 ms: {int((e <= 10).sum())}/{len(e)}")  # fmt: skip
+    print(f"speed: multi-board pipeline {t_multi:.1f} s vs single-board pipelines on the same "
+          f"thighs {t_single:.1f} s: ratio {t_multi / t_single:.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+"""Multi-board recordings: one folder per session (see docs/MULTI_SENSOR.md).
+
+::
+
+    SESSION/                  created exclusively (an existing folder is never reused)
+      manifest.json           format, roles, board ids, files, clock alignment
+      left-thigh.csv          recording v1 of each board, in its own device time
+      right-thigh.csv
+      sternum.csv
+      feeds.csv               role,samples,host_s: every block in the order the
+                              session's pipeline got it (how many samples of that board
+                              had been fed after it, and the host time it had arrived by)
+
+Replaying the folder feeds the same blocks in the same order with the same arrival times
+to the same :class:`~imu_host.core.multi.MultiPipeline`, so it reproduces exactly the
+events shown live. A folder without ``feeds.csv`` (e.g. boards recorded separately) is
+replayed from the manifest's clock alignment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imu_host.core.multi import ROLES, MultiPipeline, MultiSettings
+from imu_host.core.samples import Samples
+from imu_host.errors import InputError
+from imu_host.io.recording import RecordingWriter, read_recording
+from imu_host.paths import PRIVATE_DIR_MODE, create_exclusive
+
+FORMAT = "imu-host multi v1"
+MANIFEST = "manifest.json"
+FEEDS = "feeds.csv"
+FEEDS_HEADER = "role,samples,host_s"
+SYNTH_BLOCK_S = 0.1  # without feeds.csv: blocks of this much device time per board
+
+
+def is_multi_recording(path: str | os.PathLike[str]) -> bool:
+    """A folder holding a ``manifest.json``."""
+    p = Path(path)
+    return p.is_dir() and (p / MANIFEST).is_file()
+
+
+@dataclass
+class BoardRecording:
+    role: str
+    board_id: str
+    file: str
+    samples: Samples
+    sample_rate_hz: float
+    clock: dict[str, float] = field(default_factory=dict)  # offset_s, drift_ppm (to session)
+
+
+@dataclass
+class MultiRecording:
+    path: str
+    manifest: dict[str, Any]
+    boards: dict[str, BoardRecording]
+    feeds: list[tuple[str, int, float]] | None
+
+
+class MultiRecordingWriter:
+    """Writes a multi-board session folder as the blocks arrive (never overwrites)."""
+
+    def __init__(self, folder: str | os.PathLike[str], meta: dict[str, str] | None = None) -> None:
+        self.folder = Path(folder)
+        try:
+            self.folder.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            self.folder.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            raise InputError(
+                "already exists; refusing to overwrite a recording", path=str(self.folder)
+            ) from None
+        except OSError as err:
+            raise InputError(f"cannot create: {err.strerror}", path=str(self.folder)) from None
+        self.meta = dict(meta or {})
+        self.writers: dict[str, RecordingWriter] = {}
+        self.boards: dict[str, dict[str, Any]] = {}
+        self.counts: dict[str, int] = {}
+        self._feeds = create_exclusive(self.folder / FEEDS, "recording", text=True)
+        self._feeds.write(FEEDS_HEADER + "\n")
+        self._write_manifest({})
+
+    def add_board(
+        self, role: str, board_id: str, sample_rate_hz: float, has_gyro: bool, device: str = ""
+    ) -> None:
+        if role in self.writers:
+            return
+        file = f"{role}.csv"
+        meta = {**self.meta, "role": role, "board_id": board_id, "device": device}
+        self.writers[role] = RecordingWriter(self.folder / file, sample_rate_hz, has_gyro, meta)
+        self.boards[role] = {"role": role, "board_id": board_id, "file": file,
+                             "sample_rate_hz": sample_rate_hz, "has_gyro": has_gyro,
+                             "device": device}  # fmt: skip
+        self.counts[role] = 0
+        self._write_manifest({})
+
+    def write(self, role: str, samples: Samples, host_s: float) -> Samples:
+        """Append a block of ``role`` that arrived by ``host_s``; returns it as read back."""
+        back = self.writers[role].write(samples)
+        self.counts[role] += len(samples)
+        self._feeds.write(f"{role},{self.counts[role]},{host_s!r}\n")
+        return back
+
+    def flush(self, sync: bool = False) -> None:
+        for w in self.writers.values():
+            w.flush(sync)
+        self._feeds.flush()
+        if sync:
+            os.fsync(self._feeds.fileno())
+
+    def close(self, clock: dict[str, dict] | None = None, extra: dict | None = None) -> None:
+        """Close the files; the manifest gets the final clock alignment."""
+        for w in self.writers.values():
+            with contextlib.suppress(OSError, ValueError):
+                w.flush()
+            w.close()
+        if not self._feeds.closed:
+            self._feeds.flush()
+            with contextlib.suppress(OSError):
+                os.fsync(self._feeds.fileno())
+            self._feeds.close()
+        self._write_manifest(clock or {}, extra)
+
+    def _write_manifest(self, clock: dict[str, dict], extra: dict | None = None) -> None:
+        boards = {r: {**b, "samples": self.counts.get(r, 0), "clock": clock.get(r)}
+                  for r, b in self.boards.items()}  # fmt: skip
+        doc = {"format": FORMAT, "meta": self.meta, "roles": list(boards), "boards": boards,
+               "feeds": FEEDS, **(extra or {})}  # fmt: skip
+        tmp = self.folder / (MANIFEST + ".tmp")
+        tmp.unlink(missing_ok=True)
+        with create_exclusive(tmp, "manifest", text=True) as fh:
+            json.dump(doc, fh, indent=1)
+            fh.write("\n")
+        os.replace(tmp, self.folder / MANIFEST)  # our own manifest, updated atomically
+
+
+def write_multi_recording(
+    folder: str | os.PathLike[str],
+    samples: dict[str, Samples],
+    rates: dict[str, float],
+    feeds: list[tuple[str, int, float]],
+    meta: dict[str, str] | None = None,
+    board_ids: dict[str, str] | None = None,
+) -> None:
+    """Write a whole session (e.g. a simulated one) as the live loop would have."""
+    w = MultiRecordingWriter(folder, meta)
+    pos = dict.fromkeys(samples, 0)
+    for role, end, host in feeds:
+        if role not in w.writers:
+            s = samples[role]
+            w.add_board(role, (board_ids or {}).get(role, role), rates[role], s.has_gyro)
+        w.write(role, samples[role].slice(pos[role], end), host)
+        pos[role] = end
+    w.close()
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no such file", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read: {err}", path=str(path)) from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"not JSON: {err.msg}", path=str(path), line=err.lineno) from None
+    if not isinstance(doc, dict):
+        raise InputError("expected a JSON object", path=str(path))
+    return doc
+
+
+def read_multi_recording(folder: str | os.PathLike[str]) -> MultiRecording:
+    """Load a session folder. Raises InputError naming the file and field on bad input."""
+    root = Path(folder)
+    mpath = root / MANIFEST
+    doc = _load_json(mpath)
+    if doc.get("format") != FORMAT:
+        raise InputError(f"expected '{FORMAT}'", path=str(mpath), field="format")
+    boards_doc = doc.get("boards")
+    if not isinstance(boards_doc, dict) or not boards_doc:
+        raise InputError("expected an object of boards by role", path=str(mpath), field="boards")
+    boards: dict[str, BoardRecording] = {}
+    for role, b in boards_doc.items():
+        where = f"boards.{role}"
+        if role not in ROLES:
+            raise InputError(
+                f"role must be one of {', '.join(ROLES)}", path=str(mpath), field=where
+            )
+        if not isinstance(b, dict) or not isinstance(b.get("file"), str):
+            raise InputError("expected an object with 'file'", path=str(mpath), field=where)
+        f = b["file"]
+        if Path(f).name != f:
+            raise InputError("must be a file name inside the folder", path=str(mpath),
+                             field=f"{where}.file")  # fmt: skip
+        rec = read_recording(root / f)
+        boards[role] = BoardRecording(role, str(b.get("board_id", role)), f, rec.samples,
+                                      rec.sample_rate_hz, b.get("clock") or {})  # fmt: skip
+    feeds = _read_feeds(root / FEEDS, boards) if (root / FEEDS).is_file() else None
+    return MultiRecording(str(root), doc, boards, feeds)
+
+
+def _read_feeds(path: Path, boards: dict[str, BoardRecording]) -> list[tuple[str, int, float]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read: {err}", path=str(path)) from None
+    if not lines or lines[0].strip() != FEEDS_HEADER:
+        raise InputError(f"first line should be '{FEEDS_HEADER}'", path=str(path), line=1)
+    out: list[tuple[str, int, float]] = []
+    last = dict.fromkeys(boards, 0)
+    for ln, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        parts = line.split(",")
+        if len(parts) != 3:
+            raise InputError("expected 3 fields: role,samples,host_s", path=str(path), line=ln)
+        role, n_txt, h_txt = (p.strip() for p in parts)
+        if role not in boards:
+            raise InputError(f"role '{role}' is not in the manifest", path=str(path), line=ln,
+                             field="role")  # fmt: skip
+        try:
+            n = int(n_txt)
+        except ValueError:
+            raise InputError(f"'{n_txt}' is not a whole number", path=str(path), line=ln,
+                             field="samples") from None  # fmt: skip
+        if not last[role] < n <= len(boards[role].samples):
+            raise InputError(
+                f"{n} should be above {last[role]} and at most the "
+                f"{len(boards[role].samples)} samples in {boards[role].file}",
+                path=str(path), line=ln, field="samples",
+            )  # fmt: skip
+        try:
+            host = float(h_txt)
+        except ValueError:
+            raise InputError(f"'{h_txt}' is not a number", path=str(path), line=ln,
+                             field="host_s") from None  # fmt: skip
+        last[role] = n
+        out.append((role, n, host))
+    return out
+
+
+def synthesize_feeds(rec: MultiRecording) -> list[tuple[str, int, float]]:
+    """Feeds for a folder without feeds.csv: blocks placed by the manifest's clocks."""
+    out: list[tuple[str, int, float, int]] = []
+    for k, (role, b) in enumerate(rec.boards.items()):
+        t = b.samples.t_s
+        off = float(b.clock.get("offset_s", 0.0) or 0.0)
+        drift = float(b.clock.get("drift_ppm", 0.0) or 0.0) * 1e-6
+        edges = np.searchsorted(t, np.arange(t[0] + SYNTH_BLOCK_S, t[-1] + SYNTH_BLOCK_S,
+                                             SYNTH_BLOCK_S), side="right")  # fmt: skip
+        ends = sorted({int(e) for e in edges if e > 0} | {len(t)})
+        for e in ends:
+            out.append((role, e, float(t[e - 1] * (1 + drift) + off), k))
+    out.sort(key=lambda x: (x[2], x[3]))
+    return [(r, e, h) for r, e, h, _ in out]
+
+
+def replay_multi(rec: MultiRecording, settings: MultiSettings | None = None) -> MultiPipeline:
+    """Run a multi-board recording through the multi pipeline, as live did."""
+    mp = MultiPipeline(tuple(rec.boards), settings)
+    feeds = rec.feeds if rec.feeds is not None else synthesize_feeds(rec)
+    pos = dict.fromkeys(rec.boards, 0)
+    for role, end, host in feeds:
+        b = rec.boards[role]
+        if role not in mp.boards:
+            mp.add_board(role, b.sample_rate_hz, b.samples.has_gyro)
+        mp.feed(role, b.samples.slice(pos[role], end), host)
+        pos[role] = end
+    mp.finish()
+    return mp
+
+
+__all__ = [
+    "MultiRecording",
+    "MultiRecordingWriter",
+    "is_multi_recording",
+    "read_multi_recording",
+    "replay_multi",
+    "write_multi_recording",
+]

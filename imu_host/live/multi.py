@@ -1,0 +1,424 @@
+"""Live session with two or three boards: transports -> frames -> samples -> MultiPipeline.
+
+Built directly on the transports, :class:`~imu_host.protocol.frames.FrameDecoder`,
+:class:`~imu_host.protocol.frames.SampleAssembler` and :mod:`imu_host.core.multi` (not on
+the single-board ``LiveSession``). One thread, one loop: each board's link is read in
+turn (``read_timeout`` each), its bytes decoded and assembled, each block recorded and
+fed to the multi pipeline with the time it arrived, and the events shown at once. A lost
+link is reopened with backoff (:class:`~imu_host.transport.base.ReconnectingTransport`);
+meanwhile the session carries on with the other boards (the pipeline marks the board
+dropped and, when it streams again, back).
+
+Roles: each board is ``left-thigh``, ``right-thigh`` or ``sternum``, given on the command
+line or remembered per board id in ``<data dir>/boards.json`` from an earlier session.
+Board ids are ``serial:PORT`` / ``ble:ADDRESS`` until the firmware reports unique ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from imu_host.core.events import FlagEvent, GapEvent, RepEvent
+from imu_host.core.multi import (
+    CUES,
+    ROLES,
+    BoardEvent,
+    MultiPipeline,
+    MultiRepEvent,
+    MultiSettings,
+)
+from imu_host.core.samples import Samples
+from imu_host.errors import InputError
+from imu_host.paths import create_exclusive, data_dir
+from imu_host.protocol.frames import (
+    DeviceInfo,
+    FrameDecoder,
+    SampleAssembler,
+    SampleFrame,
+    encode_command,
+)
+from imu_host.transport.base import Backoff, ReconnectingTransport, Transport
+
+ROLES_FILE = "boards.json"
+
+
+# ------------------------------------------------------------------ roles per board
+
+
+def roles_path() -> Path:
+    return data_dir() / ROLES_FILE
+
+
+def load_roles(path: Path | None = None) -> dict[str, str]:
+    """Board id -> role remembered from earlier sessions ({} if none)."""
+    path = path or roles_path()
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"cannot read the board roles: {err}", path=str(path)) from None
+    if not isinstance(doc, dict) or not all(
+        isinstance(k, str) and v in ROLES for k, v in doc.items()
+    ):
+        raise InputError(
+            f"expected an object of board id -> role ({', '.join(ROLES)})", path=str(path)
+        )
+    return dict(doc)
+
+
+def save_roles(roles: dict[str, str], path: Path | None = None) -> None:
+    """Remember board id -> role (merged with what is stored)."""
+    path = path or roles_path()
+    merged = {**load_roles(path), **roles}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    with create_exclusive(tmp, "board roles", text=True) as fh:
+        json.dump(merged, fh, indent=1, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def assign_roles(board_ids: list[str], given: list[str], stored: dict[str, str]) -> list[str]:
+    """Roles for the boards: the ones given (in order), else the stored ones."""
+    if len(given) > len(board_ids):
+        raise InputError(f"{len(given)} --role given for {len(board_ids)} boards")
+    for r in given:
+        if r not in ROLES:
+            raise InputError(f"--role must be one of {', '.join(ROLES)} (got '{r}')")
+    roles = list(given) + [stored.get(b, "") for b in board_ids[len(given) :]]
+    for b, r in zip(board_ids, roles, strict=True):
+        if not r:
+            raise InputError(
+                f"board {b} has no role: give --role ({', '.join(ROLES)}) for each board, "
+                "in the order of --serial then --ble"
+            )
+    dup = {r for r in roles if roles.count(r) > 1}
+    if dup:
+        raise InputError(f"two boards have the role {', '.join(sorted(dup))}")
+    return roles
+
+
+# ------------------------------------------------------------------ session
+
+
+@dataclass
+class BoardSource:
+    role: str
+    board_id: str
+    transport: Transport
+
+
+@dataclass
+class MultiLiveOptions:
+    target: int | None = None  # reps per side; the session ends when both sides reach it
+    duration_s: float | None = None  # wall-clock seconds of streaming, then stop
+    quiet: bool = False  # no terminal bell on cues
+    mode: str = "lines"  # "lines" (one line per event) or "json"
+    record_path: Path | None = None  # session folder (must not exist); None: no recording
+    read_timeout: float = 0.01  # per board and loop turn
+    flush_interval_s: float = 1.0
+    info_timeout_s: float = 10.0
+    stall_s: float = 2.0  # connected but no samples this long -> ask the board again
+    settings: MultiSettings | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+class _Link:
+    def __init__(self, src: BoardSource, backoff: Backoff) -> None:
+        self.src = src
+        self.role = src.role
+        self.link = ReconnectingTransport(src.transport, backoff=backoff)
+        self.decoder = FrameDecoder()
+        self.assembler = SampleAssembler()
+        self.info: DeviceInfo | None = None
+        self.connected = False
+        self.connected_at = 0.0
+        self.next_request = 0.0
+        self.last_wall: float | None = None
+        self.samples = 0
+        self.reconnects = 0
+        self.crc_errors_before = 0
+
+
+class MultiLiveSession:
+    """Runs one live session on several boards (see the module docstring)."""
+
+    def __init__(
+        self,
+        sources: list[BoardSource],
+        options: MultiLiveOptions,
+        *,
+        out: IO[str] | None = None,
+        err: IO[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        on_event: Callable[[object], None] | None = None,
+    ) -> None:
+        if options.mode not in ("lines", "json"):
+            raise ValueError("mode must be 'lines' or 'json'")
+        roles = [s.role for s in sources]
+        if len(set(roles)) != len(roles) or not set(roles) <= set(ROLES):
+            raise ValueError(f"each board needs its own role out of {ROLES}")
+        self.options = options
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.clock = clock
+        self.on_event = on_event
+        self.links = [_Link(s, options.backoff) for s in sources]
+        for ln in self.links:
+            ln.link.on_connect = lambda n, ln=ln: self._on_connect(ln, n)
+            ln.link.on_lost = lambda why, ln=ln: self._on_lost(ln, why)
+        self.multi = MultiPipeline(roles, options.settings)
+        self.writer: Any = None
+        self.events: list[object] = []
+        self.stop_reason = ""
+        self._t0: float | None = None
+
+    # ---------------------------------------------------------------- links
+
+    def _on_connect(self, ln: _Link, n: int) -> None:
+        ln.crc_errors_before += ln.decoder.crc_errors
+        ln.decoder.reset()
+        ln.connected = True
+        ln.connected_at = self.clock()
+        self._request_start(ln)
+        if n > 1:
+            ln.reconnects += 1
+            self._notice(ln, "connected", f"{ln.role} reconnected ({ln.link.description})")
+
+    def _on_lost(self, ln: _Link, why: str) -> None:
+        ln.connected = False
+        self._notice(ln, "lost", f"{ln.role} link lost ({why}); reconnecting")
+
+    def _request_start(self, ln: _Link) -> None:
+        ln.link.write(encode_command("info"))
+        ln.link.write(encode_command("start"))
+        ln.next_request = self.clock() + 1.0
+
+    # ---------------------------------------------------------------- data
+
+    def feed_bytes(self, ln: _Link, data: bytes, arrived: float) -> None:
+        for frame in ln.decoder.feed(data):
+            if isinstance(frame, DeviceInfo):
+                if ln.info is None:
+                    ln.info = frame
+            elif not isinstance(frame, SampleFrame):
+                continue
+            for block in ln.assembler.push(frame):
+                self._feed_block(ln, block, arrived)
+
+    def _feed_block(self, ln: _Link, block: Samples, arrived: float) -> None:
+        info = ln.info
+        if info is None or len(block) == 0:
+            return
+        if info.channels == 3 and block.gyro_dps is not None:
+            block = Samples(block.t_s, block.accel_g, None)
+        has_gyro = info.channels == 6
+        if ln.role not in self.multi.boards:
+            # added on its first samples, exactly as the replay of the recording does
+            self.multi.add_board(ln.role, info.odr_hz, has_gyro)
+            if self.writer is not None:
+                self.writer.add_board(ln.role, ln.src.board_id, info.odr_hz, has_gyro,
+                                      f"{info.sensor_model} firmware {info.firmware_version}")  # fmt: skip
+        if self.writer is not None:
+            block = self.writer.write(ln.role, block, arrived)
+        else:
+            from imu_host.io.recording import as_recorded
+
+            block = as_recorded(block)
+        if self._t0 is None:
+            self._t0 = arrived
+        ln.samples += len(block)
+        ln.last_wall = arrived
+        for ev in self.multi.feed(ln.role, block, arrived):
+            self._emit(ev)
+
+    # ---------------------------------------------------------------- output
+
+    def _emit(self, ev: object) -> None:
+        self.events.append(ev)
+        if isinstance(ev, FlagEvent) and not self.options.quiet:
+            isatty = getattr(self.out, "isatty", None)
+            if isatty is not None and isatty():
+                self._write("\a")
+        if self.options.mode == "json":
+            self._write(json.dumps(ev.to_dict()) + "\n")  # type: ignore[attr-defined]
+        else:
+            self._write(format_multi_event(ev) + "\n")
+        if self.on_event is not None:
+            self.on_event(ev)
+
+    def _notice(self, ln: _Link, state: str, text: str) -> None:
+        if self.options.mode == "json":
+            self._write(json.dumps({"event": "link", "role": ln.role, "state": state}) + "\n")
+        else:
+            self._write(f"-- {text}\n")
+
+    def _write(self, text: str) -> None:
+        with contextlib.suppress(ValueError):
+            self.out.write(text)
+            self.out.flush()
+
+    # ---------------------------------------------------------------- run
+
+    def _target_reached(self) -> bool:
+        tgt = self.options.target
+        if not tgt:
+            return False
+        reps = self.multi.reps
+        return (
+            sum(r.side == "left" for r in reps) >= tgt
+            and sum(r.side == "right" for r in reps) >= tgt
+        )
+
+    def run(self, should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """Stream until Ctrl-C / target / duration / ``should_stop()``; returns the summary."""
+        opts = self.options
+        if opts.record_path is not None and Path(opts.record_path).exists():
+            raise InputError(
+                "already exists; refusing to overwrite a recording", path=str(opts.record_path)
+            )
+        opened: list[_Link] = []
+        try:
+            for ln in self.links:
+                ln.link.open()  # a board that cannot be reached: one line, nothing written
+                opened.append(ln)
+            if opts.record_path is not None:
+                from imu_host.io.multi import MultiRecordingWriter
+
+                meta = {"started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                        "recorded_by": "imu-host live (multi-board)"}  # fmt: skip
+                self.writer = MultiRecordingWriter(opts.record_path, meta)
+            next_flush = self.clock() + opts.flush_interval_s
+            try:
+                while True:
+                    got = False
+                    for ln in self.links:
+                        data = ln.link.read(opts.read_timeout)
+                        now = self.clock()
+                        if data:
+                            got = True
+                            self.feed_bytes(ln, data, now)
+                        self._keep_alive(ln, now)
+                    now = self.clock()
+                    if self.writer is not None and now >= next_flush:
+                        self.writer.flush()
+                        next_flush = now + opts.flush_interval_s
+                    if self._target_reached():
+                        self.stop_reason = "target reached"
+                        break
+                    if (
+                        opts.duration_s is not None
+                        and self._t0 is not None
+                        and (now - self._t0 >= opts.duration_s)
+                    ):
+                        self.stop_reason = "duration reached"
+                        break
+                    if not got and should_stop is not None and should_stop():
+                        self.stop_reason = "source finished"
+                        break
+            except KeyboardInterrupt:
+                self.stop_reason = "interrupted"
+            for ln in self.links:
+                with contextlib.suppress(Exception):
+                    ln.link.write(encode_command("stop"))
+            for ev in self.multi.finish():
+                self._emit(ev)
+        finally:
+            for ln in opened:
+                ln.link.close()
+            if self.writer is not None:
+                self.writer.close(self.multi.clock_estimates(),
+                                  {"board_changes": [e.to_dict() for e in self.events
+                                                     if isinstance(e, BoardEvent)]})  # fmt: skip
+        return self.summary()
+
+    def _keep_alive(self, ln: _Link, now: float) -> None:
+        if not ln.connected:
+            return
+        if ln.info is None:
+            if now - ln.connected_at > self.options.info_timeout_s:
+                raise InputError(
+                    f"{ln.link.description}: no device info from the board in "
+                    f"{self.options.info_timeout_s:g} s (is it running the imu-host firmware?)"
+                )
+            if now >= ln.next_request:
+                self._request_start(ln)
+        elif (
+            ln.last_wall is not None
+            and now - max(ln.last_wall, ln.connected_at) > self.options.stall_s
+            and now >= ln.next_request
+        ):
+            self._request_start(ln)
+
+    def summary(self) -> dict[str, Any]:
+        s = self.multi.summary()
+        s["live"] = {
+            "stop_reason": self.stop_reason,
+            "recording": None if self.writer is None else str(self.writer.folder),
+            "boards": {
+                ln.role: {
+                    "board_id": ln.src.board_id,
+                    "source": ln.link.description,
+                    "samples": ln.samples,
+                    "samples_lost": ln.assembler.samples_lost,
+                    "crc_errors": ln.crc_errors_before + ln.decoder.crc_errors,
+                    "reconnects": ln.reconnects,
+                }
+                for ln in self.links
+            },
+        }
+        return s
+
+
+def format_multi_event(ev: object) -> str:
+    """One line per event, plain words for the multi-board cues."""
+    if isinstance(ev, MultiRepEvent):
+        r, f = ev.rep, ev.figures
+        bits = []
+        if f.get("separation_deg") is not None:
+            bits.append(f"knees apart {f['separation_deg']:.0f} deg")
+        if f.get("lag_s") is not None:
+            bits.append(f"lag {f['lag_s']:.2f}s")
+        if f.get("trunk_roll_deg") is not None:
+            bits.append(f"trunk {f['trunk_roll_deg']:.0f} deg")
+        fl = f"  flags: {', '.join(r.flags)}" if r.flags else ""
+        return (f"{ev.t_s:8.2f}s  REP  #{r.index} {r.side:<5} range {r.rom_deg:.0f} deg  "
+                f"{'  '.join(bits)}{fl}")  # fmt: skip
+    if isinstance(ev, RepEvent):
+        r = ev.rep
+        return f"{ev.t_s:8.2f}s  REP  #{r.index} {r.side:<5} range {r.rom_deg:.0f} deg"
+    if isinstance(ev, FlagEvent):
+        if ev.kind in CUES:
+            unit = "deg"
+            return (f"{ev.t_s:8.2f}s  CUE  {CUES[ev.kind]} ({ev.kind.replace('_', ' ')}, "
+                    f"{ev.side}, {ev.value:.0f} {unit})")  # fmt: skip
+        unit = "deg" if ev.kind == "bounce" else "deg/s"
+        return f"{ev.t_s:8.2f}s  FLAG {ev.kind.upper().replace('_', ' ')} ({ev.side}) {ev.value:.0f} {unit}"
+    if isinstance(ev, BoardEvent):
+        rest = ", ".join(ev.remaining) or "none"
+        what = "dropped out" if ev.state == "dropped" else "is back"
+        return f"{ev.t_s:8.2f}s  BOARD {ev.role} {what}; streaming: {rest}"
+    if isinstance(ev, GapEvent):
+        return f"{ev.t_s:8.2f}s  GAP  no data {ev.start_s:.2f}-{ev.end_s:.2f}s"
+    return str(ev)
+
+
+__all__ = [
+    "BoardSource",
+    "MultiLiveOptions",
+    "MultiLiveSession",
+    "assign_roles",
+    "format_multi_event",
+    "load_roles",
+    "save_roles",
+]

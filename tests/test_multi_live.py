@@ -1,0 +1,168 @@
+"""Multi-board live sessions end to end over real pseudo-terminals.
+
+Two and three in-process simulated boards (the firmware's own Streamer, imu_host/sim/
+board.py), each behind its own PtyDevicePort, play the multi-body simulator's sensor
+data in real time; one board is unplugged mid-session from its on_frame hook. The host
+side is the real path: pyserial -> FrameDecoder -> SampleAssembler -> MultiPipeline.
+Truth comes from the simulator (its per-rep labels), never from the code under test;
+the recording is replayed and must give exactly the live events.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from imu_host.core.events import FlagEvent, RepEvent
+from imu_host.core.multi import KNEES_APART, SHOULDER_LIFT, BoardEvent
+from imu_host.io.multi import read_multi_recording, replay_multi
+from imu_host.live.multi import BoardSource, MultiLiveOptions, MultiLiveSession
+from imu_host.sim.board import SimulatedBoard
+from imu_host.sim.multibody import simulate_multi
+from imu_host.transport.base import Backoff
+from imu_host.transport.serial import PtyDevicePort, SerialTransport
+
+SPF = 5  # samples per frame the simulated boards send
+
+
+def _in_sync(sim, role: str) -> tuple[np.ndarray, np.ndarray]:
+    """The role's samples padded at the start so that every board's sample 0 is the same
+    moment (the boards are all started together; the simulator started them apart)."""
+    s = sim.samples[role]
+    pad = int(round(sim.truth["boards"][role]["start_s"] * sim.sample_rate_hz[role]))
+    acc = np.vstack([np.repeat(s.accel_g[:1], pad, axis=0), s.accel_g])
+    gyr = np.vstack([np.repeat(s.gyro_dps[:1], pad, axis=0), s.gyro_dps])
+    return acc, gyr
+
+
+def _run_live(tmp_path, scenario: str, seed: int, roles: tuple[str, ...], unplug: str):
+    sim = simulate_multi(scenario, seed, reps_per_side=2)
+    ports, boards, sources = {}, {}, []
+    for role in roles:
+        port = PtyDevicePort(str(tmp_path / f"tty-{role}"))
+        ports[role] = port
+        acc, gyr = _in_sync(sim, role)
+        hook = None
+        if role == unplug:
+            at = int(0.55 * len(acc) / SPF)
+
+            def hook(i: int, port=port, at=at) -> None:
+                if i == at and port.plugged:
+                    port.unplug()
+
+        boards[role] = SimulatedBoard(
+            port, acc, gyr, odr_hz=sim.sample_rate_hz[role], samples_per_frame=SPF,
+            speed=1.0, on_frame=hook,
+        )  # fmt: skip
+        sources.append(BoardSource(role, f"serial:{port.path}", SerialTransport(port.path)))
+    folder = tmp_path / "session"
+    opts = MultiLiveOptions(record_path=folder, duration_s=120.0,
+                            backoff=Backoff(initial=0.05, maximum=0.2))  # fmt: skip
+    out = io.StringIO()
+    session = MultiLiveSession(sources, opts, out=out, err=io.StringIO())
+    for b in boards.values():
+        b.start()
+    try:
+        summary = session.run(lambda: all(b.done.is_set() for b in boards.values()))
+    finally:
+        for b in boards.values():
+            b.stop()
+        for p in ports.values():
+            p.close()
+    return sim, session, summary, folder, out.getvalue()
+
+
+def _check(sim, session, summary, folder, roles, unplug) -> None:
+    truth = sim.truth
+    reps = [e.rep for e in session.events if isinstance(e, RepEvent)]
+    # counts per side, in order, as the simulator planned them
+    assert [r.side for r in reps] == [r["side"] for r in truth["reps"]]
+    # the unplugged board is marked dropped, the others carry on
+    drops = [e for e in session.events if isinstance(e, BoardEvent) and e.state == "dropped"]
+    assert [e.role for e in drops] == [unplug]
+    assert unplug not in drops[0].remaining and set(drops[0].remaining) == set(roles) - {unplug}
+    assert summary["multi"]["board_changes"][0]["role"] == unplug
+    # flags on the reps whose boards were all there agree with the truth
+    figs = summary["multi"]["reps"]
+    checked = 0
+    for f, t in zip(figs, truth["reps"], strict=True):
+        if KNEES_APART in f["flags"] or f["separation_deg"] is not None:
+            assert (KNEES_APART in f["flags"]) == t["knees_apart"], (f, t)
+            checked += 1
+        if f["trunk_roll_deg"] is not None:
+            assert (SHOULDER_LIFT in f["flags"]) == t["shoulder_lift"], (f, t)
+    assert checked >= 2
+    # a rep flagged knees apart was cued during it or at its end
+    cues = [e for e in session.events if isinstance(e, FlagEvent) and e.kind == KNEES_APART]
+    assert len(cues) == sum(KNEES_APART in f["flags"] for f in figs)
+    # the recording replays to exactly the events shown live
+    rec = read_multi_recording(folder)
+    assert set(rec.boards) == set(roles)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["boards"][roles[0]]["board_id"].startswith("serial:")
+    mp = replay_multi(rec)
+    assert [e.to_dict() for e in mp.events] == [e.to_dict() for e in session.events]
+
+
+@pytest.mark.slow
+@pytest.mark.realtime
+def test_live_two_boards_primary_unplugged(tmp_path):
+    roles = ("left-thigh", "right-thigh")
+    # the primary (left) thigh goes: the right thigh carries on counting
+    sim, session, summary, folder, text = _run_live(tmp_path, "two_thighs", 1, roles,
+                                                    "left-thigh")  # fmt: skip
+    _check(sim, session, summary, folder, roles, "left-thigh")
+    assert "BOARD left-thigh dropped out" in text
+
+
+@pytest.mark.slow
+@pytest.mark.realtime
+def test_live_three_boards_sternum_unplugged(tmp_path):
+    roles = ("left-thigh", "right-thigh", "sternum")
+    sim, session, summary, folder, text = _run_live(tmp_path, "mixed_faults", 1, roles,
+                                                    "sternum")  # fmt: skip
+    _check(sim, session, summary, folder, roles, "sternum")
+    assert "BOARD sternum dropped out" in text
+
+
+@pytest.mark.slow
+@pytest.mark.realtime
+def test_cli_live_two_boards_remembers_roles_and_records(tmp_path, capsys):
+    from imu_host.cli.main import main
+    from imu_host.live.multi import load_roles
+
+    sim = simulate_multi("two_thighs", 2, reps_per_side=1)
+    ports, boards = [], []
+    for role in ("left-thigh", "right-thigh"):
+        port = PtyDevicePort(str(tmp_path / f"tty-{role}"))
+        acc, gyr = _in_sync(sim, role)
+        ports.append(port)
+        boards.append(SimulatedBoard(port, acc, gyr, odr_hz=sim.sample_rate_hz[role],
+                                     samples_per_frame=SPF, speed=1.0).start())  # fmt: skip
+    folder = tmp_path / "rec"
+    try:
+        # the right thigh is given first: --role follows the order of --serial
+        rc = main(["live", "--serial", ports[1].path, "--serial", ports[0].path,
+                   "--role", "right-thigh", "--role", "left-thigh", "--duration", "4",
+                   "--json-events", "--record", str(folder), "--quiet"])  # fmt: skip
+    finally:
+        for b in boards:
+            b.stop()
+        for p in ports:
+            p.close()
+    assert rc == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    summary = lines[-1]
+    assert summary["event"] == "summary" and summary["live"]["stop_reason"] == "duration reached"
+    assert summary["live"]["boards"]["left-thigh"]["board_id"] == f"serial:{ports[0].path}"
+    assert load_roles() == {f"serial:{ports[0].path}": "left-thigh",
+                            f"serial:{ports[1].path}": "right-thigh"}  # fmt: skip
+    rec = read_multi_recording(folder)
+    assert set(rec.boards) == {"left-thigh", "right-thigh"}
+    assert all(len(b.samples) > 200 for b in rec.boards.values())  # 4 s at 100 Hz each
+    mp = replay_multi(rec)
+    live_events = [x for x in lines if x["event"] not in ("summary", "link")]
+    assert [e.to_dict() for e in mp.events] == live_events
