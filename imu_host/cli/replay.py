@@ -73,9 +73,11 @@ def print_notices(notices: list[str], path: str, err: TextIO | None = None) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from imu_host.io.multi import is_multi_recording
+    from pathlib import Path
 
-    if is_multi_recording(args.file):  # a multi-board session folder: cli/replay_multi.py
+    # a multi-board session folder (io/multi.py: a folder holding manifest.json); checked
+    # here without importing the multi-board code, which replay of one file never needs
+    if Path(args.file).is_dir() and (Path(args.file) / "manifest.json").is_file():
         from imu_host.cli.replay_multi import run_replay_multi
 
         return run_replay_multi(args)
