@@ -39,8 +39,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, lfilter, lfilter_zi
 
+from imu_host.core.iir import IIRFilter, butter2_lowpass
+
+_MAX_CUTOFF = 0.99  # highest filter cutoff, fraction of Nyquist
 _AXES = {"+x": (1, 0, 0), "-x": (-1, 0, 0), "+y": (0, 1, 0), "-y": (0, -1, 0),
          "+z": (0, 0, 1), "-z": (0, 0, -1)}  # fmt: skip
 
@@ -133,24 +135,21 @@ class RollEstimator:
         self.has_gyro = has_gyro
         self.dt = 1.0 / self.odr_hz
         nyq = 0.5 * self.odr_hz
-        self._b_acc, self._a_acc = butter(2, min(s.accel_cutoff_hz / nyq, 0.99))
-        self._b_gyr, self._a_gyr = butter(2, min(s.gyro_cutoff_hz / nyq, 0.99))
-        self._b_ev, self._a_ev = butter(2, min(s.gravity_rate_cutoff_hz / nyq, 0.99))
-        self._zi_ev: np.ndarray | None = None
+        acc_ba = butter2_lowpass(min(s.accel_cutoff_hz / nyq, _MAX_CUTOFF))
+        self._f_acc = IIRFilter(*acc_ba)  # gravity low-pass, 3 axes
+        self._f_mag = IIRFilter(*acc_ba)  # low-pass of |a| (dynamic acceleration)
+        self._f_gyr = IIRFilter(*butter2_lowpass(min(s.gyro_cutoff_hz / nyq, _MAX_CUTOFF)))
+        self._f_ev = IIRFilter(*butter2_lowpass(min(s.gravity_rate_cutoff_hz / nyq, _MAX_CUTOFF)))
         self._lam = math.exp(-self.dt / s.axis_time_constant_s)
         act_lam = math.exp(-self.dt / s.activity_window_s)
-        self._act_ba = ([1.0 - act_lam], [1.0, -act_lam])
+        self._f_act = IIRFilter([1.0 - act_lam], [1.0, -act_lam], init="zero")
         self._alpha = s.complementary_time_constant_s / (s.complementary_time_constant_s + self.dt)
         self._thigh = np.array(_AXES[s.thigh_axis], dtype=float)
         self.epoch_n = max(1, int(round(s.epoch_s * self.odr_hz)))
         self._change_epochs = max(1, int(round(s.axis_change_s / s.epoch_s)))
         self._backfill_n = int(round(s.backfill_s * self.odr_hz))
         self._epoch_beta = 1.0 - math.exp(-s.epoch_s / s.bias_time_constant_s)
-        self._zi_acc: np.ndarray | None = None
-        self._zi_gyr: np.ndarray | None = None
-        self._zi_mag: np.ndarray | None = None
         self._acc_tail: np.ndarray | None = None
-        self._zi_act = np.zeros(1)
         self._zi_S = np.zeros((1, 6))
         self._lam_f = math.exp(-self.dt / s.fast_time_constant_s)
         k = np.arange(self.epoch_n)[::-1]
@@ -171,7 +170,8 @@ class RollEstimator:
         self._ref: np.ndarray | None = None  # "up" direction that defines angle zero
         self._offset = 0.0
         self._theta_last = math.nan
-        self._zi_comp: np.ndarray | None = None
+        self._comp = IIRFilter([1.0], [1.0, -self._alpha])  # complementary filter
+        self._comp_ready = False  # False: re-seed it from gravity at the next sample
         self.bias_dps = np.zeros(3)
         self._pos = 0  # samples into the current epoch
         self._ep: dict[str, list] = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
@@ -204,34 +204,26 @@ class RollEstimator:
     def _prefilter(self, acc: np.ndarray, gyro: np.ndarray | None) -> tuple[np.ndarray, ...]:
         """Per-sample work that needs no epoch state, done once for the whole block."""
         acc = self._despike(acc)
-        g = self._lp(self._b_acc, self._a_acc, acc, "_zi_acc")
+        g = self._f_acc(acc)
         norm = np.sqrt(np.einsum("ij,ij->i", g, g))
         u = g / np.maximum(norm, 1e-6)[:, None]
         # dynamic acceleration: |a| against its low-pass (rotation alone leaves |a| at ~1 g)
         mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
-        dyn = mag - self._lp(self._b_acc, self._a_acc, mag[:, None], "_zi_mag")[:, 0]
+        dyn = mag - self._f_mag(mag)
         dyn = np.minimum(np.abs(dyn), 2.0)  # one knock must not look like shaking
-        act_ms, self._zi_act = lfilter(*self._act_ba, dyn * dyn, zi=self._zi_act)
+        act_ms = self._f_act(dyn * dyn)
         shaking = act_ms > self.s.activity_threshold_g**2
         if self.has_gyro:
-            ev = self._lp(self._b_gyr, self._a_gyr, gyro, "_zi_gyr")
+            ev = self._f_gyr(gyro)
         else:
             up = u[:1] if self._u_prev is None else self._u_prev[None, :]
             grav_c = -np.degrees(np.cross(np.vstack([up, u[:-1]]), u)) / self.dt
             # a per-sample derivative amplifies noise: smooth it before using it as evidence
-            ev = self._lp(self._b_ev, self._a_ev, grav_c, "_zi_ev")
+            ev = self._f_ev(grav_c)
         self._u_prev = u[-1].copy()
         return u, ev, shaking, dyn
 
     # ---------------------------------------------------------------- internals
-
-    def _lp(self, b, a, x: np.ndarray, name: str) -> np.ndarray:  # noqa: ANN001
-        zi = getattr(self, name)
-        if zi is None:
-            zi = lfilter_zi(b, a)[:, None] * x[0][None, :]
-        y, zf = lfilter(b, a, x, axis=0, zi=zi)
-        setattr(self, name, zf)
-        return y
 
     def _despike(self, acc: np.ndarray) -> np.ndarray:
         """Median of 3 per axis (removes single-sample knocks); one sample of delay."""
@@ -334,9 +326,10 @@ class RollEstimator:
             rate = _dot3(c, a)
             al = self._alpha
             x = al * rate * self.dt + (1.0 - al) * theta_acc
-            if self._zi_comp is None:
-                self._zi_comp = np.array([al * theta_acc[0]])
-            theta, self._zi_comp = lfilter([1.0], [1.0, -al], x, zi=self._zi_comp)
+            if not self._comp_ready:
+                self._comp.reset(float(theta_acc[0]))
+                self._comp_ready = True
+            theta = self._comp(x)
         else:
             theta = theta_acc
             prev = theta[0] if math.isnan(self._theta_last) else self._theta_last
@@ -379,7 +372,7 @@ class RollEstimator:
             if self.axis is not None:
                 self.axis = None
                 self._ref = None
-                self._zi_comp = None
+                self._comp_ready = False
                 self._theta_last = math.nan
             self._zi_S = self._zi_S * 0.0
             return
@@ -414,13 +407,14 @@ class RollEstimator:
                     r2 = u[-1] - (u[-1] @ self.axis) * self.axis
                     self._ref = r2 / max(np.linalg.norm(r2), 1e-9)
                     self._offset = self._theta_last
-                    self._zi_comp = np.array([self._alpha * self._offset])
+                    self._comp.reset(self._offset)
+                    self._comp_ready = True
                     self._theta_before_epoch = self._theta_last
                     return
                 # a different movement altogether: learn the axis afresh
                 self.axis = None
                 self._ref = None
-                self._zi_comp = None
+                self._comp_ready = False
                 self._theta_last = math.nan
                 self._zi_S = self._zi_S * 0.0
                 self._reset_pending = True
@@ -451,7 +445,8 @@ class RollEstimator:
             r2 = u[-1] - (u[-1] @ a) * a
             self._ref = r2 / max(np.linalg.norm(r2), 1e-9)
             self._offset = self._theta_before_epoch
-            self._zi_comp = np.array([self._alpha * self._offset])
+            self._comp.reset(self._offset)
+            self._comp_ready = True
             self._theta_last = self._offset
         else:
             self.axis = _power_step(_sym(S6), a)

@@ -268,6 +268,8 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
     fmax = float(np.abs(body.f_g).max()) + 0.1
     wmax = float(np.abs(body.w_dps).max()) + 10.0
     spec.accel_range_g = float(rng.choice([r for r in sc.accel_ranges if r > fmax] or [8.0]))
+    if sc.accel_range_forced is not None:
+        spec.accel_range_g = sc.accel_range_forced
     spec.gyro_range_dps = float(rng.choice([r for r in sc.gyro_ranges if r > wmax] or [2000.0]))
 
     # packet gaps in the longest centre rests
@@ -282,6 +284,9 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
             dur = count / spec.rate_hz
             mid = 0.5 * (a + b) * FINE_DT
             spec.gaps.append((mid - dur / 2, count))
+
+    for start_s, dur_s in sorted(sc.timed_gaps):
+        spec.gaps.append((start_s - crop * FINE_DT, max(1, int(round(dur_s * spec.rate_hz)))))
 
     sampled = sample_sensor(body, spec, duration, rng)
     pos = sampled.idx_fine
