@@ -108,6 +108,12 @@ class IIRFilter:
         self._carry = np.zeros_like(self._a)
         self._pos = 0
 
+    def restart(self) -> None:
+        """Forget the state: the next call starts afresh (as at construction)."""
+        self._a = None
+        self._carry = None
+        self._pos = 0
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Filter ``x`` (shape (n,) or (n, channels)) along axis 0."""
         x = np.asarray(x, dtype=float)

@@ -53,6 +53,8 @@ class OrientationSettings:
 
     accel_cutoff_hz: float = 1.5  # gravity low-pass; knee rolls live below ~1 Hz
     gyro_cutoff_hz: float = 8.0  # light smoothing of the gyro
+    gyro_spike_dps: float = 100.0  # gyro this far off its local median is a knock...
+    gyro_spike_samples: int = 3  # ...if it lasts at most this many samples
     gravity_rate_cutoff_hz: float = 1.0  # smoothing of gravity's turn rate (no-gyro evidence)
     axis_time_constant_s: float = 20.0  # memory of the roll-axis estimate
     axis_min_evidence_dps2: float = 40.0  # mean-square rotation before the axis is trusted
@@ -63,9 +65,18 @@ class OrientationSettings:
     axis_change_s: float = 2.0  # recent motion off the axis this long: re-learn the axis
     rewind_s: float = 8.0  # after such a change, re-analyse this much history
     slip_max_dyn_g: float = 0.3  # a slip is only believed while |a| stays near 1 g
-    walk_reversal_dps: float = 80.0  # thigh swings faster than this, reversing...
-    walk_reversals: int = 4  # ...this many times within walk_window_s, mean walking
+    activity_min_s: float = 0.5  # shaking must last this long (one knock is not moving about)
+    impact_g: float = 0.35  # |a| off its low-pass by this much: an impact (heel strike, bump)
+    impact_refractory_s: float = 0.25  # impacts closer than this are one impact (ringing)
+    walk_impacts: int = 4  # this many impacts within walk_window_s mean walking
     walk_window_s: float = 3.0
+    walk_hold_s: float = 1.0  # walking lasts at least this long after it is recognised
+    cue_quiet_s: float = 1.0  # no live cue within this long after an impact
+    axis_min_sweep_deg: float = 12.0  # the axis needs a rotation of this much about it...
+    axis_return_fraction: float = 0.4  # ...that came back by this fraction (back-and-forth)
+    axis_quiet_s: float = 2.0  # no impact for this long before an axis is accepted
+    posture_change_deg: float = 100.0  # one-way turn beyond any knee roll: a posture change
+    still_gyro_std_dps: float = 4.0  # bias is learned only while the gyro varies less than this
     slip_off_axis_deg: float = 12.0  # off-axis rotation within one epoch that signals a slip
     still_dps: float = 3.0  # gravity turning slower than this (and no activity) = still
     bias_time_constant_s: float = 2.0  # gyro-bias learning while still
@@ -82,6 +93,7 @@ class AngleSegment:
     theta_deg: np.ndarray  # roll angle, + = left; nan where unknown
     rate_dps: np.ndarray  # roll angular velocity, deg/s (0 where unknown)
     active: np.ndarray  # bool: moving about (walking, getting down)
+    calm: np.ndarray | None = None  # bool: no impact or walking lately (live cues allowed)
 
 
 def _dot3(m: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -150,6 +162,8 @@ class RollEstimator:
         self._backfill_n = int(round(s.backfill_s * self.odr_hz))
         self._epoch_beta = 1.0 - math.exp(-s.epoch_s / s.bias_time_constant_s)
         self._acc_tail: np.ndarray | None = None
+        self._gyr_tail: np.ndarray | None = None
+        self._gyro_half = max(1, int(s.gyro_spike_samples))
         self._zi_S = np.zeros((1, 6))
         self._lam_f = math.exp(-self.dt / s.fast_time_constant_s)
         k = np.arange(self.epoch_n)[::-1]
@@ -159,8 +173,12 @@ class RollEstimator:
         self._lamn_f = self._lam_f**self.epoch_n
         self._zi_Sf = np.zeros((1, 6))  # recent-motion scatter
         self._fast_axis = np.array([1.0, 0.0, 0.0])
-        self._rev_sign = 0
-        self._rev_t: list[float] = []
+        self._imp_t: list[float] = []  # recent impact times, s
+        self._last_impact_t = -math.inf
+        self._shake_run = 0  # samples of shaking in a row
+        self._act_min_n = max(1, int(round(s.activity_min_s * self.odr_hz)))
+        self._settle_t = -math.inf  # axis evidence counts only from this time on
+        self._unsettle = False  # an impact / walking / shaking in this epoch
         self._walking_until = -math.inf
         self._recent: list[tuple] = []
         self._recent_n = 0
@@ -201,6 +219,17 @@ class RollEstimator:
                 self._pos = 0
         return out
 
+    def gap(self) -> None:
+        """Samples were lost: re-seed every filter from the next sample (gravity gives
+        the absolute roll about the known axis at once), keep axis, reference and bias."""
+        for f in (self._f_acc, self._f_mag, self._f_gyr, self._f_ev):
+            f.restart()
+        self._acc_tail = None
+        self._gyr_tail = None
+        self._u_prev = None
+        self._u_last_ang = None
+        self._comp_ready = False
+
     def _prefilter(self, acc: np.ndarray, gyro: np.ndarray | None) -> tuple[np.ndarray, ...]:
         """Per-sample work that needs no epoch state, done once for the whole block."""
         acc = self._despike(acc)
@@ -212,9 +241,9 @@ class RollEstimator:
         dyn = mag - self._f_mag(mag)
         dyn = np.minimum(np.abs(dyn), 2.0)  # one knock must not look like shaking
         act_ms = self._f_act(dyn * dyn)
-        shaking = act_ms > self.s.activity_threshold_g**2
+        shaking = self._sustained(act_ms > self.s.activity_threshold_g**2)
         if self.has_gyro:
-            ev = self._f_gyr(gyro)
+            ev = self._f_gyr(self._despike_gyro(gyro))
         else:
             up = u[:1] if self._u_prev is None else self._u_prev[None, :]
             grav_c = -np.degrees(np.cross(np.vstack([up, u[:-1]]), u)) / self.dt
@@ -225,6 +254,15 @@ class RollEstimator:
 
     # ---------------------------------------------------------------- internals
 
+    def _sustained(self, x: np.ndarray) -> np.ndarray:
+        """True where ``x`` has been true for ``activity_min_s`` in a row (carried)."""
+        n = len(x)
+        idx = np.arange(1, n + 1)
+        last_false = np.maximum.accumulate(np.where(~x, idx, 0))
+        run = idx - last_false + np.where(last_false == 0, self._shake_run, 0)
+        self._shake_run = int(run[-1])
+        return run >= self._act_min_n
+
     def _despike(self, acc: np.ndarray) -> np.ndarray:
         """Median of 3 per axis (removes single-sample knocks); one sample of delay."""
         prev = self._acc_tail if self._acc_tail is not None else np.repeat(acc[:1], 2, axis=0)
@@ -233,25 +271,48 @@ class RollEstimator:
         a, b, c = x[:-2], x[1:-1], x[2:]
         return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))  # median of 3
 
+    def _despike_gyro(self, gyro: np.ndarray) -> np.ndarray:
+        """Hampel filter per axis, deg/s: a sample more than ``gyro_spike_dps`` from the
+        median of the ``2 * gyro_spike_samples + 1`` around it is replaced by that median
+        (a knock or a saturated burst of up to ``gyro_spike_samples`` samples; a real
+        rotation changes smoothly, so a sample on a rising or falling edge is its own
+        median). ``gyro_spike_samples`` samples of delay."""
+        h = self._gyro_half
+        prev = self._gyr_tail if self._gyr_tail is not None else np.repeat(gyro[:1], 2 * h, axis=0)
+        x = np.vstack([prev, gyro])
+        self._gyr_tail = x[-2 * h :].copy()
+        win = np.lib.stride_tricks.sliding_window_view(x, 2 * h + 1, axis=0)  # (n, 3, w)
+        med = np.median(win, axis=2)
+        mid = x[h : h + len(gyro)]
+        return np.where(np.abs(mid - med) > self.s.gyro_spike_dps, med, mid)
+
+    def _impacts(self, t: np.ndarray, dyn: np.ndarray) -> np.ndarray:
+        """Record impacts (|a| off its low-pass by ``impact_g``, g); returns ``calm``:
+        no impact within ``cue_quiet_s`` and not walking (live cues allowed)."""
+        s = self.s
+        hit = dyn >= s.impact_g
+        last = self._last_impact_t
+        for i in np.nonzero(hit)[0]:
+            ti = float(t[i])
+            if ti - last >= s.impact_refractory_s:
+                self._imp_t.append(ti)
+            last = ti
+            self._unsettle = True
+        since = np.maximum(np.maximum.accumulate(np.where(hit, t, -math.inf)), self._last_impact_t)
+        self._last_impact_t = last
+        return (t - since > s.cue_quiet_s) & (t > self._walking_until)
+
     def _segment(self, t, u, ev, shaking, dyn, out: list[AngleSegment]) -> None:  # noqa: ANN001
         active = shaking | (t <= self._walking_until)
+        calm = self._impacts(t, dyn) & ~active
+        if active.any():
+            self._unsettle = True
         if self.has_gyro:
             graw = ev
             c = graw - self.bias_dps
         else:
             graw = None
             c = ev
-        # walking: fast swings that keep reversing (no knee roll reverses every ~0.5 s)
-        pr = _dot3(c, self._fast_axis)
-        thr = self.s.walk_reversal_dps
-        sig = np.where(pr > thr, 1, np.where(pr < -thr, -1, 0))
-        nz = np.nonzero(sig)[0]
-        if len(nz):
-            seq = sig[nz]
-            prev = np.concatenate([[self._rev_sign], seq[:-1]])
-            flips = nz[(seq != prev) & (prev != 0)]
-            self._rev_t.extend(float(x) for x in t[flips])
-            self._rev_sign = int(seq[-1])
         self._last_t = t[-1]
         ep = self._ep
         ep["c"].append(c)
@@ -261,46 +322,51 @@ class RollEstimator:
         if graw is not None:
             ep["graw"].append(graw)
         # recent raw history, re-analysed if the axis turns out to have changed
-        self._recent.append((t, u, c, active))
+        self._recent.append((t, u, c, active, calm))
         self._recent_n += len(t)
         while self._recent_n - len(self._recent[0][0]) >= self._rewind_n:
             self._recent_n -= len(self._recent.pop(0)[0])
         if self.axis is None:
-            self._held.append((t, u, c, active))
+            self._held.append((t, u, c, active, calm))
             self._held_n += len(t)
             excess = self._held_n - self._backfill_n
             while excess > 0:  # release the oldest samples as unknown, sample-exactly
-                ht, hu, hc, ha = self._held[0]
-                k = min(excess, len(ht))
-                out.append(self._unknown(ht[:k], ha[:k]))
-                if k == len(ht):
+                seg = self._held[0]
+                k = min(excess, len(seg[0]))
+                out.append(self._unknown(seg[0][:k], seg[3][:k]))
+                if k == len(seg[0]):
                     self._held.pop(0)
                 else:
-                    self._held[0] = (ht[k:], hu[k:], hc[k:], ha[k:])
+                    self._held[0] = tuple(x[k:] for x in seg)
                 self._held_n -= k
                 excess -= k
         else:
-            out.append(self._angles(t, u, c, active))
+            out.append(self._angles(t, u, c, active, calm))
 
     def _release_held(self, out: list[AngleSegment]) -> None:
         """Axis found: release the held samples, measured about it."""
         held, self._held, self._held_n = self._held, [], 0
         self._theta_last = math.nan  # a new reference: no speed across the join
         self._u_last_ang = None
-        for j, (ht, hu, hc, ha) in enumerate(held):
+        for j, seg in enumerate(held):
             if j == 0 and self._reset_pending:
                 # one unknown sample tells the detector to start afresh
                 self._reset_pending = False
-                out.append(self._unknown(ht[:1], ha[:1]))
-                ht, hu, hc, ha = ht[1:], hu[1:], hc[1:], ha[1:]
-            if len(ht):
-                out.append(self._angles(ht, hu, hc, ha))
+                out.append(self._unknown(seg[0][:1], seg[3][:1]))
+                seg = tuple(x[1:] for x in seg)
+            # samples from before the posture settled (walking, sitting down) stay unknown
+            k = int(np.searchsorted(seg[0], self._settle_t))
+            if k:
+                out.append(self._unknown(seg[0][:k], seg[3][:k]))
+                seg = tuple(x[k:] for x in seg)
+            if len(seg[0]):
+                out.append(self._angles(*seg))
 
     def _unknown(self, t, active) -> AngleSegment:  # noqa: ANN001
         k = len(t)
-        return AngleSegment(t, np.full(k, np.nan), np.zeros(k), active)
+        return AngleSegment(t, np.full(k, np.nan), np.zeros(k), active, np.zeros(k, dtype=bool))
 
-    def _angles(self, t, u, c, active) -> AngleSegment:  # noqa: ANN001
+    def _angles(self, t, u, c, active, calm) -> AngleSegment:  # noqa: ANN001
         a = self.axis
         if self._ref is None:
             r = u[0] - (u[0] @ a) * a
@@ -321,7 +387,7 @@ class RollEstimator:
             rate = np.diff(th_all) / self.dt
             self._theta_last = float(theta_acc[-1])
             theta = np.where(active, np.nan, theta_acc)
-            return AngleSegment(t, theta, np.where(active, 0.0, rate), active)
+            return AngleSegment(t, theta, np.where(active, 0.0, rate), active, calm)
         if self.has_gyro:
             rate = _dot3(c, a)
             al = self._alpha
@@ -337,7 +403,7 @@ class RollEstimator:
         self._theta_last = float(theta[-1])
         theta = np.where(active, np.nan, theta)
         rate = np.where(active, 0.0, rate)
-        return AngleSegment(t, theta, rate, active)
+        return AngleSegment(t, theta, rate, active, calm)
 
     def _end_epoch(self, out: list[AngleSegment]) -> None:
         ep = self._ep
@@ -361,9 +427,14 @@ class RollEstimator:
         # walking detection (state changes only here, at epoch ends)
         t_end = float(self._last_t)
         w0 = t_end - s.walk_window_s
-        self._rev_t = [x for x in self._rev_t if x > w0]
-        if len(self._rev_t) >= s.walk_reversals:
-            self._walking_until = t_end + 1.0
+        self._imp_t = [x for x in self._imp_t if x > w0]
+        if len(self._imp_t) >= s.walk_impacts:  # periodic impacts: walking (axis-free)
+            self._walking_until = t_end + s.walk_hold_s
+        unsettled, self._unsettle = self._unsettle, False
+        if unsettled and self.axis is None:
+            # impacts, walking or shaking before the axis is known: not lying quietly;
+            # the axis is learned only from what follows
+            self._settle(t_end)
         Sf6 = self._zi_Sf[0] / self._lam_f
         Sf = _sym(Sf6)
         self._fast_axis = _power_step(Sf, self._fast_axis)
@@ -378,14 +449,23 @@ class RollEstimator:
             return
         # still? -> learn gyro bias
         turn_dps = math.degrees(math.acos(min(1.0, float(u[0] @ u[-1])))) / (len(u) * self.dt)
-        if graw is not None and turn_dps < s.still_dps:
+        if (
+            graw is not None
+            and turn_dps < s.still_dps
+            and math.sqrt(float(graw.var(axis=0).sum())) < s.still_gyro_std_dps
+        ):
             self.bias_dps = self.bias_dps + self._epoch_beta * (graw.mean(axis=0) - self.bias_dps)
         S6 = self._zi_S[0] / self._lam  # filter state holds lam * S_last
         trace_f = Sf6[0] + Sf6[1] + Sf6[2]
         if self.axis is None:
-            if trace_f >= s.axis_min_evidence_dps2:
+            if trace_f >= s.axis_min_evidence_dps2 and t_end - self._settle_t >= s.axis_quiet_s:
                 w, v = np.linalg.eigh(np.array(Sf))
                 ax = v[:, 2]
+                verdict = self._sweep_verdict(ax)
+                if verdict != "back_and_forth":
+                    if verdict == "one_way" and turn_dps < s.still_dps:
+                        self._settle(t_end)  # a posture change ended in a new pose
+                    return
                 self.axis = -ax if float(ax @ self._thigh) > 0 else ax
                 self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
                 self._ref = None
@@ -452,6 +532,40 @@ class RollEstimator:
             self.axis = _power_step(_sym(S6), a)
         self._theta_before_epoch = self._theta_last
 
+    def _settle(self, t_s: float) -> None:
+        """Forget the axis evidence gathered so far; only what follows ``t_s`` counts."""
+        self._settle_t = t_s
+        self._zi_S = self._zi_S * 0.0
+        self._zi_Sf = self._zi_Sf * 0.0
+
+    def _sweep_verdict(self, ax: np.ndarray) -> str:
+        """How gravity turned about candidate axis ``ax`` since the posture settled:
+        ``"back_and_forth"`` (out by ``axis_min_sweep_deg`` and back by
+        ``axis_return_fraction`` of it: rolling), ``"one_way"`` (out by more than
+        ``posture_change_deg`` and not back: sitting down or lying back) or ``"small"``
+        (not decided yet)."""
+        s = self.s
+        us = [seg[1][seg[0] >= self._settle_t] for seg in self._held]
+        u = np.concatenate(us) if us else np.zeros((0, 3))
+        if len(u) < 2:
+            return "small"
+        r = u[0] - (u[0] @ ax) * ax
+        nr = float(np.linalg.norm(r))
+        if nr < 1e-6:
+            return "small"
+        r = r / nr
+        b = _cross3(ax, r)
+        phi = np.degrees(np.unwrap(np.arctan2(_dot3(u, b), _dot3(u, r))))
+        i = int(np.argmax(np.abs(phi)))
+        sweep = abs(float(phi[i]))
+        if sweep < s.axis_min_sweep_deg:
+            return "small"
+        back = abs(float(phi[-1] - phi[i]))
+        if back >= s.axis_return_fraction * sweep:
+            return "back_and_forth"
+        return "one_way" if sweep >= s.posture_change_deg else "small"
+
+    _prev_impact_t = -math.inf
     _theta_before_epoch = 0.0
     _last_t = 0.0
     _reset_pending = False

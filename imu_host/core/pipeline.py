@@ -29,7 +29,11 @@ class Settings:
 
     orientation: OrientationSettings = field(default_factory=OrientationSettings)
     detector: DetectorSettings = field(default_factory=DetectorSettings)
-    gap_reset_s: float = 0.25  # samples missing for longer than this: no rep spans the gap
+    # timestamps jump by more than this: a gap. The estimator re-seeds its filters from
+    # gravity at the first sample after it (the absolute roll is known again at once) and
+    # the excursion under way is kept, unless the gap is longer than gap_void_s.
+    gap_reset_s: float = 0.25
+    gap_void_s: float = 2.0  # a gap longer than this voids the excursion under way
 
 
 class Pipeline:
@@ -93,7 +97,8 @@ class Pipeline:
         return events
 
     def _gap(self, t0: float, t1: float) -> list[Event]:
-        self._det.gap()
+        self._orient.gap()
+        self._det.gap(t1 - t0, self.settings.gap_void_s)
         return [GapEvent(t1, t0, t1)]
 
     def _run(self, s: Samples) -> list[Event]:

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imu_host.sim.motion import LEFT, RIGHT, MotionBuilder, Prelude
-from imu_host.sim.motion import walk_pause_sit_lie
+from imu_host.sim.motion import LEFT, RIGHT, MotionBuilder, Prelude, walk_pause_sit_lie
 from imu_host.sim.motion import walk_sit_lie as make_prelude
 from imu_host.sim.physics import FINE_DT, SensorSpec, random_rotation, rot_axis
 

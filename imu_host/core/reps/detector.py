@@ -170,13 +170,16 @@ class RepDetector:
             return None
         return float(np.median(self._roms))
 
-    def gap(self) -> None:
-        """Samples were lost: drop the excursion under way (no rep spans a gap). The
-        centre is kept; if the knees are away from centre when data resumes, the
-        excursion under way is not counted either."""
+    def gap(self, gap_s: float = math.inf, void_s: float = 0.0) -> None:
+        """Samples were lost for ``gap_s`` seconds. A short gap (<= ``void_s``) keeps the
+        excursion under way (the angle after it is absolute again). A longer one drops it;
+        if the knees are then away from centre, that excursion is not counted either.
+        The centre is kept; no rest spans a gap."""
+        self._rest.clear()
+        if gap_s <= void_s:
+            return
         self._exc = None
         self._after_gap = True
-        self._rest.clear()
 
     def _reset(self) -> None:
         self._exc = None
