@@ -67,11 +67,12 @@ class OrientationSettings:
     slip_max_dyn_g: float = 0.3  # a slip is only believed while |a| stays near 1 g
     activity_min_s: float = 0.5  # shaking must last this long (one knock is not moving about)
     impact_g: float = 0.35  # |a| off its low-pass by this much: an impact (heel strike, bump)
-    impact_refractory_s: float = 0.25  # impacts closer than this are one impact (ringing)
-    walk_impacts: int = 4  # this many impacts within walk_window_s mean walking
-    walk_window_s: float = 3.0
+    impact_refractory_s: float = 0.3  # impacts closer than this are one impact (ringing)
+    walk_impacts: int = 4  # a chain of this many impacts, each...
+    walk_max_step_s: float = 1.0  # ...at most this long after the previous one, is walking
     walk_hold_s: float = 1.0  # walking lasts at least this long after it is recognised
-    cue_quiet_s: float = 1.0  # no live cue within this long after an impact
+    cue_quiet_s: float = 1.0  # no live cue within this long after an impact...
+    cue_lag_s: float = 0.3  # ...ignoring the last this long (the drop's own acceleration)
     axis_min_sweep_deg: float = 12.0  # the axis needs a rotation of this much about it...
     axis_return_fraction: float = 0.4  # ...that came back by this fraction (back-and-forth)
     axis_quiet_s: float = 2.0  # no impact for this long before an axis is accepted
@@ -173,8 +174,10 @@ class RollEstimator:
         self._lamn_f = self._lam_f**self.epoch_n
         self._zi_Sf = np.zeros((1, 6))  # recent-motion scatter
         self._fast_axis = np.array([1.0, 0.0, 0.0])
-        self._imp_t: list[float] = []  # recent impact times, s
+        self._imp_chain = 0  # impacts in a row, each within walk_max_step_s of the last
         self._last_impact_t = -math.inf
+        self._imp_start = -math.inf  # start of the latest impact
+        self._hits = np.zeros(0)  # times of recent impact samples, s
         self._shake_run = 0  # samples of shaking in a row
         self._act_min_n = max(1, int(round(s.activity_min_s * self.odr_hz)))
         self._settle_t = -math.inf  # axis evidence counts only from this time on
@@ -206,6 +209,8 @@ class RollEstimator:
         n = len(t_s)
         if n == 0:
             return out
+        if self._settle_t == -math.inf:
+            self._settle_t = float(t_s[0])  # no history yet: quiet is counted from here
         pre = self._prefilter(accel_g, gyro_dps)
         i = 0
         while i < n:
@@ -294,13 +299,21 @@ class RollEstimator:
         last = self._last_impact_t
         for i in np.nonzero(hit)[0]:
             ti = float(t[i])
-            if ti - last >= s.impact_refractory_s:
-                self._imp_t.append(ti)
+            if ti - self._imp_start >= s.impact_refractory_s:
+                # a new impact (ringing and long bumps split); steps come in a chain
+                steady = ti - self._imp_start <= s.walk_max_step_s
+                self._imp_chain = self._imp_chain + 1 if steady else 1
+                self._imp_start = ti
             last = ti
             self._unsettle = True
-        since = np.maximum(np.maximum.accumulate(np.where(hit, t, -math.inf)), self._last_impact_t)
         self._last_impact_t = last
-        return (t - since > s.cue_quiet_s) & (t > self._walking_until)
+        # calm: no impact in the cue_quiet_s before (t - cue_lag_s); the lag lets a fast
+        # drop's own acceleration (it starts the excursion) not silence its cue
+        hits = np.concatenate([[-math.inf], self._hits, t[hit]])
+        tl = t - s.cue_lag_s
+        prev = hits[np.searchsorted(hits, tl, side="right") - 1]
+        self._hits = hits[hits > float(t[-1]) - s.cue_lag_s - s.cue_quiet_s - 1.0]
+        return (tl - prev > s.cue_quiet_s) & (t > self._walking_until)
 
     def _segment(self, t, u, ev, shaking, dyn, out: list[AngleSegment]) -> None:  # noqa: ANN001
         active = shaking | (t <= self._walking_until)
@@ -426,10 +439,8 @@ class RollEstimator:
         any_active = bool(act.any())
         # walking detection (state changes only here, at epoch ends)
         t_end = float(self._last_t)
-        w0 = t_end - s.walk_window_s
-        self._imp_t = [x for x in self._imp_t if x > w0]
-        if len(self._imp_t) >= s.walk_impacts:  # periodic impacts: walking (axis-free)
-            self._walking_until = t_end + s.walk_hold_s
+        if self._imp_chain >= s.walk_impacts and t_end - self._imp_start <= s.walk_max_step_s:
+            self._walking_until = t_end + s.walk_hold_s  # steady impacts: walking (axis-free)
         unsettled, self._unsettle = self._unsettle, False
         if unsettled and self.axis is None:
             # impacts, walking or shaking before the axis is known: not lying quietly;

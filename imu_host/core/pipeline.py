@@ -105,7 +105,7 @@ class Pipeline:
         g = s.gyro_dps if self.has_gyro else None
         events: list[Event] = []
         for seg in self._orient.process(s.t_s, s.accel_g, g):
-            events += self._det.feed(seg.t_s, seg.theta_deg, seg.rate_dps)
+            events += self._det.feed(seg.t_s, seg.theta_deg, seg.rate_dps, seg.calm)
             c = self._det.centre
             last = float(seg.theta_deg[-1])
             self.angle_deg = last - c if c is not None and not math.isnan(last) else math.nan

@@ -42,6 +42,9 @@ from imu_host.core.events import (
     Rep,
     RepEvent,
 )
+from imu_host.core.reps import rules
+
+PARTIAL_MIN_HISTORY = 3  # reps on a side before "partial" can be judged on that side
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class DetectorSettings:
     fast_drop_dps: float = 100.0  # peak descent speed that flags a momentum-driven drop
     fast_return_dps: float = 100.0  # peak return speed that flags a yanked return
     bounce_deg: float = 4.0  # size of the back-and-out-again that flags a bounce
+    rebound_s: float = 1.0  # after a fast drop's speed, this long is its rebound (no bounce)
     partial_fraction: float = 0.6  # range below this x side median flags "partial"
     rest_s: float = 0.8  # stillness this long at centre re-learns the centre
     partway_rest_weight: float = 1.0  # a rest after coming back past halfway: the new centre
@@ -67,7 +71,7 @@ class DetectorSettings:
 
 class _Excursion:
     __slots__ = ("sign", "start_s", "t", "depth", "rate", "peak", "peak_t", "cued",
-                 "min_after", "min_after_t", "bounced", "bmax", "bmin", "start_depth")  # fmt: skip
+                 "min_after", "min_after_t", "bounced", "bmax", "bmin", "start_depth", "calm", "fast", "fast_t")  # fmt: skip
 
     def __init__(self, sign: int, start_s: float) -> None:
         self.sign = sign
@@ -84,6 +88,9 @@ class _Excursion:
         self.bmax = -math.inf  # running max used for bounce detection
         self.bmin = math.inf
         self.start_depth = 0.0  # depth already reached when the recording began
+        self.calm = True  # began with no impact or walking just before (live cues allowed)
+        self.fast = False  # the descent reached the fast-drop speed (at fast_t, s)
+        self.fast_t = math.nan
 
 
 class RepDetector:
@@ -122,27 +129,41 @@ class RepDetector:
 
     # ------------------------------------------------------------------ public
 
-    def feed(self, t_s: np.ndarray, theta_deg: np.ndarray, rate_dps: np.ndarray) -> list[Event]:
-        """Feed angle samples (nan = unknown); returns the events they complete."""
+    def feed(
+        self,
+        t_s: np.ndarray,
+        theta_deg: np.ndarray,
+        rate_dps: np.ndarray,
+        calm: np.ndarray | None = None,
+    ) -> list[Event]:
+        """Feed angle samples (nan = unknown); returns the events they complete.
+
+        ``calm`` (bool per sample, default all true): no impact or walking lately; a live
+        fast-drop cue is only given in a calm block (the rep's flag is decided anyway)."""
         self._events = []
+        if calm is None:
+            calm = np.ones(len(t_s), dtype=bool)
         self._pend_t.append(t_s)
-        self._pend.append((theta_deg, rate_dps))
+        self._pend.append((theta_deg, rate_dps, calm))
         self._pend_n += len(t_s)
         if self._pend_n >= self.k:
             t = np.concatenate(self._pend_t)
             th = np.concatenate([p[0] for p in self._pend])
             ra = np.concatenate([p[1] for p in self._pend])
+            ca = np.concatenate([p[2] for p in self._pend])
             nb = len(t) // self.k
             m = nb * self.k
             rest = len(t) - m
             self._pend_t = [t[m:]] if rest else []
-            self._pend = [(th[m:], ra[m:])] if rest else []
+            self._pend = [(th[m:], ra[m:], ca[m:])] if rest else []
             self._pend_n = rest
             t = t[:m].reshape(nb, self.k)
             th = th[:m].reshape(nb, self.k)
             ra = ra[:m].reshape(nb, self.k)
+            calm_b = ca[:m].reshape(nb, self.k).all(axis=1)
             bad = np.isnan(th).any(axis=1)
             for j in range(nb):
+                self._calm = bool(calm_b[j])
                 self._block(t[j], th[j], ra[j], bool(bad[j]))
         return self._events
 
@@ -329,12 +350,17 @@ class RepDetector:
         if depth[lo] < e.min_after and t[lo] >= e.peak_t:
             e.min_after = float(depth[lo])
             e.min_after_t = float(t[lo])
-        # live fast-drop cue while still falling
-        if not e.cued and e.min_after > e.peak - s.bounce_deg:
+        # live fast-drop cue while still falling (not right after an impact or walking)
+        if not e.fast and e.min_after > e.peak - s.bounce_deg:
             v = float((sg * ra).max())
-            if v >= s.fast_drop_dps:
-                e.cued = True
-                self._events.append(FlagEvent(t_end, FAST_DROP, self._side(sg), v))
+            if rules.is_fast_drop(v, s.fast_drop_dps):
+                e.fast = True
+                e.fast_t = t_end
+                if e.calm:
+                    e.cued = True
+                    self._events.append(FlagEvent(t_end, FAST_DROP, self._side(sg), v))
+        if e.fast and rules.in_rebound(t_end - e.fast_t, s.rebound_s):
+            e.bmax, e.bmin = -math.inf, math.inf  # a fast drop's rebound is not a bounce
         # bounce: back by bounce_deg from a max near the peak, then out again by as much
         self._bounce_track(e, depth, t_end)
         # end of the excursion?
@@ -365,6 +391,7 @@ class RepDetector:
         self._prev_d, self._prev_t = d_end, t_end
 
     _after_gap = False
+    _calm = True  # the block being processed is calm (see feed)
 
     def _keep_pre(self, t: np.ndarray, ra: np.ndarray) -> None:
         """Remember the last second of blocks at centre (a drop can start inside the band)."""
@@ -372,6 +399,7 @@ class RepDetector:
 
     def _pre_rate(self, e: _Excursion, t=None, ra=None, d=None) -> None:  # noqa: ANN001
         """Seed a new excursion with the samples since its start that it has not seen."""
+        e.calm = self._calm
         if t is not None:
             m = t >= e.start_s
             if m.any():
@@ -456,15 +484,15 @@ class RepDetector:
         peak_desc = float(desc.max()) if len(desc) else 0.0
         peak_ret = float(ret.max()) if len(ret) else 0.0
         flags = []
-        if peak_desc >= s.fast_drop_dps:
+        if rules.is_fast_drop(peak_desc, s.fast_drop_dps):
             flags.append(FAST_DROP)
         if e.bounced:
             flags.append(BOUNCE)
-        if peak_ret >= s.fast_return_dps:
+        if rules.is_fast_return(peak_ret, s.fast_return_dps):
             flags.append(FAST_RETURN)
             self._events.append(FlagEvent(end_s, FAST_RETURN, self._side(e.sign), peak_ret))
         side_roms = self._side_roms[e.sign]
-        if len(side_roms) >= 3 and peak < s.partial_fraction * float(np.median(side_roms)):
+        if rules.is_partial(peak, side_roms, s.partial_fraction, PARTIAL_MIN_HISTORY):
             flags.append(PARTIAL)
         if FAST_DROP in flags and not e.cued:
             self._events.append(FlagEvent(arrive, FAST_DROP, self._side(e.sign), peak_desc))
