@@ -262,6 +262,9 @@ class RollEstimator:
     def _sustained(self, x: np.ndarray) -> np.ndarray:
         """True where ``x`` has been true for ``activity_min_s`` in a row (carried)."""
         n = len(x)
+        if not x.any():
+            self._shake_run = 0
+            return x
         idx = np.arange(1, n + 1)
         last_false = np.maximum.accumulate(np.where(~x, idx, 0))
         run = idx - last_false + np.where(last_false == 0, self._shake_run, 0)
@@ -286,10 +289,26 @@ class RollEstimator:
         prev = self._gyr_tail if self._gyr_tail is not None else np.repeat(gyro[:1], 2 * h, axis=0)
         x = np.vstack([prev, gyro])
         self._gyr_tail = x[-2 * h :].copy()
-        win = np.lib.stride_tricks.sliding_window_view(x, 2 * h + 1, axis=0)  # (n, 3, w)
+        n = len(gyro)
+        mid = x[h : h + n]
+        if n <= 2 * h:  # few samples: the window range directly
+            win = np.lib.stride_tricks.sliding_window_view(x, 2 * h + 1, axis=0)
+            wide = (win.max(axis=2) - win.min(axis=2) > self.s.gyro_spike_dps).any(axis=1)
+        else:
+            hi = x[:n].copy()
+            lo = hi.copy()
+            for k in range(1, 2 * h + 1):  # window range; the median only where it is wide
+                np.maximum(hi, x[k : k + n], out=hi)
+                np.minimum(lo, x[k : k + n], out=lo)
+            wide = (hi - lo > self.s.gyro_spike_dps).any(axis=1)
+        rows = np.nonzero(wide)[0]
+        if not len(rows):
+            return mid
+        out = mid.copy()
+        win = np.stack([x[rows + k] for k in range(2 * h + 1)], axis=2)  # (m, 3, w)
         med = np.median(win, axis=2)
-        mid = x[h : h + len(gyro)]
-        return np.where(np.abs(mid - med) > self.s.gyro_spike_dps, med, mid)
+        out[rows] = np.where(np.abs(mid[rows] - med) > self.s.gyro_spike_dps, med, mid[rows])
+        return out
 
     def _impacts(self, t: np.ndarray, dyn: np.ndarray) -> np.ndarray:
         """Record impacts (|a| off its low-pass by ``impact_g``, g); returns ``calm``:
@@ -309,6 +328,8 @@ class RollEstimator:
         self._last_impact_t = last
         # calm: no impact in the cue_quiet_s before (t - cue_lag_s); the lag lets a fast
         # drop's own acceleration (it starts the excursion) not silence its cue
+        if not len(self._hits) and not hit.any():
+            return t > self._walking_until
         hits = np.concatenate([[-math.inf], self._hits, t[hit]])
         tl = t - s.cue_lag_s
         prev = hits[np.searchsorted(hits, tl, side="right") - 1]
