@@ -53,6 +53,7 @@ class OrientationSettings:
 
     accel_cutoff_hz: float = 1.5  # gravity low-pass; knee rolls live below ~1 Hz
     gyro_cutoff_hz: float = 8.0  # light smoothing of the gyro
+    accel_hold_g: float = 0.15  # accel only: |a| this far off 1 g is not gravity (held)
     gyro_spike_dps: float = 100.0  # gyro this far off its local median is a knock...
     gyro_spike_samples: int = 3  # ...if it lasts at most this many samples
     gravity_rate_cutoff_hz: float = 1.0  # smoothing of gravity's turn rate (no-gyro evidence)
@@ -163,6 +164,7 @@ class RollEstimator:
         self._backfill_n = int(round(s.backfill_s * self.odr_hz))
         self._epoch_beta = 1.0 - math.exp(-s.epoch_s / s.bias_time_constant_s)
         self._acc_tail: np.ndarray | None = None
+        self._last_good_acc: np.ndarray | None = None  # accel-only hold (see _hold_gravity)
         self._gyr_tail: np.ndarray | None = None
         self._gyro_half = max(1, int(s.gyro_spike_samples))
         self._zi_S = np.zeros((1, 6))
@@ -230,6 +232,7 @@ class RollEstimator:
         for f in (self._f_acc, self._f_mag, self._f_gyr, self._f_ev):
             f.restart()
         self._acc_tail = None
+        self._last_good_acc = None
         self._gyr_tail = None
         self._u_prev = None
         self._u_last_ang = None
@@ -238,11 +241,11 @@ class RollEstimator:
     def _prefilter(self, acc: np.ndarray, gyro: np.ndarray | None) -> tuple[np.ndarray, ...]:
         """Per-sample work that needs no epoch state, done once for the whole block."""
         acc = self._despike(acc)
-        g = self._f_acc(acc)
+        mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
+        g = self._f_acc(acc if self.has_gyro else self._hold_gravity(acc, mag))
         norm = np.sqrt(np.einsum("ij,ij->i", g, g))
         u = g / np.maximum(norm, 1e-6)[:, None]
         # dynamic acceleration: |a| against its low-pass (rotation alone leaves |a| at ~1 g)
-        mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
         dyn = mag - self._f_mag(mag)
         dyn = np.minimum(np.abs(dyn), 2.0)  # one knock must not look like shaking
         act_ms = self._f_act(dyn * dyn)
@@ -270,6 +273,23 @@ class RollEstimator:
         run = idx - last_false + np.where(last_false == 0, self._shake_run, 0)
         self._shake_run = int(run[-1])
         return run >= self._act_min_n
+
+    def _hold_gravity(self, acc: np.ndarray, mag: np.ndarray) -> np.ndarray:
+        """Accelerometer only: where |a| is more than ``accel_hold_g`` (g) off 1 g the
+        reading is not gravity (a drop's centripetal pull, its abrupt stop): hold the last
+        reading that was, so the angle does not swing with the impact."""
+        bad = np.abs(mag - 1.0) > self.s.accel_hold_g
+        if not bad.any():
+            self._last_good_acc = acc[-1].copy()
+            return acc
+        n = len(acc)
+        idx = np.where(~bad, np.arange(n), -1)
+        last = np.maximum.accumulate(idx)
+        prev = self._last_good_acc if self._last_good_acc is not None else acc[0]
+        ext = np.vstack([prev[None, :], acc])
+        out = ext[last + 1]
+        self._last_good_acc = out[-1].copy()
+        return out
 
     def _despike(self, acc: np.ndarray) -> np.ndarray:
         """Median of 3 per axis (removes single-sample knocks); one sample of delay."""
