@@ -481,6 +481,8 @@ class RepDetector:
         arrive, leave = float(t[i_arr]), float(t[i_leave])
         desc = rate[: i_arr + 1]
         ret = -rate[i_leave:]
+        if e.fast:  # the settling after a fast drop's stop is its rebound, not a return
+            ret = ret[t[i_leave:] >= e.fast_t + s.rebound_s]
         peak_desc = float(desc.max()) if len(desc) else 0.0
         peak_ret = float(ret.max()) if len(ret) else 0.0
         flags = []
