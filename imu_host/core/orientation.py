@@ -87,6 +87,19 @@ class OrientationSettings:
     thigh_axis: str = "+x"  # sensor axis pointing along the thigh toward the knee
 
 
+@dataclass(frozen=True)
+class EstimatorFlags:
+    """What the estimator believes right now (see ``RollEstimator.flags``)."""
+
+    axis_known: bool  # a roll axis is accepted: angles are being output
+    walking: bool  # steady impacts (steps) lately
+    active: bool  # moving about (walking or sustained shaking): angles unknown
+    posture_changed: bool  # axis unknown and evidence restarted after walking/getting down
+    impact_recent: bool  # an impact within cue_quiet_s (live cues held back)
+    bias_dps: tuple[float, float, float]  # gyro bias being subtracted, deg/s
+    axis_resets: int  # times the axis was dropped for a different movement
+
+
 @dataclass
 class AngleSegment:
     """Orientation output for consecutive samples (arrays of equal length)."""
@@ -213,6 +226,7 @@ class RollEstimator:
             return out
         if self._settle_t == -math.inf:
             self._settle_t = float(t_s[0])  # no history yet: quiet is counted from here
+            self._t_first = self._settle_t
         pre = self._prefilter(accel_g, gyro_dps)
         i = 0
         while i < n:
@@ -460,12 +474,36 @@ class RollEstimator:
         return AngleSegment(t, theta, rate, active, calm)
 
     def _end_epoch(self, out: list[AngleSegment]) -> None:
+        """The slow update, once per epoch, as a list of named steps (state changes only
+        here, at fixed sample counts, so any chunking gives the same result)."""
         ep = self._ep
         c = np.concatenate(ep["c"])
         u = np.concatenate(ep["u"])
         act = np.concatenate(ep["act"])
-        # rotation evidence: exponentially weighted scatter of c (an epoch always has the
-        # same length, so fixed weights give the same result however it arrived)
+        graw = np.concatenate(ep["graw"]) if ep["graw"] else None
+        dyn_max = float(np.concatenate(ep["dyn"]).max())
+        self._ep = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
+        t_end = float(self._last_t)
+        self._accumulate_evidence(c, act)
+        self._detect_walking(t_end)
+        self._gate_posture(t_end)
+        if self._forget_if_moving(bool(act.any())):
+            return
+        turn_dps = self._learn_bias(u, graw)
+        if self.axis is None:
+            self._acquire_axis(turn_dps, t_end, out)
+            return
+        if self._check_axis_change(u):
+            return
+        self._follow_axis(c, u, dyn_max)
+
+    # ------------------------------------------------------------ epoch steps
+
+    def _accumulate_evidence(self, c: np.ndarray, act: np.ndarray) -> None:
+        """Rotation evidence, deg^2/s^2: exponentially weighted scatter of ``c`` over the
+        samples not moving about (slow memory ``axis_time_constant_s`` and fast memory
+        ``fast_time_constant_s``); an epoch always has the same length, so fixed weights
+        give the same result however the samples arrived."""
         cw = c * (~act)[:, None]
         outer = np.column_stack([
             cw[:, 0] * c[:, 0], cw[:, 1] * c[:, 1], cw[:, 2] * c[:, 2],
@@ -473,33 +511,42 @@ class RollEstimator:
         ])  # fmt: skip
         self._zi_S = self._lamn * self._zi_S + self._lam * (outer * self._wS).sum(axis=0)
         self._zi_Sf = self._lamn_f * self._zi_Sf + self._lam_f * (outer * self._wSf).sum(axis=0)
-        graw = np.concatenate(ep["graw"]) if ep["graw"] else None
-        dyn_max = float(np.concatenate(ep["dyn"]).max())
-        self._ep = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
+        self._Sf6 = self._zi_Sf[0] / self._lam_f
+        self._fast_axis = _power_step(_sym(self._Sf6), self._fast_axis)
+
+    def _detect_walking(self, t_end: float) -> None:
+        """Walking (axis-free): a chain of ``walk_impacts`` impacts, each within
+        ``walk_max_step_s`` s of the last; it then lasts at least ``walk_hold_s`` s."""
         s = self.s
-        any_active = bool(act.any())
-        # walking detection (state changes only here, at epoch ends)
-        t_end = float(self._last_t)
         if self._imp_chain >= s.walk_impacts and t_end - self._imp_start <= s.walk_max_step_s:
-            self._walking_until = t_end + s.walk_hold_s  # steady impacts: walking (axis-free)
+            self._walking_until = t_end + s.walk_hold_s
+
+    def _gate_posture(self, t_end: float) -> None:
+        """Impacts, walking or shaking while the axis is unknown: not lying quietly; the
+        axis is learned only from what follows (``posture_changed`` flag)."""
         unsettled, self._unsettle = self._unsettle, False
         if unsettled and self.axis is None:
-            # impacts, walking or shaking before the axis is known: not lying quietly;
-            # the axis is learned only from what follows
             self._settle(t_end)
-        Sf6 = self._zi_Sf[0] / self._lam_f
-        Sf = _sym(Sf6)
-        self._fast_axis = _power_step(Sf, self._fast_axis)
-        if any_active:
-            # moving about: forget the axis so lying down again starts fresh
-            if self.axis is not None:
-                self.axis = None
-                self._ref = None
-                self._comp_ready = False
-                self._theta_last = math.nan
-            self._zi_S = self._zi_S * 0.0
-            return
-        # still? -> learn gyro bias
+
+    def _forget_if_moving(self, any_active: bool) -> bool:
+        """Sustained moving about (shaking >= ``activity_min_s`` s, or walking): forget the
+        axis so lying down again starts fresh. Returns True if the epoch ends here."""
+        if not any_active:
+            return False
+        if self.axis is not None:
+            self.axis = None
+            self._ref = None
+            self._comp_ready = False
+            self._theta_last = math.nan
+        self._zi_S = self._zi_S * 0.0
+        return True
+
+    def _learn_bias(self, u: np.ndarray, graw: np.ndarray | None) -> float:
+        """Gyro bias, deg/s, learned only in genuine stillness: gravity turning slower than
+        ``still_dps`` over the epoch and the gyro varying less than
+        ``still_gyro_std_dps`` (gait, which returns to the same pose once per stride, is
+        not still). Returns gravity's turn rate over the epoch, deg/s."""
+        s = self.s
         turn_dps = math.degrees(math.acos(min(1.0, float(u[0] @ u[-1])))) / (len(u) * self.dt)
         if (
             graw is not None
@@ -507,61 +554,89 @@ class RollEstimator:
             and math.sqrt(float(graw.var(axis=0).sum())) < s.still_gyro_std_dps
         ):
             self.bias_dps = self.bias_dps + self._epoch_beta * (graw.mean(axis=0) - self.bias_dps)
-        S6 = self._zi_S[0] / self._lam  # filter state holds lam * S_last
-        trace_f = Sf6[0] + Sf6[1] + Sf6[2]
-        if self.axis is None:
-            if trace_f >= s.axis_min_evidence_dps2 and t_end - self._settle_t >= s.axis_quiet_s:
-                w, v = np.linalg.eigh(np.array(Sf))
-                ax = v[:, 2]
-                verdict = self._sweep_verdict(ax)
-                if verdict != "back_and_forth":
-                    if verdict == "one_way" and turn_dps < s.still_dps:
-                        self._settle(t_end)  # a posture change ended in a new pose
-                    return
-                self.axis = -ax if float(ax @ self._thigh) > 0 else ax
-                self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
-                self._ref = None
-                self._release_held(out)
+        return turn_dps
+
+    def _acquire_axis(self, turn_dps: float, t_end: float, out: list[AngleSegment]) -> None:
+        """Accept a roll axis: enough recent rotation (``axis_min_evidence_dps2``), no
+        impact for ``axis_quiet_s`` s, and gravity turned back and forth about it; a
+        one-way turn beyond ``posture_change_deg`` that ends still is a posture change
+        (evidence forgotten). On acceptance the held-back samples are released."""
+        s = self.s
+        Sf6 = self._Sf6
+        if Sf6[0] + Sf6[1] + Sf6[2] < s.axis_min_evidence_dps2:
             return
+        if t_end - self._settle_t < s.axis_quiet_s:
+            return
+        _w, v = np.linalg.eigh(np.array(_sym(Sf6)))
+        ax = v[:, 2]
+        verdict = self._sweep_verdict(ax)
+        if verdict != "back_and_forth":
+            if verdict == "one_way" and turn_dps < s.still_dps:
+                self._settle(t_end)  # a posture change ended in a new pose
+            return
+        self.axis = -ax if float(ax @ self._thigh) > 0 else ax
+        self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
+        self._ref = None
+        self._release_held(out)
+
+    def _check_axis_change(self, u: np.ndarray) -> bool:
+        """The recent motion turns about another axis for ``axis_change_s`` s: within
+        60 deg of the old axis the sensor turned (re-reference, angle continuous); else a
+        different movement (learn afresh, re-analyse the last ``rewind_s`` s). Returns
+        True if the epoch ends here."""
+        s = self.s
         a = self.axis
-        # the recent motion turns about another axis: posture change or re-mount
-        if trace_f >= 1.5 * s.axis_min_evidence_dps2:
-            along = sum(a[i] * sum(Sf[i][j] * a[j] for j in range(3)) for i in range(3))
-            self._off_epochs = self._off_epochs + 1 if along < 0.5 * trace_f else 0
-            if self._off_epochs >= self._change_epochs:
-                self._off_epochs = 0
-                w, v = np.linalg.eigh(np.array(Sf))
-                n = v[:, 2]
-                cosang = float(n @ a)
-                if abs(cosang) >= 0.5:  # within 60 deg: same roll, sensor turned
-                    self.axis = n if cosang > 0 else -n
-                    self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
-                    r2 = u[-1] - (u[-1] @ self.axis) * self.axis
-                    self._ref = r2 / max(np.linalg.norm(r2), 1e-9)
-                    self._offset = self._theta_last
-                    self._comp.reset(self._offset)
-                    self._comp_ready = True
-                    self._theta_before_epoch = self._theta_last
-                    return
-                # a different movement altogether: learn the axis afresh
-                self.axis = None
-                self._ref = None
-                self._comp_ready = False
-                self._theta_last = math.nan
-                self._zi_S = self._zi_S * 0.0
-                self._reset_pending = True
-                # re-analyse the last few seconds (the new movement began in them)
-                n_keep = self._rewind_n
-                held, k = [], 0
-                for seg in reversed(self._recent):
-                    if k >= n_keep:
-                        break
-                    take = min(len(seg[0]), n_keep - k)
-                    held.insert(0, tuple(x[-take:] for x in seg))
-                    k += take
-                self._held, self._held_n = held, k
-                return
-        # slip / re-mount: rotation off the roll axis within this epoch
+        assert a is not None
+        Sf6 = self._Sf6
+        Sf = _sym(Sf6)
+        trace_f = Sf6[0] + Sf6[1] + Sf6[2]
+        if trace_f < 1.5 * s.axis_min_evidence_dps2:
+            return False
+        along = sum(a[i] * sum(Sf[i][j] * a[j] for j in range(3)) for i in range(3))
+        self._off_epochs = self._off_epochs + 1 if along < 0.5 * trace_f else 0
+        if self._off_epochs < self._change_epochs:
+            return False
+        self._off_epochs = 0
+        _w, v = np.linalg.eigh(np.array(Sf))
+        n = v[:, 2]
+        cosang = float(n @ a)
+        if abs(cosang) >= 0.5:  # within 60 deg: same roll, sensor turned
+            self.axis = n if cosang > 0 else -n
+            self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
+            r2 = u[-1] - (u[-1] @ self.axis) * self.axis
+            self._ref = r2 / max(np.linalg.norm(r2), 1e-9)
+            self._offset = self._theta_last
+            self._comp.reset(self._offset)
+            self._comp_ready = True
+            self._theta_before_epoch = self._theta_last
+            return True
+        # a different movement altogether: learn the axis afresh
+        self.axis = None
+        self._ref = None
+        self._comp_ready = False
+        self._theta_last = math.nan
+        self._zi_S = self._zi_S * 0.0
+        self._reset_pending = True
+        self._axis_resets += 1
+        # re-analyse the last few seconds (the new movement began in them)
+        n_keep = self._rewind_n
+        held, k = [], 0
+        for seg in reversed(self._recent):
+            if k >= n_keep:
+                break
+            take = min(len(seg[0]), n_keep - k)
+            held.insert(0, tuple(x[-take:] for x in seg))
+            k += take
+        self._held, self._held_n = held, k
+        return True
+
+    def _follow_axis(self, c: np.ndarray, u: np.ndarray, dyn_max: float) -> None:
+        """Keep the axis: a strap slip (rotation off the axis by > ``slip_off_axis_deg``
+        within the epoch while |a| stays within ``slip_max_dyn_g`` of 1 g) carries it
+        along and re-references the angle; otherwise one power-iteration step."""
+        s = self.s
+        a = self.axis
+        assert a is not None
         rot = c.sum(axis=0) * self.dt  # integrated rotation vector, deg (small-angle)
         off = rot - (rot @ a) * a
         off_deg = float(np.linalg.norm(off))
@@ -581,8 +656,24 @@ class RollEstimator:
             self._comp_ready = True
             self._theta_last = self._offset
         else:
-            self.axis = _power_step(_sym(S6), a)
+            self.axis = _power_step(_sym(self._zi_S[0] / self._lam), a)
         self._theta_before_epoch = self._theta_last
+
+    # ------------------------------------------------------------ flags
+
+    @property
+    def flags(self) -> EstimatorFlags:
+        """Diagnostic flags, readable at any time (like Fusion's FusionAhrsGetFlags)."""
+        t = float(self._last_t)
+        return EstimatorFlags(
+            axis_known=self.axis is not None,
+            walking=t <= self._walking_until,
+            active=self._shake_run >= self._act_min_n or t <= self._walking_until,
+            posture_changed=self.axis is None and self._settle_t > self._t_first,
+            impact_recent=t - self._last_impact_t <= self.s.cue_quiet_s,
+            bias_dps=tuple(float(x) for x in self.bias_dps),
+            axis_resets=self._axis_resets,
+        )
 
     def _settle(self, t_s: float) -> None:
         """Forget the axis evidence gathered so far; only what follows ``t_s`` counts."""
@@ -617,8 +708,10 @@ class RollEstimator:
             return "back_and_forth"
         return "one_way" if sweep >= s.posture_change_deg else "small"
 
-    _prev_impact_t = -math.inf
     _theta_before_epoch = 0.0
+    _axis_resets = 0
+    _Sf6 = np.zeros(6)
+    _t_first = math.inf
     _last_t = 0.0
     _reset_pending = False
     _off_epochs = 0
