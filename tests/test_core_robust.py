@@ -90,3 +90,44 @@ def test_one_hard_drop_keeps_axis_centre_and_sides():
             sides = [r.side for r in p.reps]
             assert len(sides) == len(sim.truth["reps"]), (rng, seed)
             assert all(a != b for a, b in zip(sides, sides[1:], strict=False)), sides
+
+
+def _estimate_over(sim, extra_bias: np.ndarray, until_s: float):
+    from imu_host.core.orientation import RollEstimator
+
+    s = sim.samples
+    k = s.t_s <= until_s
+    est = RollEstimator(sim.sample_rate_hz, True)
+    est.process(s.t_s[k], s.accel_g[k], s.gyro_dps[k] + extra_bias[None, :])
+    return est
+
+
+def test_bias_learned_only_in_stillness_not_from_gait():
+    """Adding a known constant offset to the gyro must move the learned bias by that
+    offset (within 1 deg/s), measured right after a walk that starts mid-stride."""
+    sim = simulate("mid_walk_start", 1)
+    t_lie = sim.truth["no_rep_segments"][0][1]
+    extra = np.array([4.0, -3.0, 2.5])
+    a = _estimate_over(sim, np.zeros(3), t_lie + 2.0)
+    b = _estimate_over(sim, extra, t_lie + 2.0)
+    diff = np.array(b.flags.bias_dps) - np.array(a.flags.bias_dps)
+    assert np.abs(diff - extra).max() < 1.0, diff
+
+
+def test_flags_while_walking_and_after_lying_down():
+    from imu_host.core.orientation import RollEstimator
+
+    sim = simulate("walk_stand_sit_lie", 2)
+    s = sim.samples
+    walk_end = sim.truth["no_rep_segments"][0][1]
+    est = RollEstimator(sim.sample_rate_hz, True)
+    seen_walking = False
+    step = int(sim.sample_rate_hz)  # one second at a time, as a live stream would
+    for i in range(0, len(s), step):
+        est.process(s.t_s[i : i + step], s.accel_g[i : i + step], s.gyro_dps[i : i + step])
+        f = est.flags
+        if s.t_s[min(i + step, len(s)) - 1] < walk_end - 8.0:
+            assert not f.axis_known  # no roll axis from gait or sitting down
+            seen_walking |= f.walking
+    assert seen_walking
+    assert est.flags.axis_known and not est.flags.walking
