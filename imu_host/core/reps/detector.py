@@ -42,9 +42,20 @@ from imu_host.core.events import (
     Rep,
     RepEvent,
 )
+from imu_host.core.reps import centre as centre_rules
 from imu_host.core.reps import rules
+from imu_host.core.reps.centre import turning_point_centre
 
 PARTIAL_MIN_HISTORY = 3  # reps on a side before "partial" can be judged on that side
+ROM_HISTORY = 6  # recent ranges kept (typical range, per-side medians)
+PRE_BUFFER_S = 1.0  # rate history kept at centre (a drop can start inside the band)
+NO_CENTRE_BUFFER_S = 30.0  # longest stretch buffered while no centre is known
+CALM_RATE_DPS = 5.0  # moving toward a side slower than this counts as calm (rep start)
+HALFWAY = 0.5  # "came back at least halfway" (of the peak depth)
+TURN_FRACTION = 0.25  # out again by this fraction of the peak after halfway: a new excursion
+BOUNCE_NEAR_DEG = 8.0  # a bounce starts within max(this, BOUNCE_NEAR_FRACTION * peak)...
+BOUNCE_NEAR_FRACTION = 0.3  # ...of the peak
+HOLD_FRACTION = 0.1  # within max(hold_tolerance_deg, this * peak) of the peak = holding
 
 
 @dataclass(frozen=True)
@@ -112,12 +123,15 @@ class RepDetector:
         self._pend: list[tuple[np.ndarray, np.ndarray]] = []
         self._pend_n = 0
         self._pre: deque[tuple[np.ndarray, np.ndarray]] = deque(
-            maxlen=max(1, int(round(1.0 / self.s.block_s)))
+            maxlen=max(1, int(round(PRE_BUFFER_S / self.s.block_s)))
         )
         self._rest: deque[float] = deque(maxlen=max(2, int(round(self.s.rest_s / self.s.block_s))))
-        self._peaks = {1: deque(maxlen=3), -1: deque(maxlen=3)}
-        self._roms: deque[float] = deque(maxlen=6)
-        self._side_roms = {1: deque(maxlen=6), -1: deque(maxlen=6)}
+        self._peaks = {
+            1: deque(maxlen=centre_rules.PEAK_HISTORY),
+            -1: deque(maxlen=centre_rules.PEAK_HISTORY),
+        }
+        self._roms: deque[float] = deque(maxlen=ROM_HISTORY)
+        self._side_roms = {1: deque(maxlen=ROM_HISTORY), -1: deque(maxlen=ROM_HISTORY)}
         self._last_calm_t = {1: 0.0, -1: 0.0}  # last time not moving toward each side
         self._prev_d = 0.0
         self._prev_t = 0.0
@@ -173,7 +187,7 @@ class RepDetector:
         e = self._exc
         if e is not None and e.depth:
             last = float(e.depth[-1][-1])
-            if last <= 0.5 * e.peak:
+            if last <= HALFWAY * e.peak:
                 self._complete(float(e.t[-1][-1]))
         self._exc = None
         return self._events
@@ -277,9 +291,9 @@ class RepDetector:
                     self._tp.append(self._tp_ext)
                     self._tp_dir, self._tp_ext = 1, x
             if len(self._tp) >= 3:
-                centre = 0.5 * (self._tp[-1] + self._tp[-2])
+                centre = turning_point_centre(self._tp)
         if centre is None:
-            if len(self._buf) > int(30.0 / self.s.block_s):
+            if len(self._buf) > int(NO_CENTRE_BUFFER_S / self.s.block_s):
                 self._buf.pop(0)
             return
         self.centre = centre
@@ -316,14 +330,14 @@ class RepDetector:
         )
         if e is None:
             calm = self._last_calm_t
-            if ra.max() <= 5.0 or d_end <= 0:
+            if ra.max() <= CALM_RATE_DPS or d_end <= 0:
                 calm[1] = t_end
-            if ra.min() >= -5.0 or d_end >= 0:
+            if ra.min() >= -CALM_RATE_DPS or d_end >= 0:
                 calm[-1] = t_end
             if still:
                 rest = float(np.mean(self._rest))
                 if abs(rest - c) < s.enter_deg:
-                    self.centre = c = c + 0.2 * (rest - c)
+                    self.centre = c = centre_rules.rest_pull(c, rest)
             if abs(d_end) > s.enter_deg:
                 sg = 1 if d_end > 0 else -1
                 start = self._last_calm_t[sg]
@@ -374,8 +388,8 @@ class RepDetector:
             self._complete(t_end)
             self._exc = None
             self._last_calm_t = {1: t_end, -1: t_end}
-        elif e.min_after <= 0.5 * e.peak:
-            turn = max(s.enter_deg, 0.25 * e.peak)
+        elif e.min_after <= HALFWAY * e.peak:
+            turn = max(s.enter_deg, TURN_FRACTION * e.peak)
             if sg * d_end >= e.min_after + turn:  # came back halfway, now out again
                 tm = e.min_after_t
                 self._complete(tm)
@@ -432,7 +446,7 @@ class RepDetector:
         s = self.s
         if e.bounced:
             return
-        near = e.peak - max(8.0, 0.3 * e.peak)
+        near = e.peak - max(BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * e.peak)
         for x in depth:
             x = float(x)
             if x > e.bmax:
@@ -446,7 +460,7 @@ class RepDetector:
                 e.bmax >= near
                 and e.bmax - bmin >= s.bounce_deg
                 and x - bmin >= s.bounce_deg
-                and bmin > 0.5 * e.peak
+                and bmin > HALFWAY * e.peak
             ):
                 e.bounced = True
                 self._events.append(FlagEvent(t_end, BOUNCE, self._side(e.sign), e.bmax - bmin))
@@ -469,13 +483,13 @@ class RepDetector:
             return
         if self.reps and e.start_s < self.reps[-1].end_s - 1e-6:
             return  # re-analysed history overlapping a rep already counted
-        if e.start_depth > 0.5 * peak:
+        if e.start_depth > HALFWAY * peak:
             return  # began mostly outside the recording
         typ = self._typical()
         need = max(s.min_rom_deg, s.min_rom_fraction * typ if typ else 0.0)
         if peak < need:
             return
-        tol = max(s.hold_tolerance_deg, 0.1 * peak)
+        tol = max(s.hold_tolerance_deg, HOLD_FRACTION * peak)
         near = np.nonzero(depth >= peak - tol)[0]
         i_arr, i_leave = int(near[0]), int(near[-1])
         arrive, leave = float(t[i_arr]), float(t[i_leave])
@@ -520,12 +534,5 @@ class RepDetector:
         self._events.append(RepEvent(end_s, rep))
 
     def _clamp_centre(self) -> None:
-        if not self._peaks[1] or not self._peaks[-1]:
-            return
-        hi = float(np.median(self._peaks[1]))
-        lo = float(np.median(self._peaks[-1]))
-        span = hi - lo
-        if span <= 0:
-            return
-        a, b = lo + 0.25 * span, hi - 0.25 * span
-        self.centre = min(max(self.centre, a), b)
+        assert self.centre is not None
+        self.centre = centre_rules.clamp_between_sides(self.centre, self._peaks[1], self._peaks[-1])
