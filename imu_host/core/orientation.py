@@ -232,7 +232,8 @@ class RollEstimator:
         while i < n:
             take = min(n - i, self.epoch_n - self._pos)
             sl = slice(i, i + take)
-            self._segment(t_s[sl], *(x[sl] for x in pre), out)
+            u, ev, shaking, dyn = (x[sl] for x in pre)
+            self._segment(t_s[sl], u, ev, shaking, dyn, out)
             self._pos += take
             i += take
             if self._pos == self.epoch_n:
@@ -264,7 +265,7 @@ class RollEstimator:
         dyn = np.minimum(np.abs(dyn), 2.0)  # one knock must not look like shaking
         act_ms = self._f_act(dyn * dyn)
         shaking = self._sustained(act_ms > self.s.activity_threshold_g**2)
-        if self.has_gyro:
+        if gyro is not None:
             ev = self._f_gyr(self._despike_gyro(gyro))
         else:
             up = u[:1] if self._u_prev is None else self._u_prev[None, :]
@@ -436,6 +437,7 @@ class RollEstimator:
 
     def _angles(self, t, u, c, active, calm) -> AngleSegment:  # noqa: ANN001
         a = self.axis
+        assert a is not None
         if self._ref is None:
             r = u[0] - (u[0] @ a) * a
             self._ref = r / max(np.linalg.norm(r), 1e-9)
@@ -620,7 +622,8 @@ class RollEstimator:
         self._axis_resets += 1
         # re-analyse the last few seconds (the new movement began in them)
         n_keep = self._rewind_n
-        held, k = [], 0
+        held: list[tuple] = []
+        k = 0
         for seg in reversed(self._recent):
             if k >= n_keep:
                 break
@@ -671,7 +674,7 @@ class RollEstimator:
             active=self._shake_run >= self._act_min_n or t <= self._walking_until,
             posture_changed=self.axis is None and self._settle_t > self._t_first,
             impact_recent=t - self._last_impact_t <= self.s.cue_quiet_s,
-            bias_dps=tuple(float(x) for x in self.bias_dps),
+            bias_dps=(float(self.bias_dps[0]), float(self.bias_dps[1]), float(self.bias_dps[2])),
             axis_resets=self._axis_resets,
         )
 

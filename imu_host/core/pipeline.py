@@ -85,7 +85,7 @@ class Pipeline:
             if i > start:
                 events += self._run(samples.slice(start, i))
             if i < n:
-                g0 = float(t[i - 1]) if i > 0 else float(prev)
+                g0 = float(t[i - 1]) if i > 0 or prev is None else float(prev)
                 self.gaps.append((g0, float(t[i])))
                 events += self._gap(g0, float(t[i]))
             start = i

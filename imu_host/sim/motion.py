@@ -299,8 +299,8 @@ def walk_sit_lie(rng: np.random.Generator, psi_lying: float, hip_lying: np.ndarr
         (i_sit - int(0.02 * FINE_HZ), rng.uniform(0.5, 1.2), 12.0, 0.03),
         (i_lie - int(0.15 * FINE_HZ), rng.uniform(0.2, 0.4), 10.0, 0.04),
     ]
-    for at, g, freq, tau in bumps:
-        imp[:, 2] += impulse(n_all, np.array([at]), np.array([g * G_MS2]), freq, tau)
+    for at_i, g, freq, tau in bumps:
+        imp[:, 2] += impulse(n_all, np.array([at_i]), np.array([g * G_MS2]), freq, tau)
     # the hip's x position only matters relative to the lying posture: end exactly there
     hip[:, 0] -= hip[-1, 0] - hip_lying[0]
     hip[:, 1] -= hip[-1, 1] - hip_lying[1]

@@ -120,18 +120,21 @@ class RepDetector:
         self.centre: float | None = None
         self._exc: _Excursion | None = None
         self._pend_t: list[np.ndarray] = []
-        self._pend: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pend: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._pend_n = 0
         self._pre: deque[tuple[np.ndarray, np.ndarray]] = deque(
             maxlen=max(1, int(round(PRE_BUFFER_S / self.s.block_s)))
         )
         self._rest: deque[float] = deque(maxlen=max(2, int(round(self.s.rest_s / self.s.block_s))))
-        self._peaks = {
+        self._peaks: dict[int, deque[float]] = {
             1: deque(maxlen=centre_rules.PEAK_HISTORY),
             -1: deque(maxlen=centre_rules.PEAK_HISTORY),
         }
         self._roms: deque[float] = deque(maxlen=ROM_HISTORY)
-        self._side_roms = {1: deque(maxlen=ROM_HISTORY), -1: deque(maxlen=ROM_HISTORY)}
+        self._side_roms: dict[int, deque[float]] = {
+            1: deque(maxlen=ROM_HISTORY),
+            -1: deque(maxlen=ROM_HISTORY),
+        }
         self._last_calm_t = {1: 0.0, -1: 0.0}  # last time not moving toward each side
         self._prev_d = 0.0
         self._prev_t = 0.0
@@ -158,7 +161,7 @@ class RepDetector:
         if calm is None:
             calm = np.ones(len(t_s), dtype=bool)
         self._pend_t.append(t_s)
-        self._pend.append((theta_deg, rate_dps, calm))
+        self._pend.append((theta_deg, rate_dps, np.asarray(calm, dtype=bool)))
         self._pend_n += len(t_s)
         if self._pend_n >= self.k:
             t = np.concatenate(self._pend_t)
@@ -174,7 +177,7 @@ class RepDetector:
             t = t[:m].reshape(nb, self.k)
             th = th[:m].reshape(nb, self.k)
             ra = ra[:m].reshape(nb, self.k)
-            calm_b = ca[:m].reshape(nb, self.k).all(axis=1)
+            calm_b = np.asarray(ca[:m].reshape(nb, self.k).all(axis=1))
             bad = np.isnan(th).any(axis=1)
             for j in range(nb):
                 self._calm = bool(calm_b[j])
@@ -315,6 +318,7 @@ class RepDetector:
     def _step(self, t: np.ndarray, th: np.ndarray, ra: np.ndarray) -> None:
         s = self.s
         c = self.centre
+        assert c is not None
         d = th - c
         if self.keep_trace and (not self.trace_t or t[0] > self.trace_t[-1][-1]):
             self.trace_t.append(t)
@@ -529,6 +533,7 @@ class RepDetector:
         self.reps.append(rep)
         self._roms.append(peak)
         side_roms.append(peak)
+        assert self.centre is not None
         self._peaks[e.sign].append(self.centre + e.sign * peak)
         self._clamp_centre()
         self._events.append(RepEvent(end_s, rep))
