@@ -50,7 +50,9 @@ class Pipeline:
         self.odr_hz = float(odr_hz)
         self.has_gyro = has_gyro
         self._orient = RollEstimator(odr_hz, has_gyro, self.settings.orientation)
-        self._det = RepDetector(odr_hz, self.settings.detector, keep_trace=keep_trace)
+        self._det = RepDetector(
+            odr_hz, self.settings.detector, keep_trace=keep_trace, has_gyro=has_gyro
+        )
         self.events: list[Event] = []
         self.keep_trace = keep_trace
         self.angle_deg = math.nan  # latest knee angle relative to the learned centre
