@@ -64,6 +64,9 @@ class OrientationSettings:
     activity_window_s: float = 1.0  # averaging of the dynamic acceleration
     fast_time_constant_s: float = 3.0  # memory of the "recent motion" axis (posture changes)
     axis_change_s: float = 2.0  # recent motion off the axis this long: re-learn the axis
+    # ...if it is this strong (mean square, deg^2/s^2): sitting up or a re-strap is far
+    # above it, the 0.5-4 Hz out-of-plane wobble of a slow return below it
+    axis_change_evidence_dps2: float = 300.0
     rewind_s: float = 8.0  # after such a change, re-analyse this much history
     slip_max_dyn_g: float = 0.3  # a slip is only believed while |a| stays near 1 g
     activity_min_s: float = 0.5  # shaking must last this long (one knock is not moving about)
@@ -592,7 +595,7 @@ class RollEstimator:
         Sf6 = self._Sf6
         Sf = _sym(Sf6)
         trace_f = Sf6[0] + Sf6[1] + Sf6[2]
-        if trace_f < 1.5 * s.axis_min_evidence_dps2:
+        if trace_f < s.axis_change_evidence_dps2:
             return False
         along = sum(a[i] * sum(Sf[i][j] * a[j] for j in range(3)) for i in range(3))
         self._off_epochs = self._off_epochs + 1 if along < 0.5 * trace_f else 0
