@@ -85,6 +85,8 @@ class OrientationSettings:
     slip_off_axis_deg: float = 12.0  # off-axis rotation within one epoch that signals a slip
     still_dps: float = 3.0  # gravity turning slower than this (and no activity) = still
     bias_time_constant_s: float = 2.0  # gyro-bias learning while still
+    reseed_gap_s: float = 0.06  # samples missing longer than this: re-read gravity after
+    max_step_s: float = 0.25  # gyro integrated over real steps up to this (a gap beyond)
     epoch_s: float = 0.5  # how often the slow parameters update
     backfill_s: float = 20.0  # longest hold-back while the axis is being learned
     thigh_axis: str = "+x"  # sensor axis pointing along the thigh toward the knee
@@ -180,7 +182,11 @@ class RollEstimator:
         self._backfill_n = int(round(s.backfill_s * self.odr_hz))
         self._epoch_beta = 1.0 - math.exp(-s.epoch_s / s.bias_time_constant_s)
         self._acc_tail: np.ndarray | None = None
-        self._last_good_acc: np.ndarray | None = None  # accel-only hold (see _hold_gravity)
+        self._last_good_acc: np.ndarray | None = None  # last reading with |a| near 1 g
+        self._gap_hold = False  # see _hold_after_gap
+        self._reseed_t: list[float] = []  # pending complementary-filter re-seeds, s
+        self._t_prev_ang: float | None = None  # time of the last sample integrated, s
+        self._t_in_last: float | None = None  # time of the last sample fed, s
         self._gyr_tail: np.ndarray | None = None
         self._gyro_half = max(1, int(s.gyro_spike_samples))
         self._zi_S = np.zeros((1, 6))
@@ -230,7 +236,7 @@ class RollEstimator:
         if self._settle_t == -math.inf:
             self._settle_t = float(t_s[0])  # no history yet: quiet is counted from here
             self._t_first = self._settle_t
-        pre = self._prefilter(accel_g, gyro_dps)
+        pre = self._prefilter_split(t_s, accel_g, gyro_dps)
         i = 0
         while i < n:
             take = min(n - i, self.epoch_n - self._pos)
@@ -244,23 +250,63 @@ class RollEstimator:
                 self._pos = 0
         return out
 
+    def _prefilter_split(
+        self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None
+    ) -> tuple[np.ndarray, ...]:
+        """Prefilter, restarting the filters after every jump in time longer than
+        ``reseed_gap_s`` (a few lost samples: the angle is re-read from gravity)."""
+        n = len(t)
+        prev = self._t_in_last
+        self._t_in_last = float(t[-1])
+        jumps = np.nonzero(
+            np.diff(t, prepend=t[0] if prev is None else prev) > self.s.reseed_gap_s
+        )[0]
+        if not len(jumps):
+            return self._prefilter(t, acc, gyro)
+        parts = []
+        start = 0
+        for j in [*jumps.tolist(), n]:
+            if j > start:
+                g = None if gyro is None else gyro[start:j]
+                parts.append(self._prefilter(t[start:j], acc[start:j], g))
+            if j < n:
+                self._restart_filters()
+            start = j
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(len(parts[0])))
+
     def gap(self) -> None:
-        """Samples were lost: re-seed every filter from the next sample (gravity gives
-        the absolute roll about the known axis at once), keep axis, reference and bias."""
-        for f in (self._f_acc, self._f_mag, self._f_gyr, self._f_ev):
+        """Samples were lost (a gap the pipeline saw): re-seed the filters from the next
+        good sample (gravity gives the absolute roll about the known axis at once), keep
+        axis, reference and bias."""
+        self._restart_filters()
+        self._u_last_ang = None
+
+    def _restart_filters(self) -> None:
+        """Re-seed the per-sample filters from what follows (see :meth:`gap`)."""
+        # |a| does not change with the roll: its low-pass (dynamic acceleration) continues
+        for f in (self._f_acc if not self.has_gyro else None, self._f_gyr, self._f_ev):
+            if f is None:
+                continue  # with a gyro: restarted at the first good sample (_hold_after_gap)
             f.restart()
         self._acc_tail = None
-        self._last_good_acc = None
+        self._gap_hold = True  # until |a| is near 1 g again, gravity is the pre-gap reading
         self._gyr_tail = None
         self._u_prev = None
-        self._u_last_ang = None
-        self._comp_ready = False
+        # with a gyro the complementary filter is re-seeded at the first good sample
 
-    def _prefilter(self, acc: np.ndarray, gyro: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    def _prefilter(
+        self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None
+    ) -> tuple[np.ndarray, ...]:
         """Per-sample work that needs no epoch state, done once for the whole block."""
         acc = self._despike(acc)
         mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
-        g = self._f_acc(acc if self.has_gyro else self._hold_gravity(acc, mag))
+        if self.has_gyro:
+            g = self._hold_after_gap(t, acc, mag) if self._gap_hold else self._f_acc(acc)
+            good = np.nonzero(np.abs(mag - 1.0) <= self.s.accel_hold_g)[0]
+            if len(good):
+                self._last_good_acc = acc[good[-1]].copy()
+        else:
+            g = self._f_acc(self._hold_gravity(acc, mag))
         norm = np.sqrt(np.einsum("ij,ij->i", g, g))
         u = g / np.maximum(norm, 1e-6)[:, None]
         # dynamic acceleration: |a| against its low-pass (rotation alone leaves |a| at ~1 g)
@@ -291,6 +337,46 @@ class RollEstimator:
         run = idx - last_false + np.where(last_false == 0, self._shake_run, 0)
         self._shake_run = int(run[-1])
         return run >= self._act_min_n
+
+    def _hold_after_gap(self, t: np.ndarray, acc: np.ndarray, mag: np.ndarray) -> np.ndarray:
+        """With a gyro, right after a gap: gravity low-passed, re-seeded at the first
+        sample whose |a| is within ``accel_hold_g`` of 1 g (data may resume in the middle
+        of a drop's stop, which is not gravity); the samples before it read the last good
+        gravity before the gap. The complementary filter is re-seeded from gravity at the
+        same sample (``_reseed_t``), so the absolute roll is known again at once."""
+        good = np.abs(mag - 1.0) <= self.s.accel_hold_g
+        first = int(np.argmax(good)) if good.any() else len(acc)
+        src = acc.copy()
+        if first and self._last_good_acc is not None:
+            src[:first] = self._last_good_acc
+        if first == len(acc):
+            return self._f_acc(src)
+        self._gap_hold = False
+        head = self._f_acc(src[:first]) if first else np.zeros((0, 3))
+        self._f_acc.restart()
+        self._reseed_t.append(float(t[first]))
+        return np.vstack([head, self._f_acc(src[first:])])
+
+    def _step_s(self, t: np.ndarray) -> np.ndarray:
+        """Integration step per sample, s: the real time since the previous sample (lost
+        samples and short gaps are integrated over), the nominal period for the first
+        sample, a non-increasing timestamp or a step longer than ``max_step_s``."""
+        prev = self._t_prev_ang if self._t_prev_ang is not None else float(t[0]) - self.dt
+        dt = np.diff(t, prepend=prev)
+        self._t_prev_ang = float(t[-1])
+        return np.where((dt > 0) & (dt <= self.s.max_step_s), dt, self.dt)
+
+    def _reseed_index(self, t: np.ndarray) -> int:
+        """Index in ``t`` of a pending complementary-filter re-seed (0 if none here; one
+        due at the first sample is done by clearing ``_comp_ready``)."""
+        while self._reseed_t and self._reseed_t[0] <= float(t[-1]):
+            ts = self._reseed_t.pop(0)
+            i = int(np.searchsorted(t, ts))
+            if i == 0:
+                self._comp_ready = False
+            else:
+                return i
+        return 0
 
     def _hold_gravity(self, acc: np.ndarray, mag: np.ndarray) -> np.ndarray:
         """Accelerometer only: where |a| is more than ``accel_hold_g`` (g) off 1 g the
@@ -457,18 +543,25 @@ class RollEstimator:
             th_all = -np.degrees(np.arctan2(_dot3(uu, b), _dot3(uu, r))) + self._offset
             self._u_last_ang = u[-1].copy()
             theta_acc = th_all[1:]
-            rate = np.diff(th_all) / self.dt
+            rate = np.diff(th_all) / self._step_s(t)
             self._theta_last = float(theta_acc[-1])
             theta = np.where(active, np.nan, theta_acc)
             return AngleSegment(t, theta, np.where(active, 0.0, rate), active, calm)
         if self.has_gyro:
             rate = _dot3(c, a)
             al = self._alpha
-            x = al * rate * self.dt + (1.0 - al) * theta_acc
-            if not self._comp_ready:
-                self._comp.reset(float(theta_acc[0]))
+            x = al * rate * self._step_s(t) + (1.0 - al) * theta_acc
+            cut = self._reseed_index(t)
+            if cut:  # a re-seed from gravity inside this segment (after a gap)
+                head = self._comp(x[:cut]) if self._comp_ready else theta_acc[:cut]
+                self._comp.reset(float(theta_acc[cut]))
+                theta = np.concatenate([head, self._comp(x[cut:])])
                 self._comp_ready = True
-            theta = self._comp(x)
+            else:
+                if not self._comp_ready:
+                    self._comp.reset(float(theta_acc[0]))
+                    self._comp_ready = True
+                theta = self._comp(x)
         else:
             theta = theta_acc
             prev = theta[0] if math.isnan(self._theta_last) else self._theta_last
