@@ -86,3 +86,18 @@ def test_core_imports_no_scipy():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_first_order_any_split_is_bit_identical():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=3000)
+    lam = float(np.exp(-0.01))
+    whole = IIRFilter([1 - lam], [1, -lam], init="zero")(x)
+    for hi in (2, 9, 1200):
+        f = IIRFilter([1 - lam], [1, -lam], init="zero")
+        parts, i = [], 0
+        while i < len(x):
+            k = int(rng.integers(1, hi))
+            parts.append(f(x[i : i + k]))
+            i += k
+        np.testing.assert_array_equal(np.concatenate(parts), whole)

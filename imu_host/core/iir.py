@@ -89,6 +89,7 @@ class IIRFilter:
         if mag <= 0.0 or mag >= 1.0:
             raise ValueError("IIRFilter needs a stable filter with nonzero poles")
         self._pr, self._pi = p.real, p.imag
+        self._real = order == 1  # real pole and residue: imaginary parts stay exactly 0
         self._r = r
         self._k = float(k)
         self._f = f
@@ -228,6 +229,22 @@ class IIRFilter:
                 i += nb * L
                 continue
             xs = x2[i : i + m]
+            if self._real:  # one real pole: the imaginary parts are exactly zero
+                qr = self._qj_r[j0 : j0 + m, None] * xs
+                qr[0] = self._cr + qr[0]
+                br = np.cumsum(qr, axis=0)
+                assert self._ar is not None
+                wr = self._pj_r[j0 : j0 + m, None] * (self._ar + br)
+                y[i : i + m] = (
+                    wr if self._k == 0.0 and self._f == 1.0 else self._k * xs + self._f * wr
+                )
+                self._pos = j0 + m
+                if self._pos == L:
+                    self._block_end(wr[-1], np.zeros_like(wr[-1]))
+                else:
+                    self._cr = br[-1].copy()
+                i += m
+                continue
             qr = self._qj_r[j0 : j0 + m, None] * xs
             qi = self._qj_i[j0 : j0 + m, None] * xs
             qr[0] = self._cr + qr[0]
