@@ -116,6 +116,14 @@ class AngleSegment:
     calm: np.ndarray | None = None  # bool: no impact or walking lately (live cues allowed)
 
 
+def _steps(t: np.ndarray, prev: float) -> np.ndarray:
+    """Time from each sample's predecessor, s (``np.diff(t, prepend=prev)``, cheaper)."""
+    d = np.empty(len(t))
+    d[0] = t[0] - prev
+    d[1:] = t[1:] - t[:-1]
+    return d
+
+
 def _dot3(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Row-wise dot product with a 3-vector; unlike ``m @ v`` (BLAS), the result does not
     depend on how many rows are passed, which keeps the stream chunk-invariant."""
@@ -258,9 +266,9 @@ class RollEstimator:
         n = len(t)
         prev = self._t_in_last
         self._t_in_last = float(t[-1])
-        jumps = np.nonzero(
-            np.diff(t, prepend=t[0] if prev is None else prev) > self.s.reseed_gap_s
-        )[0]
+        jumps = np.nonzero(_steps(t, float(t[0]) if prev is None else prev) > self.s.reseed_gap_s)[
+            0
+        ]
         if not len(jumps):
             return self._prefilter(t, acc, gyro)
         parts = []
@@ -362,7 +370,7 @@ class RollEstimator:
         samples and short gaps are integrated over), the nominal period for the first
         sample, a non-increasing timestamp or a step longer than ``max_step_s``."""
         prev = self._t_prev_ang if self._t_prev_ang is not None else float(t[0]) - self.dt
-        dt = np.diff(t, prepend=prev)
+        dt = _steps(t, prev)
         self._t_prev_ang = float(t[-1])
         return np.where((dt > 0) & (dt <= self.s.max_step_s), dt, self.dt)
 
@@ -415,16 +423,12 @@ class RollEstimator:
         self._gyr_tail = x[-2 * h :].copy()
         n = len(gyro)
         mid = x[h : h + n]
-        if n <= 2 * h:  # few samples: the window range directly
-            win = np.lib.stride_tricks.sliding_window_view(x, 2 * h + 1, axis=0)
-            wide = (win.max(axis=2) - win.min(axis=2) > self.s.gyro_spike_dps).any(axis=1)
-        else:
-            hi = x[:n].copy()
-            lo = hi.copy()
-            for k in range(1, 2 * h + 1):  # window range; the median only where it is wide
-                np.maximum(hi, x[k : k + n], out=hi)
-                np.minimum(lo, x[k : k + n], out=lo)
-            wide = (hi - lo > self.s.gyro_spike_dps).any(axis=1)
+        hi = x[:n].copy()
+        lo = hi.copy()
+        for k in range(1, 2 * h + 1):  # window range; the median only where it is wide
+            np.maximum(hi, x[k : k + n], out=hi)
+            np.minimum(lo, x[k : k + n], out=lo)
+        wide = (hi - lo > self.s.gyro_spike_dps).any(axis=1)
         rows = np.nonzero(wide)[0]
         if not len(rows):
             return mid

@@ -81,7 +81,9 @@ class Pipeline:
         # long gaps: no rep spans them (split the block there)
         start = 0
         prev = self.t_last
-        jumps = np.diff(t, prepend=t[0] if prev is None else prev)
+        jumps = np.empty(n)
+        jumps[0] = t[0] - (t[0] if prev is None else prev)
+        jumps[1:] = t[1:] - t[:-1]
         cut = np.nonzero(jumps > self.settings.gap_reset_s)[0]
         for i in [*cut.tolist(), n]:
             if i > start:
