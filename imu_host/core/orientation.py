@@ -42,6 +42,7 @@ import numpy as np
 
 from imu_host.core.iir import IIRFilter, butter2_lowpass
 
+LOST_SAMPLE_STEPS = 1.5  # a step this many periods long means samples were lost
 _MAX_CUTOFF = 0.99  # highest filter cutoff, fraction of Nyquist
 _AXES = {"+x": (1, 0, 0), "-x": (-1, 0, 0), "+y": (0, 1, 0), "-y": (0, -1, 0),
          "+z": (0, 0, 1), "-z": (0, 0, -1)}  # fmt: skip
@@ -547,7 +548,10 @@ class RollEstimator:
             th_all = -np.degrees(np.arctan2(_dot3(uu, b), _dot3(uu, r))) + self._offset
             self._u_last_ang = u[-1].copy()
             theta_acc = th_all[1:]
-            rate = np.diff(th_all) / self._step_s(t)
+            # nominal period unless samples were lost (timestamp jitter must not enter a
+            # derivative; MEx-style ms stamps step 9-10 ms)
+            steps = self._step_s(t)
+            rate = np.diff(th_all) / np.where(steps > LOST_SAMPLE_STEPS * self.dt, steps, self.dt)
             self._theta_last = float(theta_acc[-1])
             theta = np.where(active, np.nan, theta_acc)
             return AngleSegment(t, theta, np.where(active, 0.0, rate), active, calm)
