@@ -4,22 +4,36 @@ The thigh rolls about the body's long (head-to-foot) axis. In the sensor frame t
 fixed, so both the gyro vector and the motion of the gravity direction point along it.
 This module learns the axis from the data and reports the roll angle about it:
 
-1. Gravity: accelerometer low-passed (2nd-order Butterworth, ``accel_cutoff_hz``),
-   normalised to the unit "up" vector ``u``.
-2. Rotation evidence ``c`` per sample: the gyro vector (bias-corrected) where there is a
-   gyro, else the rotation rate of ``u`` (``-u[k-1] x u[k] / dt``). Its exponentially
-   weighted scatter matrix (time constant ``axis_time_constant_s``) has the roll axis as
-   its principal eigenvector; one power-iteration step per epoch keeps the estimate (and
-   its sign, so sides never swap) continuous.
-3. Angle: gravity projected on the plane normal to the axis gives ``theta_acc``. With a
-   gyro, ``theta`` is a complementary filter of the integrated roll rate and
-   ``theta_acc`` (time constant ``complementary_time_constant_s``): fast drops are measured
-   by the gyro, drift is removed by gravity. Gyro bias is learned while the leg is still.
-4. A strap slip or re-mount (rotation well off the roll axis) shrinks the axis memory so
-   the new axis is learned within seconds, and re-references the angle so it stays
-   continuous.
-5. Moving about (walking, sitting down: dynamic acceleration above
-   ``activity_threshold_g`` RMS) marks samples inactive and forgets the axis.
+Per sample (vectorised, state carried between calls):
+
+1. Despike: median of 3 on the accelerometer; a Hampel filter on the gyro (a sample more
+   than ``gyro_spike_dps`` off the median of its ``2 * gyro_spike_samples + 1``
+   neighbours is a knock or a saturated burst).
+2. Gravity: accelerometer low-passed (2nd-order Butterworth, ``accel_cutoff_hz``, numpy
+   filters in :mod:`imu_host.core.iir`), normalised to the unit "up" vector ``u``. Without
+   a gyro, a reading more than ``accel_hold_g`` off 1 g is not gravity and is held.
+3. Impacts (|a| off its low-pass by ``impact_g``) and sustained shaking
+   (``activity_threshold_g`` RMS for ``activity_min_s``); ``calm`` per sample = no impact
+   in the ``cue_quiet_s`` before the last ``cue_lag_s`` and not walking (live cues).
+4. Rotation evidence ``c``: the gyro vector (bias-corrected), else the rotation rate of
+   ``u``.
+5. Angle: gravity projected on the plane normal to the axis gives ``theta_acc``; with a
+   gyro, ``theta`` is a complementary filter of the roll rate integrated over the real
+   time steps and ``theta_acc`` (``complementary_time_constant_s``).
+
+Per epoch (``epoch_s``; the named steps of :meth:`RollEstimator._end_epoch`): accumulate
+evidence (scatter matrices, slow and fast memory) -> detect walking (a chain of impacts,
+axis-free) -> posture gate (impacts or walking before an axis is known restart the
+evidence) -> forget the axis if moving about -> learn the bias (genuine stillness only) ->
+acquire an axis (quiet for ``axis_quiet_s``, back-and-forth sweep; a one-way turn beyond
+``posture_change_deg`` is a posture change) -> check for a strong change of axis (sensor
+turned: re-reference; a different movement: learn afresh) -> follow the axis (strap slip
+or one power-iteration step). :attr:`RollEstimator.flags` reports the state.
+
+Gaps: after a jump in time longer than ``reseed_gap_s`` (or a gap the pipeline reports)
+the filters are re-seeded from the first sample whose |a| is near 1 g, and the
+complementary filter from gravity at that sample: the absolute roll is known again at
+once; axis, reference and bias are kept.
 
 Sign: ``theta > 0`` is the person's LEFT when the sensor's ``thigh_axis`` (default +X:
 the documented mounting, arrow along the thigh toward the knee) points toward the knee.

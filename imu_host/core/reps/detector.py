@@ -15,10 +15,14 @@ A rep is one excursion centre -> side -> back to centre. The detector works on b
 
 An excursion counts only if its range reaches ``min_rom_deg`` and ``min_rom_fraction``
 of the person's typical range (median of recent reps); smaller ones are fidgets or
-wobbles. Flags: ``fast_drop`` (peak descent speed >= ``fast_drop_dps``; emitted as a live
-cue as soon as the speed is crossed, while the knees are still falling), ``fast_return``
+wobbles. Flags (rules in :mod:`imu_host.core.reps.rules`, centre rules in
+:mod:`imu_host.core.reps.centre`): ``fast_drop`` (peak descent speed >= ``fast_drop_dps``,
+x ``accel_only_speed_factor`` without a gyro; emitted as a live cue as soon as the speed is
+crossed, while the knees are still falling, if the excursion began calm: no impact or
+walking just before), ``fast_return``
 (peak return speed >= ``fast_return_dps``), ``bounce`` (at end range the knees come back
-by >= ``bounce_deg`` and push out again by as much), ``partial`` (range below
+by >= ``bounce_deg`` and push out again by as much, not within ``rebound_s`` of a fast drop's
+speed: that is the drop's rebound), ``partial`` (range below
 ``partial_fraction`` of that side's median).
 """
 
