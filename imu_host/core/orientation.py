@@ -245,6 +245,14 @@ class RollEstimator:
         self._ep: dict[str, list] = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
         self._held: list[tuple] = []  # held-back raw segments while the axis is unknown
         self._held_n = 0
+        self._theta_before_epoch = 0.0  # angle at the start of the epoch, deg
+        self._axis_resets = 0  # times the axis was dropped for a different movement
+        self._Sf6 = np.zeros(6)  # fast-memory scatter (xx, yy, zz, xy, xz, yz), deg^2/s^2
+        self._t_first = math.inf  # time of the first sample, s
+        self._last_t = 0.0  # time of the last sample seen, s
+        self._reset_pending = False  # tell the detector to start afresh on release
+        self._off_epochs = 0  # epochs in a row with the recent motion off the axis
+        self._u_last_ang: np.ndarray | None = None  # last "up" measured about the axis
 
     # ---------------------------------------------------------------- public
 
@@ -828,12 +836,3 @@ class RollEstimator:
         if back >= s.axis_return_fraction * sweep:
             return "back_and_forth"
         return "one_way" if sweep >= s.posture_change_deg else "small"
-
-    _theta_before_epoch = 0.0
-    _axis_resets = 0
-    _Sf6 = np.zeros(6)
-    _t_first = math.inf
-    _last_t = 0.0
-    _reset_pending = False
-    _off_epochs = 0
-    _u_last_ang: np.ndarray | None = None

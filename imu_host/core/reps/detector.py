@@ -160,6 +160,8 @@ class RepDetector:
         self._tp: list[float] = []
         self._clear_turning_points()
         self._events: list[Event] = []
+        self._after_gap = False  # the next block follows a long gap
+        self._calm = True  # the block being processed is calm (see feed)
 
     # ------------------------------------------------------------------ public
 
@@ -424,9 +426,6 @@ class RepDetector:
                 self.centre = c + self.s.partway_rest_weight * (rest - c)
                 self._last_calm_t = {1: t_end, -1: t_end}
         self._prev_d, self._prev_t = d_end, t_end
-
-    _after_gap = False
-    _calm = True  # the block being processed is calm (see feed)
 
     def _keep_pre(self, t: np.ndarray, ra: np.ndarray) -> None:
         """Remember the last second of blocks at centre (a drop can start inside the band)."""
