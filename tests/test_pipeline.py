@@ -23,7 +23,11 @@ def _run(samples, rate, has_gyro, cuts):
     return events, p.angle_trace()
 
 
-@pytest.mark.parametrize("scenario", ["fast_drops_mixed", "accel_only", "strap_slip"])
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "scenario",
+    ["fast_drops_mixed", "accel_only", "strap_slip", "gaps_in_reps", "mid_walk_start"],
+)
 def test_whole_random_chunks_and_sample_by_sample_agree(scenario):
     sim = simulate(scenario, seed=1)
     s, rate, g = sim.samples, sim.sample_rate_hz, sim.samples.has_gyro

@@ -4,22 +4,36 @@ The thigh rolls about the body's long (head-to-foot) axis. In the sensor frame t
 fixed, so both the gyro vector and the motion of the gravity direction point along it.
 This module learns the axis from the data and reports the roll angle about it:
 
-1. Gravity: accelerometer low-passed (2nd-order Butterworth, ``accel_cutoff_hz``),
-   normalised to the unit "up" vector ``u``.
-2. Rotation evidence ``c`` per sample: the gyro vector (bias-corrected) where there is a
-   gyro, else the rotation rate of ``u`` (``-u[k-1] x u[k] / dt``). Its exponentially
-   weighted scatter matrix (time constant ``axis_time_constant_s``) has the roll axis as
-   its principal eigenvector; one power-iteration step per epoch keeps the estimate (and
-   its sign, so sides never swap) continuous.
-3. Angle: gravity projected on the plane normal to the axis gives ``theta_acc``. With a
-   gyro, ``theta`` is a complementary filter of the integrated roll rate and
-   ``theta_acc`` (time constant ``complementary_time_constant_s``): fast drops are measured
-   by the gyro, drift is removed by gravity. Gyro bias is learned while the leg is still.
-4. A strap slip or re-mount (rotation well off the roll axis) shrinks the axis memory so
-   the new axis is learned within seconds, and re-references the angle so it stays
-   continuous.
-5. Moving about (walking, sitting down: dynamic acceleration above
-   ``activity_threshold_g`` RMS) marks samples inactive and forgets the axis.
+Per sample (vectorised, state carried between calls):
+
+1. Despike: median of 3 on the accelerometer; a Hampel filter on the gyro (a sample more
+   than ``gyro_spike_dps`` off the median of its ``2 * gyro_spike_samples + 1``
+   neighbours is a knock or a saturated burst).
+2. Gravity: accelerometer low-passed (2nd-order Butterworth, ``accel_cutoff_hz``, numpy
+   filters in :mod:`imu_host.core.iir`), normalised to the unit "up" vector ``u``. Without
+   a gyro, a reading more than ``accel_hold_g`` off 1 g is not gravity and is held.
+3. Impacts (|a| off its low-pass by ``impact_g``) and sustained shaking
+   (``activity_threshold_g`` RMS for ``activity_min_s``); ``calm`` per sample = no impact
+   in the ``cue_quiet_s`` before the last ``cue_lag_s`` and not walking (live cues).
+4. Rotation evidence ``c``: the gyro vector (bias-corrected), else the rotation rate of
+   ``u``.
+5. Angle: gravity projected on the plane normal to the axis gives ``theta_acc``; with a
+   gyro, ``theta`` is a complementary filter of the roll rate integrated over the real
+   time steps and ``theta_acc`` (``complementary_time_constant_s``).
+
+Per epoch (``epoch_s``; the named steps of :meth:`RollEstimator._end_epoch`): accumulate
+evidence (scatter matrices, slow and fast memory) -> detect walking (a chain of impacts,
+axis-free) -> posture gate (impacts or walking before an axis is known restart the
+evidence) -> forget the axis if moving about -> learn the bias (genuine stillness only) ->
+acquire an axis (quiet for ``axis_quiet_s``, back-and-forth sweep; a one-way turn beyond
+``posture_change_deg`` is a posture change) -> check for a strong change of axis (sensor
+turned: re-reference; a different movement: learn afresh) -> follow the axis (strap slip
+or one power-iteration step). :attr:`RollEstimator.flags` reports the state.
+
+Gaps: after a jump in time longer than ``reseed_gap_s`` (or a gap the pipeline reports)
+the filters are re-seeded from the first sample whose |a| is near 1 g, and the
+complementary filter from gravity at that sample: the absolute roll is known again at
+once; axis, reference and bias are kept.
 
 Sign: ``theta > 0`` is the person's LEFT when the sensor's ``thigh_axis`` (default +X:
 the documented mounting, arrow along the thigh toward the knee) points toward the knee.
@@ -39,8 +53,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, lfilter, lfilter_zi
 
+from imu_host.core.iir import IIRFilter, butter2_lowpass
+
+LOST_SAMPLE_STEPS = 1.5  # a step this many periods long means samples were lost
+_MAX_CUTOFF = 0.99  # highest filter cutoff, fraction of Nyquist
 _AXES = {"+x": (1, 0, 0), "-x": (-1, 0, 0), "+y": (0, 1, 0), "-y": (0, -1, 0),
          "+z": (0, 0, 1), "-z": (0, 0, -1)}  # fmt: skip
 
@@ -51,6 +68,9 @@ class OrientationSettings:
 
     accel_cutoff_hz: float = 1.5  # gravity low-pass; knee rolls live below ~1 Hz
     gyro_cutoff_hz: float = 8.0  # light smoothing of the gyro
+    accel_hold_g: float = 0.15  # accel only: |a| this far off 1 g is not gravity (held)
+    gyro_spike_dps: float = 100.0  # gyro this far off its local median is a knock...
+    gyro_spike_samples: int = 3  # ...if it lasts at most this many samples
     gravity_rate_cutoff_hz: float = 1.0  # smoothing of gravity's turn rate (no-gyro evidence)
     axis_time_constant_s: float = 20.0  # memory of the roll-axis estimate
     axis_min_evidence_dps2: float = 40.0  # mean-square rotation before the axis is trusted
@@ -59,17 +79,45 @@ class OrientationSettings:
     activity_window_s: float = 1.0  # averaging of the dynamic acceleration
     fast_time_constant_s: float = 3.0  # memory of the "recent motion" axis (posture changes)
     axis_change_s: float = 2.0  # recent motion off the axis this long: re-learn the axis
+    # ...if it is this strong (mean square, deg^2/s^2): sitting up or a re-strap is far
+    # above it, the 0.5-4 Hz out-of-plane wobble of a slow return below it
+    axis_change_evidence_dps2: float = 300.0
     rewind_s: float = 8.0  # after such a change, re-analyse this much history
     slip_max_dyn_g: float = 0.3  # a slip is only believed while |a| stays near 1 g
-    walk_reversal_dps: float = 80.0  # thigh swings faster than this, reversing...
-    walk_reversals: int = 4  # ...this many times within walk_window_s, mean walking
-    walk_window_s: float = 3.0
+    activity_min_s: float = 0.5  # shaking must last this long (one knock is not moving about)
+    impact_g: float = 0.35  # |a| off its low-pass by this much: an impact (heel strike, bump)
+    impact_refractory_s: float = 0.3  # impacts closer than this are one impact (ringing)
+    walk_impacts: int = 4  # a chain of this many impacts, each...
+    walk_max_step_s: float = 1.0  # ...at most this long after the previous one, is walking
+    walk_hold_s: float = 1.0  # walking lasts at least this long after it is recognised
+    cue_quiet_s: float = 1.0  # no live cue within this long after an impact...
+    cue_lag_s: float = 0.3  # ...ignoring the last this long (the drop's own acceleration)
+    axis_min_sweep_deg: float = 12.0  # the axis needs a rotation of this much about it...
+    axis_return_fraction: float = 0.4  # ...that came back by this fraction (back-and-forth)
+    axis_quiet_s: float = 2.0  # no impact for this long before an axis is accepted
+    posture_change_deg: float = 100.0  # one-way turn beyond any knee roll: a posture change
+    still_gyro_std_dps: float = 4.0  # bias is learned only while the gyro varies less than this
     slip_off_axis_deg: float = 12.0  # off-axis rotation within one epoch that signals a slip
     still_dps: float = 3.0  # gravity turning slower than this (and no activity) = still
     bias_time_constant_s: float = 2.0  # gyro-bias learning while still
+    reseed_gap_s: float = 0.06  # samples missing longer than this: re-read gravity after
+    max_step_s: float = 0.25  # gyro integrated over real steps up to this (a gap beyond)
     epoch_s: float = 0.5  # how often the slow parameters update
     backfill_s: float = 20.0  # longest hold-back while the axis is being learned
     thigh_axis: str = "+x"  # sensor axis pointing along the thigh toward the knee
+
+
+@dataclass(frozen=True)
+class EstimatorFlags:
+    """What the estimator believes right now (see ``RollEstimator.flags``)."""
+
+    axis_known: bool  # a roll axis is accepted: angles are being output
+    walking: bool  # steady impacts (steps) lately
+    active: bool  # moving about (walking or sustained shaking): angles unknown
+    posture_changed: bool  # axis unknown and evidence restarted after walking/getting down
+    impact_recent: bool  # an impact within cue_quiet_s (live cues held back)
+    bias_dps: tuple[float, float, float]  # gyro bias being subtracted, deg/s
+    axis_resets: int  # times the axis was dropped for a different movement
 
 
 @dataclass
@@ -80,6 +128,15 @@ class AngleSegment:
     theta_deg: np.ndarray  # roll angle, + = left; nan where unknown
     rate_dps: np.ndarray  # roll angular velocity, deg/s (0 where unknown)
     active: np.ndarray  # bool: moving about (walking, getting down)
+    calm: np.ndarray | None = None  # bool: no impact or walking lately (live cues allowed)
+
+
+def _steps(t: np.ndarray, prev: float) -> np.ndarray:
+    """Time from each sample's predecessor, s (``np.diff(t, prepend=prev)``, cheaper)."""
+    d = np.empty(len(t))
+    d[0] = t[0] - prev
+    d[1:] = t[1:] - t[:-1]
+    return d
 
 
 def _dot3(m: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -133,24 +190,28 @@ class RollEstimator:
         self.has_gyro = has_gyro
         self.dt = 1.0 / self.odr_hz
         nyq = 0.5 * self.odr_hz
-        self._b_acc, self._a_acc = butter(2, min(s.accel_cutoff_hz / nyq, 0.99))
-        self._b_gyr, self._a_gyr = butter(2, min(s.gyro_cutoff_hz / nyq, 0.99))
-        self._b_ev, self._a_ev = butter(2, min(s.gravity_rate_cutoff_hz / nyq, 0.99))
-        self._zi_ev: np.ndarray | None = None
+        acc_ba = butter2_lowpass(min(s.accel_cutoff_hz / nyq, _MAX_CUTOFF))
+        self._f_acc = IIRFilter(*acc_ba)  # gravity low-pass, 3 axes
+        self._f_mag = IIRFilter(*acc_ba)  # low-pass of |a| (dynamic acceleration)
+        self._f_gyr = IIRFilter(*butter2_lowpass(min(s.gyro_cutoff_hz / nyq, _MAX_CUTOFF)))
+        self._f_ev = IIRFilter(*butter2_lowpass(min(s.gravity_rate_cutoff_hz / nyq, _MAX_CUTOFF)))
         self._lam = math.exp(-self.dt / s.axis_time_constant_s)
         act_lam = math.exp(-self.dt / s.activity_window_s)
-        self._act_ba = ([1.0 - act_lam], [1.0, -act_lam])
+        self._f_act = IIRFilter([1.0 - act_lam], [1.0, -act_lam], init="zero")
         self._alpha = s.complementary_time_constant_s / (s.complementary_time_constant_s + self.dt)
         self._thigh = np.array(_AXES[s.thigh_axis], dtype=float)
         self.epoch_n = max(1, int(round(s.epoch_s * self.odr_hz)))
         self._change_epochs = max(1, int(round(s.axis_change_s / s.epoch_s)))
         self._backfill_n = int(round(s.backfill_s * self.odr_hz))
         self._epoch_beta = 1.0 - math.exp(-s.epoch_s / s.bias_time_constant_s)
-        self._zi_acc: np.ndarray | None = None
-        self._zi_gyr: np.ndarray | None = None
-        self._zi_mag: np.ndarray | None = None
         self._acc_tail: np.ndarray | None = None
-        self._zi_act = np.zeros(1)
+        self._last_good_acc: np.ndarray | None = None  # last reading with |a| near 1 g
+        self._gap_hold = False  # see _hold_after_gap
+        self._reseed_t: list[float] = []  # pending complementary-filter re-seeds, s
+        self._t_prev_ang: float | None = None  # time of the last sample integrated, s
+        self._t_in_last: float | None = None  # time of the last sample fed, s
+        self._gyr_tail: np.ndarray | None = None
+        self._gyro_half = max(1, int(s.gyro_spike_samples))
         self._zi_S = np.zeros((1, 6))
         self._lam_f = math.exp(-self.dt / s.fast_time_constant_s)
         k = np.arange(self.epoch_n)[::-1]
@@ -160,8 +221,14 @@ class RollEstimator:
         self._lamn_f = self._lam_f**self.epoch_n
         self._zi_Sf = np.zeros((1, 6))  # recent-motion scatter
         self._fast_axis = np.array([1.0, 0.0, 0.0])
-        self._rev_sign = 0
-        self._rev_t: list[float] = []
+        self._imp_chain = 0  # impacts in a row, each within walk_max_step_s of the last
+        self._last_impact_t = -math.inf
+        self._imp_start = -math.inf  # start of the latest impact
+        self._hits = np.zeros(0)  # times of recent impact samples, s
+        self._shake_run = 0  # samples of shaking in a row
+        self._act_min_n = max(1, int(round(s.activity_min_s * self.odr_hz)))
+        self._settle_t = -math.inf  # axis evidence counts only from this time on
+        self._unsettle = False  # an impact / walking / shaking in this epoch
         self._walking_until = -math.inf
         self._recent: list[tuple] = []
         self._recent_n = 0
@@ -171,12 +238,21 @@ class RollEstimator:
         self._ref: np.ndarray | None = None  # "up" direction that defines angle zero
         self._offset = 0.0
         self._theta_last = math.nan
-        self._zi_comp: np.ndarray | None = None
+        self._comp = IIRFilter([1.0], [1.0, -self._alpha])  # complementary filter
+        self._comp_ready = False  # False: re-seed it from gravity at the next sample
         self.bias_dps = np.zeros(3)
         self._pos = 0  # samples into the current epoch
         self._ep: dict[str, list] = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
         self._held: list[tuple] = []  # held-back raw segments while the axis is unknown
         self._held_n = 0
+        self._theta_before_epoch = 0.0  # angle at the start of the epoch, deg
+        self._axis_resets = 0  # times the axis was dropped for a different movement
+        self._Sf6 = np.zeros(6)  # fast-memory scatter (xx, yy, zz, xy, xz, yz), deg^2/s^2
+        self._t_first = math.inf  # time of the first sample, s
+        self._last_t = 0.0  # time of the last sample seen, s
+        self._reset_pending = False  # tell the detector to start afresh on release
+        self._off_epochs = 0  # epochs in a row with the recent motion off the axis
+        self._u_last_ang: np.ndarray | None = None  # last "up" measured about the axis
 
     # ---------------------------------------------------------------- public
 
@@ -188,12 +264,16 @@ class RollEstimator:
         n = len(t_s)
         if n == 0:
             return out
-        pre = self._prefilter(accel_g, gyro_dps)
+        if self._settle_t == -math.inf:
+            self._settle_t = float(t_s[0])  # no history yet: quiet is counted from here
+            self._t_first = self._settle_t
+        pre = self._prefilter_split(t_s, accel_g, gyro_dps)
         i = 0
         while i < n:
             take = min(n - i, self.epoch_n - self._pos)
             sl = slice(i, i + take)
-            self._segment(t_s[sl], *(x[sl] for x in pre), out)
+            u, ev, shaking, dyn = (x[sl] for x in pre)
+            self._segment(t_s[sl], u, ev, shaking, dyn, out)
             self._pos += take
             i += take
             if self._pos == self.epoch_n:
@@ -201,37 +281,150 @@ class RollEstimator:
                 self._pos = 0
         return out
 
-    def _prefilter(self, acc: np.ndarray, gyro: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    def _prefilter_split(
+        self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None
+    ) -> tuple[np.ndarray, ...]:
+        """Prefilter, restarting the filters after every jump in time longer than
+        ``reseed_gap_s`` (a few lost samples: the angle is re-read from gravity)."""
+        n = len(t)
+        prev = self._t_in_last
+        self._t_in_last = float(t[-1])
+        jumps = np.nonzero(_steps(t, float(t[0]) if prev is None else prev) > self.s.reseed_gap_s)[
+            0
+        ]
+        if not len(jumps):
+            return self._prefilter(t, acc, gyro)
+        parts = []
+        start = 0
+        for j in [*jumps.tolist(), n]:
+            if j > start:
+                g = None if gyro is None else gyro[start:j]
+                parts.append(self._prefilter(t[start:j], acc[start:j], g))
+            if j < n:
+                self._restart_filters()
+            start = j
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(len(parts[0])))
+
+    def gap(self) -> None:
+        """Samples were lost (a gap the pipeline saw): re-seed the filters from the next
+        good sample (gravity gives the absolute roll about the known axis at once), keep
+        axis, reference and bias."""
+        self._restart_filters()
+        self._u_last_ang = None
+
+    def _restart_filters(self) -> None:
+        """Re-seed the per-sample filters from what follows (see :meth:`gap`)."""
+        # |a| does not change with the roll: its low-pass (dynamic acceleration) continues
+        for f in (self._f_acc if not self.has_gyro else None, self._f_gyr, self._f_ev):
+            if f is None:
+                continue  # with a gyro: restarted at the first good sample (_hold_after_gap)
+            f.restart()
+        self._acc_tail = None
+        self._gap_hold = True  # until |a| is near 1 g again, gravity is the pre-gap reading
+        self._gyr_tail = None
+        self._u_prev = None
+        # with a gyro the complementary filter is re-seeded at the first good sample
+
+    def _prefilter(
+        self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None
+    ) -> tuple[np.ndarray, ...]:
         """Per-sample work that needs no epoch state, done once for the whole block."""
         acc = self._despike(acc)
-        g = self._lp(self._b_acc, self._a_acc, acc, "_zi_acc")
+        mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
+        if self.has_gyro:
+            g = self._hold_after_gap(t, acc, mag) if self._gap_hold else self._f_acc(acc)
+            good = np.nonzero(np.abs(mag - 1.0) <= self.s.accel_hold_g)[0]
+            if len(good):
+                self._last_good_acc = acc[good[-1]].copy()
+        else:
+            g = self._f_acc(self._hold_gravity(acc, mag))
         norm = np.sqrt(np.einsum("ij,ij->i", g, g))
         u = g / np.maximum(norm, 1e-6)[:, None]
         # dynamic acceleration: |a| against its low-pass (rotation alone leaves |a| at ~1 g)
-        mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
-        dyn = mag - self._lp(self._b_acc, self._a_acc, mag[:, None], "_zi_mag")[:, 0]
+        dyn = mag - self._f_mag(mag)
         dyn = np.minimum(np.abs(dyn), 2.0)  # one knock must not look like shaking
-        act_ms, self._zi_act = lfilter(*self._act_ba, dyn * dyn, zi=self._zi_act)
-        shaking = act_ms > self.s.activity_threshold_g**2
-        if self.has_gyro:
-            ev = self._lp(self._b_gyr, self._a_gyr, gyro, "_zi_gyr")
+        act_ms = self._f_act(dyn * dyn)
+        shaking = self._sustained(act_ms > self.s.activity_threshold_g**2)
+        if gyro is not None:
+            ev = self._f_gyr(self._despike_gyro(gyro))
         else:
             up = u[:1] if self._u_prev is None else self._u_prev[None, :]
             grav_c = -np.degrees(np.cross(np.vstack([up, u[:-1]]), u)) / self.dt
             # a per-sample derivative amplifies noise: smooth it before using it as evidence
-            ev = self._lp(self._b_ev, self._a_ev, grav_c, "_zi_ev")
+            ev = self._f_ev(grav_c)
         self._u_prev = u[-1].copy()
         return u, ev, shaking, dyn
 
     # ---------------------------------------------------------------- internals
 
-    def _lp(self, b, a, x: np.ndarray, name: str) -> np.ndarray:  # noqa: ANN001
-        zi = getattr(self, name)
-        if zi is None:
-            zi = lfilter_zi(b, a)[:, None] * x[0][None, :]
-        y, zf = lfilter(b, a, x, axis=0, zi=zi)
-        setattr(self, name, zf)
-        return y
+    def _sustained(self, x: np.ndarray) -> np.ndarray:
+        """True where ``x`` has been true for ``activity_min_s`` in a row (carried)."""
+        n = len(x)
+        if not x.any():
+            self._shake_run = 0
+            return x
+        idx = np.arange(1, n + 1)
+        last_false = np.maximum.accumulate(np.where(~x, idx, 0))
+        run = idx - last_false + np.where(last_false == 0, self._shake_run, 0)
+        self._shake_run = int(run[-1])
+        return run >= self._act_min_n
+
+    def _hold_after_gap(self, t: np.ndarray, acc: np.ndarray, mag: np.ndarray) -> np.ndarray:
+        """With a gyro, right after a gap: gravity low-passed, re-seeded at the first
+        sample whose |a| is within ``accel_hold_g`` of 1 g (data may resume in the middle
+        of a drop's stop, which is not gravity); the samples before it read the last good
+        gravity before the gap. The complementary filter is re-seeded from gravity at the
+        same sample (``_reseed_t``), so the absolute roll is known again at once."""
+        good = np.abs(mag - 1.0) <= self.s.accel_hold_g
+        first = int(np.argmax(good)) if good.any() else len(acc)
+        src = acc.copy()
+        if first and self._last_good_acc is not None:
+            src[:first] = self._last_good_acc
+        if first == len(acc):
+            return self._f_acc(src)
+        self._gap_hold = False
+        head = self._f_acc(src[:first]) if first else np.zeros((0, 3))
+        self._f_acc.restart()
+        self._reseed_t.append(float(t[first]))
+        return np.vstack([head, self._f_acc(src[first:])])
+
+    def _step_s(self, t: np.ndarray) -> np.ndarray:
+        """Integration step per sample, s: the real time since the previous sample (lost
+        samples and short gaps are integrated over), the nominal period for the first
+        sample, a non-increasing timestamp or a step longer than ``max_step_s``."""
+        prev = self._t_prev_ang if self._t_prev_ang is not None else float(t[0]) - self.dt
+        dt = _steps(t, prev)
+        self._t_prev_ang = float(t[-1])
+        return np.where((dt > 0) & (dt <= self.s.max_step_s), dt, self.dt)
+
+    def _reseed_index(self, t: np.ndarray) -> int:
+        """Index in ``t`` of a pending complementary-filter re-seed (0 if none here; one
+        due at the first sample is done by clearing ``_comp_ready``)."""
+        while self._reseed_t and self._reseed_t[0] <= float(t[-1]):
+            ts = self._reseed_t.pop(0)
+            i = int(np.searchsorted(t, ts))
+            if i == 0:
+                self._comp_ready = False
+            else:
+                return i
+        return 0
+
+    def _hold_gravity(self, acc: np.ndarray, mag: np.ndarray) -> np.ndarray:
+        """Accelerometer only: where |a| is more than ``accel_hold_g`` (g) off 1 g the
+        reading is not gravity (a drop's centripetal pull, its abrupt stop): hold the last
+        reading that was, so the angle does not swing with the impact."""
+        bad = np.abs(mag - 1.0) > self.s.accel_hold_g
+        if not bad.any():
+            self._last_good_acc = acc[-1].copy()
+            return acc
+        n = len(acc)
+        idx = np.where(~bad, np.arange(n), -1)
+        last = np.maximum.accumulate(idx)
+        prev = self._last_good_acc if self._last_good_acc is not None else acc[0]
+        ext = np.vstack([prev[None, :], acc])
+        out = ext[last + 1]
+        self._last_good_acc = out[-1].copy()
+        return out
 
     def _despike(self, acc: np.ndarray) -> np.ndarray:
         """Median of 3 per axis (removes single-sample knocks); one sample of delay."""
@@ -241,25 +434,70 @@ class RollEstimator:
         a, b, c = x[:-2], x[1:-1], x[2:]
         return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))  # median of 3
 
+    def _despike_gyro(self, gyro: np.ndarray) -> np.ndarray:
+        """Hampel filter per axis, deg/s: a sample more than ``gyro_spike_dps`` from the
+        median of the ``2 * gyro_spike_samples + 1`` around it is replaced by that median
+        (a knock or a saturated burst of up to ``gyro_spike_samples`` samples; a real
+        rotation changes smoothly, so a sample on a rising or falling edge is its own
+        median). ``gyro_spike_samples`` samples of delay."""
+        h = self._gyro_half
+        prev = self._gyr_tail if self._gyr_tail is not None else np.repeat(gyro[:1], 2 * h, axis=0)
+        x = np.vstack([prev, gyro])
+        self._gyr_tail = x[-2 * h :].copy()
+        n = len(gyro)
+        mid = x[h : h + n]
+        hi = x[:n].copy()
+        lo = hi.copy()
+        for k in range(1, 2 * h + 1):  # window range; the median only where it is wide
+            np.maximum(hi, x[k : k + n], out=hi)
+            np.minimum(lo, x[k : k + n], out=lo)
+        wide = (hi - lo > self.s.gyro_spike_dps).any(axis=1)
+        rows = np.nonzero(wide)[0]
+        if not len(rows):
+            return mid
+        out = mid.copy()
+        win = np.stack([x[rows + k] for k in range(2 * h + 1)], axis=2)  # (m, 3, w)
+        med = np.median(win, axis=2)
+        out[rows] = np.where(np.abs(mid[rows] - med) > self.s.gyro_spike_dps, med, mid[rows])
+        return out
+
+    def _impacts(self, t: np.ndarray, dyn: np.ndarray) -> np.ndarray:
+        """Record impacts (|a| off its low-pass by ``impact_g``, g); returns ``calm``:
+        no impact within ``cue_quiet_s`` and not walking (live cues allowed)."""
+        s = self.s
+        hit = dyn >= s.impact_g
+        last = self._last_impact_t
+        for i in np.nonzero(hit)[0]:
+            ti = float(t[i])
+            if ti - self._imp_start >= s.impact_refractory_s:
+                # a new impact (ringing and long bumps split); steps come in a chain
+                steady = ti - self._imp_start <= s.walk_max_step_s
+                self._imp_chain = self._imp_chain + 1 if steady else 1
+                self._imp_start = ti
+            last = ti
+            self._unsettle = True
+        self._last_impact_t = last
+        # calm: no impact in the cue_quiet_s before (t - cue_lag_s); the lag lets a fast
+        # drop's own acceleration (it starts the excursion) not silence its cue
+        if not len(self._hits) and not hit.any():
+            return t > self._walking_until
+        hits = np.concatenate([[-math.inf], self._hits, t[hit]])
+        tl = t - s.cue_lag_s
+        prev = hits[np.searchsorted(hits, tl, side="right") - 1]
+        self._hits = hits[hits > float(t[-1]) - s.cue_lag_s - s.cue_quiet_s - 1.0]
+        return (tl - prev > s.cue_quiet_s) & (t > self._walking_until)
+
     def _segment(self, t, u, ev, shaking, dyn, out: list[AngleSegment]) -> None:  # noqa: ANN001
         active = shaking | (t <= self._walking_until)
+        calm = self._impacts(t, dyn) & ~active
+        if active.any():
+            self._unsettle = True
         if self.has_gyro:
             graw = ev
             c = graw - self.bias_dps
         else:
             graw = None
             c = ev
-        # walking: fast swings that keep reversing (no knee roll reverses every ~0.5 s)
-        pr = _dot3(c, self._fast_axis)
-        thr = self.s.walk_reversal_dps
-        sig = np.where(pr > thr, 1, np.where(pr < -thr, -1, 0))
-        nz = np.nonzero(sig)[0]
-        if len(nz):
-            seq = sig[nz]
-            prev = np.concatenate([[self._rev_sign], seq[:-1]])
-            flips = nz[(seq != prev) & (prev != 0)]
-            self._rev_t.extend(float(x) for x in t[flips])
-            self._rev_sign = int(seq[-1])
         self._last_t = t[-1]
         ep = self._ep
         ep["c"].append(c)
@@ -269,47 +507,53 @@ class RollEstimator:
         if graw is not None:
             ep["graw"].append(graw)
         # recent raw history, re-analysed if the axis turns out to have changed
-        self._recent.append((t, u, c, active))
+        self._recent.append((t, u, c, active, calm))
         self._recent_n += len(t)
         while self._recent_n - len(self._recent[0][0]) >= self._rewind_n:
             self._recent_n -= len(self._recent.pop(0)[0])
         if self.axis is None:
-            self._held.append((t, u, c, active))
+            self._held.append((t, u, c, active, calm))
             self._held_n += len(t)
             excess = self._held_n - self._backfill_n
             while excess > 0:  # release the oldest samples as unknown, sample-exactly
-                ht, hu, hc, ha = self._held[0]
-                k = min(excess, len(ht))
-                out.append(self._unknown(ht[:k], ha[:k]))
-                if k == len(ht):
+                seg = self._held[0]
+                k = min(excess, len(seg[0]))
+                out.append(self._unknown(seg[0][:k], seg[3][:k]))
+                if k == len(seg[0]):
                     self._held.pop(0)
                 else:
-                    self._held[0] = (ht[k:], hu[k:], hc[k:], ha[k:])
+                    self._held[0] = tuple(x[k:] for x in seg)
                 self._held_n -= k
                 excess -= k
         else:
-            out.append(self._angles(t, u, c, active))
+            out.append(self._angles(t, u, c, active, calm))
 
     def _release_held(self, out: list[AngleSegment]) -> None:
         """Axis found: release the held samples, measured about it."""
         held, self._held, self._held_n = self._held, [], 0
         self._theta_last = math.nan  # a new reference: no speed across the join
         self._u_last_ang = None
-        for j, (ht, hu, hc, ha) in enumerate(held):
+        for j, seg in enumerate(held):
             if j == 0 and self._reset_pending:
                 # one unknown sample tells the detector to start afresh
                 self._reset_pending = False
-                out.append(self._unknown(ht[:1], ha[:1]))
-                ht, hu, hc, ha = ht[1:], hu[1:], hc[1:], ha[1:]
-            if len(ht):
-                out.append(self._angles(ht, hu, hc, ha))
+                out.append(self._unknown(seg[0][:1], seg[3][:1]))
+                seg = tuple(x[1:] for x in seg)
+            # samples from before the posture settled (walking, sitting down) stay unknown
+            k = int(np.searchsorted(seg[0], self._settle_t))
+            if k:
+                out.append(self._unknown(seg[0][:k], seg[3][:k]))
+                seg = tuple(x[k:] for x in seg)
+            if len(seg[0]):
+                out.append(self._angles(*seg))
 
     def _unknown(self, t, active) -> AngleSegment:  # noqa: ANN001
         k = len(t)
-        return AngleSegment(t, np.full(k, np.nan), np.zeros(k), active)
+        return AngleSegment(t, np.full(k, np.nan), np.zeros(k), active, np.zeros(k, dtype=bool))
 
-    def _angles(self, t, u, c, active) -> AngleSegment:  # noqa: ANN001
+    def _angles(self, t, u, c, active, calm) -> AngleSegment:  # noqa: ANN001
         a = self.axis
+        assert a is not None
         if self._ref is None:
             r = u[0] - (u[0] @ a) * a
             self._ref = r / max(np.linalg.norm(r), 1e-9)
@@ -326,17 +570,28 @@ class RollEstimator:
             th_all = -np.degrees(np.arctan2(_dot3(uu, b), _dot3(uu, r))) + self._offset
             self._u_last_ang = u[-1].copy()
             theta_acc = th_all[1:]
-            rate = np.diff(th_all) / self.dt
+            # nominal period unless samples were lost (timestamp jitter must not enter a
+            # derivative; MEx-style ms stamps step 9-10 ms)
+            steps = self._step_s(t)
+            rate = np.diff(th_all) / np.where(steps > LOST_SAMPLE_STEPS * self.dt, steps, self.dt)
             self._theta_last = float(theta_acc[-1])
             theta = np.where(active, np.nan, theta_acc)
-            return AngleSegment(t, theta, np.where(active, 0.0, rate), active)
+            return AngleSegment(t, theta, np.where(active, 0.0, rate), active, calm)
         if self.has_gyro:
             rate = _dot3(c, a)
             al = self._alpha
-            x = al * rate * self.dt + (1.0 - al) * theta_acc
-            if self._zi_comp is None:
-                self._zi_comp = np.array([al * theta_acc[0]])
-            theta, self._zi_comp = lfilter([1.0], [1.0, -al], x, zi=self._zi_comp)
+            x = al * rate * self._step_s(t) + (1.0 - al) * theta_acc
+            cut = self._reseed_index(t)
+            if cut:  # a re-seed from gravity inside this segment (after a gap)
+                head = self._comp(x[:cut]) if self._comp_ready else theta_acc[:cut]
+                self._comp.reset(float(theta_acc[cut]))
+                theta = np.concatenate([head, self._comp(x[cut:])])
+                self._comp_ready = True
+            else:
+                if not self._comp_ready:
+                    self._comp.reset(float(theta_acc[0]))
+                    self._comp_ready = True
+                theta = self._comp(x)
         else:
             theta = theta_acc
             prev = theta[0] if math.isnan(self._theta_last) else self._theta_last
@@ -344,15 +599,39 @@ class RollEstimator:
         self._theta_last = float(theta[-1])
         theta = np.where(active, np.nan, theta)
         rate = np.where(active, 0.0, rate)
-        return AngleSegment(t, theta, rate, active)
+        return AngleSegment(t, theta, rate, active, calm)
 
     def _end_epoch(self, out: list[AngleSegment]) -> None:
+        """The slow update, once per epoch, as a list of named steps (state changes only
+        here, at fixed sample counts, so any chunking gives the same result)."""
         ep = self._ep
         c = np.concatenate(ep["c"])
         u = np.concatenate(ep["u"])
         act = np.concatenate(ep["act"])
-        # rotation evidence: exponentially weighted scatter of c (an epoch always has the
-        # same length, so fixed weights give the same result however it arrived)
+        graw = np.concatenate(ep["graw"]) if ep["graw"] else None
+        dyn_max = float(np.concatenate(ep["dyn"]).max())
+        self._ep = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
+        t_end = float(self._last_t)
+        self._accumulate_evidence(c, act)
+        self._detect_walking(t_end)
+        self._gate_posture(t_end)
+        if self._forget_if_moving(bool(act.any())):
+            return
+        turn_dps = self._learn_bias(u, graw)
+        if self.axis is None:
+            self._acquire_axis(turn_dps, t_end, out)
+            return
+        if self._check_axis_change(u):
+            return
+        self._follow_axis(c, u, dyn_max)
+
+    # ------------------------------------------------------------ epoch steps
+
+    def _accumulate_evidence(self, c: np.ndarray, act: np.ndarray) -> None:
+        """Rotation evidence, deg^2/s^2: exponentially weighted scatter of ``c`` over the
+        samples not moving about (slow memory ``axis_time_constant_s`` and fast memory
+        ``fast_time_constant_s``); an epoch always has the same length, so fixed weights
+        give the same result however the samples arrived."""
         cw = c * (~act)[:, None]
         outer = np.column_stack([
             cw[:, 0] * c[:, 0], cw[:, 1] * c[:, 1], cw[:, 2] * c[:, 2],
@@ -360,82 +639,133 @@ class RollEstimator:
         ])  # fmt: skip
         self._zi_S = self._lamn * self._zi_S + self._lam * (outer * self._wS).sum(axis=0)
         self._zi_Sf = self._lamn_f * self._zi_Sf + self._lam_f * (outer * self._wSf).sum(axis=0)
-        graw = np.concatenate(ep["graw"]) if ep["graw"] else None
-        dyn_max = float(np.concatenate(ep["dyn"]).max())
-        self._ep = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
+        self._Sf6 = self._zi_Sf[0] / self._lam_f
+        self._fast_axis = _power_step(_sym(self._Sf6), self._fast_axis)
+
+    def _detect_walking(self, t_end: float) -> None:
+        """Walking (axis-free): a chain of ``walk_impacts`` impacts, each within
+        ``walk_max_step_s`` s of the last; it then lasts at least ``walk_hold_s`` s."""
         s = self.s
-        any_active = bool(act.any())
-        # walking detection (state changes only here, at epoch ends)
-        t_end = float(self._last_t)
-        w0 = t_end - s.walk_window_s
-        self._rev_t = [x for x in self._rev_t if x > w0]
-        if len(self._rev_t) >= s.walk_reversals:
-            self._walking_until = t_end + 1.0
-        Sf6 = self._zi_Sf[0] / self._lam_f
-        Sf = _sym(Sf6)
-        self._fast_axis = _power_step(Sf, self._fast_axis)
-        if any_active:
-            # moving about: forget the axis so lying down again starts fresh
-            if self.axis is not None:
-                self.axis = None
-                self._ref = None
-                self._zi_comp = None
-                self._theta_last = math.nan
-            self._zi_S = self._zi_S * 0.0
-            return
-        # still? -> learn gyro bias
+        if self._imp_chain >= s.walk_impacts and t_end - self._imp_start <= s.walk_max_step_s:
+            self._walking_until = t_end + s.walk_hold_s
+
+    def _gate_posture(self, t_end: float) -> None:
+        """Impacts, walking or shaking while the axis is unknown: not lying quietly; the
+        axis is learned only from what follows (``posture_changed`` flag)."""
+        unsettled, self._unsettle = self._unsettle, False
+        if unsettled and self.axis is None:
+            self._settle(t_end)
+
+    def _forget_if_moving(self, any_active: bool) -> bool:
+        """Sustained moving about (shaking >= ``activity_min_s`` s, or walking): forget the
+        axis so lying down again starts fresh. Returns True if the epoch ends here."""
+        if not any_active:
+            return False
+        if self.axis is not None:
+            self.axis = None
+            self._ref = None
+            self._comp_ready = False
+            self._theta_last = math.nan
+        self._zi_S = self._zi_S * 0.0
+        return True
+
+    def _learn_bias(self, u: np.ndarray, graw: np.ndarray | None) -> float:
+        """Gyro bias, deg/s, learned only in genuine stillness: gravity turning slower than
+        ``still_dps`` over the epoch and the gyro varying less than
+        ``still_gyro_std_dps`` (gait, which returns to the same pose once per stride, is
+        not still). Returns gravity's turn rate over the epoch, deg/s."""
+        s = self.s
         turn_dps = math.degrees(math.acos(min(1.0, float(u[0] @ u[-1])))) / (len(u) * self.dt)
-        if graw is not None and turn_dps < s.still_dps:
+        if (
+            graw is not None
+            and turn_dps < s.still_dps
+            and math.sqrt(float(graw.var(axis=0).sum())) < s.still_gyro_std_dps
+        ):
             self.bias_dps = self.bias_dps + self._epoch_beta * (graw.mean(axis=0) - self.bias_dps)
-        S6 = self._zi_S[0] / self._lam  # filter state holds lam * S_last
-        trace_f = Sf6[0] + Sf6[1] + Sf6[2]
-        if self.axis is None:
-            if trace_f >= s.axis_min_evidence_dps2:
-                w, v = np.linalg.eigh(np.array(Sf))
-                ax = v[:, 2]
-                self.axis = -ax if float(ax @ self._thigh) > 0 else ax
-                self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
-                self._ref = None
-                self._release_held(out)
+        return turn_dps
+
+    def _acquire_axis(self, turn_dps: float, t_end: float, out: list[AngleSegment]) -> None:
+        """Accept a roll axis: enough recent rotation (``axis_min_evidence_dps2``), no
+        impact for ``axis_quiet_s`` s, and gravity turned back and forth about it; a
+        one-way turn beyond ``posture_change_deg`` that ends still is a posture change
+        (evidence forgotten). On acceptance the held-back samples are released."""
+        s = self.s
+        Sf6 = self._Sf6
+        if Sf6[0] + Sf6[1] + Sf6[2] < s.axis_min_evidence_dps2:
             return
+        if t_end - self._settle_t < s.axis_quiet_s:
+            return
+        _w, v = np.linalg.eigh(np.array(_sym(Sf6)))
+        ax = v[:, 2]
+        verdict = self._sweep_verdict(ax)
+        if verdict != "back_and_forth":
+            if verdict == "one_way" and turn_dps < s.still_dps:
+                self._settle(t_end)  # a posture change ended in a new pose
+            return
+        self.axis = -ax if float(ax @ self._thigh) > 0 else ax
+        self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
+        self._ref = None
+        self._release_held(out)
+
+    def _check_axis_change(self, u: np.ndarray) -> bool:
+        """The recent motion turns about another axis for ``axis_change_s`` s: within
+        60 deg of the old axis the sensor turned (re-reference, angle continuous); else a
+        different movement (learn afresh, re-analyse the last ``rewind_s`` s). Returns
+        True if the epoch ends here."""
+        s = self.s
         a = self.axis
-        # the recent motion turns about another axis: posture change or re-mount
-        if trace_f >= 1.5 * s.axis_min_evidence_dps2:
-            along = sum(a[i] * sum(Sf[i][j] * a[j] for j in range(3)) for i in range(3))
-            self._off_epochs = self._off_epochs + 1 if along < 0.5 * trace_f else 0
-            if self._off_epochs >= self._change_epochs:
-                self._off_epochs = 0
-                w, v = np.linalg.eigh(np.array(Sf))
-                n = v[:, 2]
-                cosang = float(n @ a)
-                if abs(cosang) >= 0.5:  # within 60 deg: same roll, sensor turned
-                    self.axis = n if cosang > 0 else -n
-                    self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
-                    r2 = u[-1] - (u[-1] @ self.axis) * self.axis
-                    self._ref = r2 / max(np.linalg.norm(r2), 1e-9)
-                    self._offset = self._theta_last
-                    self._zi_comp = np.array([self._alpha * self._offset])
-                    self._theta_before_epoch = self._theta_last
-                    return
-                # a different movement altogether: learn the axis afresh
-                self.axis = None
-                self._ref = None
-                self._zi_comp = None
-                self._theta_last = math.nan
-                self._zi_S = self._zi_S * 0.0
-                self._reset_pending = True
-                # re-analyse the last few seconds (the new movement began in them)
-                n_keep = self._rewind_n
-                held, k = [], 0
-                for seg in reversed(self._recent):
-                    if k >= n_keep:
-                        break
-                    take = min(len(seg[0]), n_keep - k)
-                    held.insert(0, tuple(x[-take:] for x in seg))
-                    k += take
-                self._held, self._held_n = held, k
-                return
-        # slip / re-mount: rotation off the roll axis within this epoch
+        assert a is not None
+        Sf6 = self._Sf6
+        Sf = _sym(Sf6)
+        trace_f = Sf6[0] + Sf6[1] + Sf6[2]
+        if trace_f < s.axis_change_evidence_dps2:
+            return False
+        along = sum(a[i] * sum(Sf[i][j] * a[j] for j in range(3)) for i in range(3))
+        self._off_epochs = self._off_epochs + 1 if along < 0.5 * trace_f else 0
+        if self._off_epochs < self._change_epochs:
+            return False
+        self._off_epochs = 0
+        _w, v = np.linalg.eigh(np.array(Sf))
+        n = v[:, 2]
+        cosang = float(n @ a)
+        if abs(cosang) >= 0.5:  # within 60 deg: same roll, sensor turned
+            self.axis = n if cosang > 0 else -n
+            self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
+            r2 = u[-1] - (u[-1] @ self.axis) * self.axis
+            self._ref = r2 / max(np.linalg.norm(r2), 1e-9)
+            self._offset = self._theta_last
+            self._comp.reset(self._offset)
+            self._comp_ready = True
+            self._theta_before_epoch = self._theta_last
+            return True
+        # a different movement altogether: learn the axis afresh
+        self.axis = None
+        self._ref = None
+        self._comp_ready = False
+        self._theta_last = math.nan
+        self._zi_S = self._zi_S * 0.0
+        self._reset_pending = True
+        self._axis_resets += 1
+        # re-analyse the last few seconds (the new movement began in them)
+        n_keep = self._rewind_n
+        held: list[tuple] = []
+        k = 0
+        for seg in reversed(self._recent):
+            if k >= n_keep:
+                break
+            take = min(len(seg[0]), n_keep - k)
+            held.insert(0, tuple(x[-take:] for x in seg))
+            k += take
+        self._held, self._held_n = held, k
+        return True
+
+    def _follow_axis(self, c: np.ndarray, u: np.ndarray, dyn_max: float) -> None:
+        """Keep the axis: a strap slip (rotation off the axis by > ``slip_off_axis_deg``
+        within the epoch while |a| stays within ``slip_max_dyn_g`` of 1 g) carries it
+        along and re-references the angle; otherwise one power-iteration step."""
+        s = self.s
+        a = self.axis
+        assert a is not None
         rot = c.sum(axis=0) * self.dt  # integrated rotation vector, deg (small-angle)
         off = rot - (rot @ a) * a
         off_deg = float(np.linalg.norm(off))
@@ -451,14 +781,58 @@ class RollEstimator:
             r2 = u[-1] - (u[-1] @ a) * a
             self._ref = r2 / max(np.linalg.norm(r2), 1e-9)
             self._offset = self._theta_before_epoch
-            self._zi_comp = np.array([self._alpha * self._offset])
+            self._comp.reset(self._offset)
+            self._comp_ready = True
             self._theta_last = self._offset
         else:
-            self.axis = _power_step(_sym(S6), a)
+            self.axis = _power_step(_sym(self._zi_S[0] / self._lam), a)
         self._theta_before_epoch = self._theta_last
 
-    _theta_before_epoch = 0.0
-    _last_t = 0.0
-    _reset_pending = False
-    _off_epochs = 0
-    _u_last_ang: np.ndarray | None = None
+    # ------------------------------------------------------------ flags
+
+    @property
+    def flags(self) -> EstimatorFlags:
+        """Diagnostic flags, readable at any time (like Fusion's FusionAhrsGetFlags)."""
+        t = float(self._last_t)
+        return EstimatorFlags(
+            axis_known=self.axis is not None,
+            walking=t <= self._walking_until,
+            active=self._shake_run >= self._act_min_n or t <= self._walking_until,
+            posture_changed=self.axis is None and self._settle_t > self._t_first,
+            impact_recent=t - self._last_impact_t <= self.s.cue_quiet_s,
+            bias_dps=(float(self.bias_dps[0]), float(self.bias_dps[1]), float(self.bias_dps[2])),
+            axis_resets=self._axis_resets,
+        )
+
+    def _settle(self, t_s: float) -> None:
+        """Forget the axis evidence gathered so far; only what follows ``t_s`` counts."""
+        self._settle_t = t_s
+        self._zi_S = self._zi_S * 0.0
+        self._zi_Sf = self._zi_Sf * 0.0
+
+    def _sweep_verdict(self, ax: np.ndarray) -> str:
+        """How gravity turned about candidate axis ``ax`` since the posture settled:
+        ``"back_and_forth"`` (out by ``axis_min_sweep_deg`` and back by
+        ``axis_return_fraction`` of it: rolling), ``"one_way"`` (out by more than
+        ``posture_change_deg`` and not back: sitting down or lying back) or ``"small"``
+        (not decided yet)."""
+        s = self.s
+        us = [seg[1][seg[0] >= self._settle_t] for seg in self._held]
+        u = np.concatenate(us) if us else np.zeros((0, 3))
+        if len(u) < 2:
+            return "small"
+        r = u[0] - (u[0] @ ax) * ax
+        nr = float(np.linalg.norm(r))
+        if nr < 1e-6:
+            return "small"
+        r = r / nr
+        b = _cross3(ax, r)
+        phi = np.degrees(np.unwrap(np.arctan2(_dot3(u, b), _dot3(u, r))))
+        i = int(np.argmax(np.abs(phi)))
+        sweep = abs(float(phi[i]))
+        if sweep < s.axis_min_sweep_deg:
+            return "small"
+        back = abs(float(phi[-1] - phi[i]))
+        if back >= s.axis_return_fraction * sweep:
+            return "back_and_forth"
+        return "one_way" if sweep >= s.posture_change_deg else "small"

@@ -29,7 +29,11 @@ class Settings:
 
     orientation: OrientationSettings = field(default_factory=OrientationSettings)
     detector: DetectorSettings = field(default_factory=DetectorSettings)
-    gap_reset_s: float = 0.25  # samples missing for longer than this: no rep spans the gap
+    # timestamps jump by more than this: a gap. The estimator re-seeds its filters from
+    # gravity at the first sample after it (the absolute roll is known again at once) and
+    # the excursion under way is kept, unless the gap is longer than gap_void_s.
+    gap_reset_s: float = 0.25
+    gap_void_s: float = 2.0  # a gap longer than this voids the excursion under way
 
 
 class Pipeline:
@@ -46,7 +50,9 @@ class Pipeline:
         self.odr_hz = float(odr_hz)
         self.has_gyro = has_gyro
         self._orient = RollEstimator(odr_hz, has_gyro, self.settings.orientation)
-        self._det = RepDetector(odr_hz, self.settings.detector, keep_trace=keep_trace)
+        self._det = RepDetector(
+            odr_hz, self.settings.detector, keep_trace=keep_trace, has_gyro=has_gyro
+        )
         self.events: list[Event] = []
         self.keep_trace = keep_trace
         self.angle_deg = math.nan  # latest knee angle relative to the learned centre
@@ -75,13 +81,15 @@ class Pipeline:
         # long gaps: no rep spans them (split the block there)
         start = 0
         prev = self.t_last
-        jumps = np.diff(t, prepend=t[0] if prev is None else prev)
+        jumps = np.empty(n)
+        jumps[0] = t[0] - (t[0] if prev is None else prev)
+        jumps[1:] = t[1:] - t[:-1]
         cut = np.nonzero(jumps > self.settings.gap_reset_s)[0]
         for i in [*cut.tolist(), n]:
             if i > start:
                 events += self._run(samples.slice(start, i))
             if i < n:
-                g0 = float(t[i - 1]) if i > 0 else float(prev)
+                g0 = float(t[i - 1]) if i > 0 or prev is None else float(prev)
                 self.gaps.append((g0, float(t[i])))
                 events += self._gap(g0, float(t[i]))
             start = i
@@ -93,14 +101,15 @@ class Pipeline:
         return events
 
     def _gap(self, t0: float, t1: float) -> list[Event]:
-        self._det.gap()
+        self._orient.gap()
+        self._det.gap(t1 - t0, self.settings.gap_void_s)
         return [GapEvent(t1, t0, t1)]
 
     def _run(self, s: Samples) -> list[Event]:
         g = s.gyro_dps if self.has_gyro else None
         events: list[Event] = []
         for seg in self._orient.process(s.t_s, s.accel_g, g):
-            events += self._det.feed(seg.t_s, seg.theta_deg, seg.rate_dps)
+            events += self._det.feed(seg.t_s, seg.theta_deg, seg.rate_dps, seg.calm)
             c = self._det.centre
             last = float(seg.theta_deg[-1])
             self.angle_deg = last - c if c is not None and not math.isnan(last) else math.nan

@@ -42,6 +42,8 @@ Movement model (theta, deg; built on a 500 Hz grid, smoothed with a 12 ms Gaussi
 - controlled descents/returns: minimum-jerk, 1.5-4 s, peak speed 1.875*amp/T <= 55 deg/s;
 - momentum (fast) drops: 0.25-0.8 s, sin^2 speed build-up to >= 140 deg/s and an abrupt
   cos^2 stop in 80-150 ms (plus 10-16 Hz soft-tissue ringing), then a 2-6 deg rebound;
+  hard drops (``hard_drops_*``): 200-300 deg/s, 0.2-0.8 s, stopped in 60-80 ms, then a
+  damped 5-10 deg rebound (two decaying dips);
 - yanked returns: minimum-jerk with peak >= 140 deg/s; holds 0-8 s (sinking 0-2 deg further);
   rests at centre 0-5 s, each within +-1.5 deg of 0;
 - bounce: 2-3 pulses of 4-10 deg (<= 30 % of the range) back toward centre and out again at
@@ -134,7 +136,7 @@ _EXTRA_SEEDS = {
 
 def suite() -> list[tuple[str, int]]:
     """The standard golden suite: (scenario, seed) pairs, >= 2 seeds of every family."""
-    out = []
+    out: list[tuple[str, int]] = []
     for name in FAMILIES:
         n = _EXTRA_SEEDS.get(name, 2)
         out.extend((name, seed) for seed in range(1, n + 1))
@@ -268,6 +270,8 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
     fmax = float(np.abs(body.f_g).max()) + 0.1
     wmax = float(np.abs(body.w_dps).max()) + 10.0
     spec.accel_range_g = float(rng.choice([r for r in sc.accel_ranges if r > fmax] or [8.0]))
+    if sc.accel_range_forced is not None:
+        spec.accel_range_g = sc.accel_range_forced
     spec.gyro_range_dps = float(rng.choice([r for r in sc.gyro_ranges if r > wmax] or [2000.0]))
 
     # packet gaps in the longest centre rests
@@ -282,6 +286,9 @@ def _assemble(name: str, seed: int, sc: Setup) -> SimResult:
             dur = count / spec.rate_hz
             mid = 0.5 * (a + b) * FINE_DT
             spec.gaps.append((mid - dur / 2, count))
+
+    for start_s, dur_s in sorted(sc.timed_gaps):
+        spec.gaps.append((start_s - crop * FINE_DT, max(1, int(round(dur_s * spec.rate_hz)))))
 
     sampled = sample_sensor(body, spec, duration, rng)
     pos = sampled.idx_fine

@@ -18,6 +18,7 @@ SIGN = {LEFT: 1.0, RIGHT: -1.0}
 
 CONTROLLED_MAX_DPS = 55.0  # controlled descents/returns are built to peak at or below this
 FAST_MIN_DPS = 140.0  # momentum drops / yanked returns are built to peak at or above this
+HARD_MIN_DPS, HARD_MAX_DPS = 200.0, 300.0  # hard drops (stopped within 60-80 ms)
 
 
 def _n(dur_s: float) -> int:
@@ -112,13 +113,24 @@ class MotionBuilder:
         fast_return: bool = False,
         centre: float = 0.0,
         creep: float = 0.0,
+        hard: bool = False,
     ) -> RepPlan:
         """One rep from centre: descent (controlled or momentum drop), hold (sinking ``creep``
         deg further), return to ``centre`` (a rest position within a degree or two of 0)."""
         rng = self.rng
         s = SIGN[side]
         i_start = self.n
-        if fast_drop:
+        if fast_drop and hard:
+            # hard momentum drop: 200-300 deg/s stopped within 60-80 ms, then a damped
+            # 5-10 deg rebound (two decaying dips)
+            vpk = rng.uniform(HARD_MIN_DPS, HARD_MAX_DPS)
+            dur = float(np.clip(2.0 * amp / vpk, 0.2, 0.8))
+            self.drop(s * amp, dur, rng.uniform(0.06, 0.08))
+            i_arrive = self.n
+            reb = rng.uniform(5.0, min(10.0, max(5.5, 0.35 * amp)))
+            self.dip(reb, rng.uniform(0.25, 0.35))
+            self.dip(0.35 * reb, rng.uniform(0.2, 0.3))
+        elif fast_drop:
             vpk = rng.uniform(FAST_MIN_DPS + 10.0, 280.0)
             dur = float(np.clip(2.0 * amp / vpk, 0.25, 0.8))
             self.drop(s * amp, dur, rng.uniform(0.08, 0.15))
@@ -287,8 +299,8 @@ def walk_sit_lie(rng: np.random.Generator, psi_lying: float, hip_lying: np.ndarr
         (i_sit - int(0.02 * FINE_HZ), rng.uniform(0.5, 1.2), 12.0, 0.03),
         (i_lie - int(0.15 * FINE_HZ), rng.uniform(0.2, 0.4), 10.0, 0.04),
     ]
-    for at, g, freq, tau in bumps:
-        imp[:, 2] += impulse(n_all, np.array([at]), np.array([g * G_MS2]), freq, tau)
+    for at_i, g, freq, tau in bumps:
+        imp[:, 2] += impulse(n_all, np.array([at_i]), np.array([g * G_MS2]), freq, tau)
     # the hip's x position only matters relative to the lying posture: end exactly there
     hip[:, 0] -= hip[-1, 0] - hip_lying[0]
     hip[:, 1] -= hip[-1, 1] - hip_lying[1]
@@ -296,3 +308,111 @@ def walk_sit_lie(rng: np.random.Generator, psi_lying: float, hip_lying: np.ndarr
 
 
 G_MS2 = 9.80665
+
+
+def _walk(
+    rng: np.random.Generator, walk_s: float, ramp_in: bool, fwd_fast: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One bout of walking (thigh flexion psi, hip path, heel-strike impacts), fine grid.
+
+    ``ramp_in`` False: already at full stride at the first sample (a recording that starts
+    mid-walk). ``fwd_fast``: the forward swing is faster than the backward one (about
+    +150 / -60 deg/s peak thigh speed, as in real gait) instead of a plain sine.
+    """
+    cadence = rng.uniform(1.7, 2.0)  # steps/s: 0.85-1.0 Hz stride
+    stride = cadence / 2.0
+    swing_amp = rng.uniform(15.0, 22.0)
+    nw = _n(walk_s)
+    tw = np.arange(nw) * FINE_DT
+    ramp = np.clip(np.minimum(tw if ramp_in else tw + 1.0, walk_s - tw) / 1.0, 0.0, 1.0)
+    ramp = ramp * ramp * (3 - 2 * ramp)
+    ph = 2 * np.pi * stride * tw + rng.uniform(0, 2 * np.pi)
+    if fwd_fast:
+        ph = ph + 0.55 * np.sin(ph)  # skewed: the rising (forward) half is quicker
+    psi_w = 8.0 * ramp + swing_amp * ramp * np.sin(ph)
+    x = np.cumsum(1.2 * ramp) * FINE_DT
+    z = 0.9 + 0.025 * ramp * np.cos(2 * ph)
+    y = 0.03 * ramp * np.sin(ph)
+    hip_w = np.column_stack([x, y, z])
+    # heel strikes once per step where the stride phase crosses its maximum flexion
+    cyc = np.floor((ph - np.pi / 2) / (2 * np.pi))
+    t_ipsi = tw[1:][np.diff(cyc) > 0]
+    t_contra = t_ipsi + 0.5 / stride
+    hits = np.concatenate([t_ipsi, t_contra])
+    mags = (
+        np.concatenate([rng.uniform(1.2, 2.5, len(t_ipsi)), rng.uniform(0.4, 0.9, len(t_contra))])
+        * G_MS2
+    )
+    ok = (hits > (0.8 if ramp_in else 0.05)) & (hits < walk_s - 0.8)
+    at = (hits[ok] * FINE_HZ).astype(int)
+    imp_z = impulse(nw, at, mags[ok], rng.uniform(15.0, 25.0), 0.012)
+    imp_x = impulse(nw, at, -0.4 * mags[ok], rng.uniform(15.0, 25.0), 0.015)
+    return psi_w, hip_w, np.column_stack([imp_x, np.zeros(nw), imp_z])
+
+
+def walk_pause_sit_lie(
+    rng: np.random.Generator,
+    psi_lying: float,
+    hip_lying: np.ndarray,
+    *,
+    walk_s: tuple[float, float] = (20.0, 60.0),
+    pause_s: tuple[float, float] = (1.0, 4.0),
+    n_bouts: int = 2,
+    mid_walk_start: bool = False,
+) -> Prelude:
+    """``n_bouts`` of walking (total ``walk_s``) separated by standing pauses (``pause_s``,
+    thigh still, upright), then stand, squat down onto the mat and sit (thigh pitching from
+    vertical to knees-up over the sit and lie-back: 120-150 deg in 6-10 s), lie back.
+    ``mid_walk_start``: the first bout is already at full stride at the first sample."""
+    total = rng.uniform(*walk_s)
+    shares = rng.dirichlet(np.ones(n_bouts)) * 0.6 + 0.4 / n_bouts
+    psi_parts, hip_parts, imp_parts = [], [], []
+    x0 = 0.0
+    for k in range(n_bouts):
+        p, h, imp = _walk(
+            rng, float(total * shares[k]), ramp_in=not (mid_walk_start and k == 0), fwd_fast=True
+        )
+        h = h.copy()
+        h[:, 0] += x0
+        x0 = float(h[-1, 0])
+        psi_parts += [p]
+        hip_parts += [h]
+        imp_parts += [imp]
+        ns = _n(rng.uniform(*pause_s))
+        psi_parts.append(np.full(ns, p[-1]))
+        hip_parts.append(np.tile(h[-1], (ns, 1)))
+        imp_parts.append(np.zeros((ns, 3)))
+    psi_w = np.concatenate(psi_parts)
+    hip_w = np.concatenate(hip_parts)
+    imp_w = np.concatenate(imp_parts)
+    walk_end = len(psi_w) * FINE_DT
+    # squat and sit (3-5 s), sitting (1-3 s), lie back (2-4 s)
+    over = rng.uniform(5.0, 15.0)
+    nsd = _n(rng.uniform(3.0, 5.0))
+    mj = min_jerk(nsd)
+    psi_sd = psi_w[-1] + (psi_lying + over - psi_w[-1]) * mj
+    sit_hip = np.array([hip_w[-1, 0] + 0.3, 0.0, hip_lying[2] + 0.05])
+    hip_sd = hip_w[-1] + (sit_hip - hip_w[-1])[None, :] * mj[:, None]
+    nsit = _n(rng.uniform(1.0, 3.0))
+    psi_sit = psi_sd[-1] + rng.uniform(-2, 2) * np.sin(np.pi * np.arange(nsit) / nsit)
+    hip_sit = np.tile(sit_hip, (nsit, 1))
+    nl = _n(rng.uniform(2.0, 4.0))
+    mj = min_jerk(nl)
+    psi_l = psi_sit[-1] + (psi_lying - psi_sit[-1]) * mj
+    lie_hip = np.array([sit_hip[0] - 0.05, 0.0, hip_lying[2]])
+    hip_l = sit_hip + (lie_hip - sit_hip)[None, :] * mj[:, None]
+    psi = np.concatenate([psi_w, psi_sd, psi_sit, psi_l])
+    hip = np.concatenate([hip_w, hip_sd, hip_sit, hip_l])
+    n_all = len(psi)
+    imp = np.zeros((n_all, 3))
+    imp[: len(imp_w)] = imp_w
+    i_sit = len(psi_w) + nsd
+    i_lie = i_sit + nsit + nl
+    for at, g, freq, tau in [
+        (i_sit - int(0.02 * FINE_HZ), rng.uniform(0.5, 1.2), 12.0, 0.03),
+        (i_lie - int(0.15 * FINE_HZ), rng.uniform(0.2, 0.4), 10.0, 0.04),
+    ]:
+        imp[:, 2] += impulse(n_all, np.array([at]), np.array([g * G_MS2]), freq, tau)
+    hip[:, 0] -= hip[-1, 0] - hip_lying[0]
+    hip[:, 1] -= hip[-1, 1] - hip_lying[1]
+    return Prelude(psi, hip, imp, walk_end, n_all * FINE_DT)

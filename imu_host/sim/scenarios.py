@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imu_host.sim.motion import LEFT, RIGHT, MotionBuilder, Prelude
+from imu_host.sim.motion import LEFT, RIGHT, MotionBuilder, Prelude, walk_pause_sit_lie
 from imu_host.sim.motion import walk_sit_lie as make_prelude
 from imu_host.sim.physics import FINE_DT, SensorSpec, random_rotation, rot_axis
 
@@ -40,6 +40,8 @@ class Setup:
     still: list[tuple[float, float]] = field(default_factory=list)  # lying still, no reps
     notes: list[str] = field(default_factory=list)
     accel_ranges: tuple[float, ...] = (2.0, 4.0, 8.0)
+    accel_range_forced: float | None = None  # this range even if the motion saturates it
+    timed_gaps: list[tuple[float, float]] = field(default_factory=list)  # (start_s, dur_s)
     gyro_ranges: tuple[float, ...] = (250.0, 500.0, 2000.0)
 
 
@@ -107,6 +109,7 @@ def run_set(
     fast: set[int] | frozenset[int] = frozenset(),
     bounce: set[int] | frozenset[int] = frozenset(),
     yank: set[int] | frozenset[int] = frozenset(),
+    hard: set[int] | frozenset[int] = frozenset(),
     hold: tuple[float, float] | None = None,
     rest: tuple[float, float] | None = None,
     fidget_prob: float = 0.0,
@@ -129,7 +132,8 @@ def run_set(
             rng.uniform(*d_r),
             rng.uniform(*h_r),
             rng.uniform(*r_r),
-            fast_drop=i in fast,
+            fast_drop=i in fast or i in hard,
+            hard=i in hard,
             bounce=i in bounce,
             fast_return=i in yank,
             centre=rng.uniform(-1.5, 1.5),
@@ -454,6 +458,118 @@ def cone_path(sc: Setup) -> None:
     sc.notes.append("cone path: thigh flexion changes with roll (out-of-plane wobble)")
 
 
+# --------------------------------------------------------------------------- issue 9 families
+GAP_S = (0.3, 0.5)  # radio gaps inside reps
+GAP_MARGIN_S = 0.3  # a gap never hides a rep's start or end: this far from both
+LONG_GAP_S = 3.0
+
+
+def _inside(rng: np.random.Generator, a_s: float, b_s: float, dur: float) -> float | None:
+    """Start of a ``dur`` gap placed at random inside [a_s, b_s] with margins, or None."""
+    lo, hi = a_s + GAP_MARGIN_S, b_s - GAP_MARGIN_S - dur
+    return float(rng.uniform(lo, hi)) if hi > lo else None
+
+
+def gaps_in_reps(sc: Setup) -> None:
+    """Radio gaps of 0.3-0.5 s at random phases of reps (descent, hold, return, rest), one
+    gap inside a ~200 deg/s drop, one 3 s gap in a long centre rest; 50 or 100 Hz. No gap
+    hides a rep's start or end, so every rep counts (truth: all reps)."""
+    rng = sc.rng
+    sc.spec.rate_hz = 50.0 if rng.random() < 0.5 else 100.0
+    sc.spec.drop_prob = 0.0
+    sides = alternating(rng, int(rng.integers(4, 6)))
+    n = len(sides)
+    i_fast = int(rng.integers(1, n - 1))
+    tempo = "slow" if rng.random() < 0.4 else "medium"
+    run_set(sc, sides, tempo, fast={i_fast}, rest=(1.0, 2.5))
+    # a long rest for the 3 s gap, appended after the set, then two more reps
+    mb = sc.mb
+    mb.rest(LONG_GAP_S + 2.0)
+    long_rest = (mb.rests[-1][0] * FINE_DT, mb.rests[-1][1] * FINE_DT)
+    run_set(sc, alternating(rng, 1), tempo, lead_rest=(0.5, 1.0))
+    sc.timed_gaps.append((long_rest[0] + 1.0, LONG_GAP_S))
+    for i, rp in enumerate(mb.reps):
+        t0, ta, tl, t1 = (x * FINE_DT for x in (rp.i_start, rp.i_arrive, rp.i_leave, rp.i_end))
+        if i == i_fast:
+            dur = float(rng.uniform(0.1, 0.15))  # the drop lasts 0.25-0.5 s
+            sc.timed_gaps.append((t0 + 0.5 * (ta - t0) - 0.5 * dur, dur))
+            continue
+        if i == 0 or rng.random() < 0.3:
+            continue
+        dur = float(rng.uniform(*GAP_S))
+        phase = int(rng.integers(0, 4))
+        spans = [(t0, ta), (ta, tl), (tl, t1), (t1, t1 + 1.0)]
+        g = _inside(rng, *spans[phase], dur)
+        if g is None:
+            g = _inside(rng, t0, t1, dur)
+        if g is not None:
+            sc.timed_gaps.append((g, dur))
+    sc.notes.append(
+        f"{len(sc.timed_gaps)} radio gaps inside reps (0.1-3 s), none hiding a start/end"
+    )
+
+
+def _hard(sc: Setup, accel_range_g: float) -> None:
+    rng = sc.rng
+    sides = alternating(rng, int(rng.integers(6, 8)))
+    n = len(sides)
+    k = int(rng.integers(1, 3))
+    hard = {int(i) for i in rng.choice(np.arange(1, n - 6), size=k, replace=False)}
+    run_set(sc, sides, "medium", hard=hard, hold=(1.0, 3.0))
+    sc.accel_range_forced = accel_range_g
+    sc.notes.append(f"{k} hard drops (200-300 deg/s, stopped in 60-80 ms) at +-{accel_range_g:g} g")
+
+
+def hard_drops_2g(sc: Setup) -> None:
+    _hard(sc, 2.0)
+
+
+def hard_drops_8g(sc: Setup) -> None:
+    _hard(sc, 8.0)
+
+
+def _long_prelude(sc: Setup, **kw: object) -> None:
+    pre = walk_pause_sit_lie(sc.rng, 90.0 + sc.beta_deg, lying_hip(sc), **kw)  # type: ignore[arg-type]
+    sc.mb.hold(pre.sit_end_s)
+    sc.prelude = pre
+    sc.mb.rest(sc.rng.uniform(3.0, 10.0))
+
+
+def walk_stand_sit_lie(sc: Setup) -> None:
+    """20-60 s of walking with standing pauses, squat, sit, lie back, 3-10 s still, rolls."""
+    _long_prelude(sc, walk_s=(20.0, 60.0), pause_s=(1.0, 4.0), n_bouts=int(sc.rng.integers(2, 4)))
+    run_set(sc, alternating(sc.rng, int(sc.rng.integers(4, 6))), "medium", lead_rest=(0.5, 1.0))
+    sc.notes.append("walks with standing pauses, sits down, lies back, still, then a set")
+
+
+def mid_walk_start(sc: Setup) -> None:
+    """Starts mid-walk; walking resumes after a 5-8 s stand; drifting gyro bias."""
+    sc.spec.gyro_bias_dps = sc.rng.uniform(-3.0, 3.0, size=3)
+    sc.spec.gyro_drift_dps = float(sc.rng.uniform(1.5, 3.0))
+    _long_prelude(sc, walk_s=(10.0, 25.0), pause_s=(5.0, 8.0), n_bouts=2, mid_walk_start=True)
+    run_set(sc, alternating(sc.rng, int(sc.rng.integers(4, 6))), "medium", lead_rest=(0.5, 1.0))
+    sc.notes.append("recording starts mid-walk; walking resumes after a 5-8 s stand")
+
+
+def accel_only_lever(sc: Setup) -> None:
+    """Accelerometer only, sensor 0.2-0.45 m from the roll axis, controlled reps and abrupt
+    140-280 deg/s drops."""
+    sc.spec.has_gyro = False
+    sc.radius_m = float(sc.rng.uniform(0.2, 0.45))
+    sides = alternating(sc.rng, int(sc.rng.integers(4, 6)))
+    run_set(sc, sides, "medium", fast=pick(sc.rng, len(sides), (0.15, 0.3), 1))
+    sc.notes.append(f"accel only, lever arm {sc.radius_m:.2f} m")
+
+
+NEW_FAMILIES = (
+    "gaps_in_reps",
+    "hard_drops_2g",
+    "hard_drops_8g",
+    "walk_stand_sit_lie",
+    "mid_walk_start",
+    "accel_only_lever",
+)
+
 FAMILIES: dict[str, tuple[Callable[[Setup], None], str]] = {
     "controlled_slow": (controlled_slow, "alternating controlled reps, slow tempo, 2-5 s holds"),
     "controlled_medium": (controlled_medium, "alternating controlled reps, medium tempo"),
@@ -490,4 +606,10 @@ FAMILIES: dict[str, tuple[Callable[[Setup], None], str]] = {
     "end_partway_counted": (end_partway_counted, "ends on the last return, mostly back (counted)"),
     "end_partway_excluded": (end_partway_excluded, "ends at a side in the last hold (not counted)"),
     "cone_path": (cone_path, "knees trace a cone (7-10 deg out-of-plane wobble)"),
+    "gaps_in_reps": (gaps_in_reps, "radio gaps 0.3-0.5 s inside reps, one in a drop, one 3 s"),
+    "hard_drops_2g": (hard_drops_2g, "hard drops (200-300 deg/s, 60-80 ms stop), +-2 g range"),
+    "hard_drops_8g": (hard_drops_8g, "hard drops (200-300 deg/s, 60-80 ms stop), +-8 g range"),
+    "walk_stand_sit_lie": (walk_stand_sit_lie, "20-60 s walk with pauses, sit, lie, still, set"),
+    "mid_walk_start": (mid_walk_start, "starts mid-walk, walks again after a 5-8 s stand"),
+    "accel_only_lever": (accel_only_lever, "accel only, lever arm 0.2-0.45 m, abrupt drops"),
 }

@@ -15,10 +15,14 @@ A rep is one excursion centre -> side -> back to centre. The detector works on b
 
 An excursion counts only if its range reaches ``min_rom_deg`` and ``min_rom_fraction``
 of the person's typical range (median of recent reps); smaller ones are fidgets or
-wobbles. Flags: ``fast_drop`` (peak descent speed >= ``fast_drop_dps``; emitted as a live
-cue as soon as the speed is crossed, while the knees are still falling), ``fast_return``
+wobbles. Flags (rules in :mod:`imu_host.core.reps.rules`, centre rules in
+:mod:`imu_host.core.reps.centre`): ``fast_drop`` (peak descent speed >= ``fast_drop_dps``,
+x ``accel_only_speed_factor`` without a gyro; emitted as a live cue as soon as the speed is
+crossed, while the knees are still falling, if the excursion began calm: no impact or
+walking just before), ``fast_return``
 (peak return speed >= ``fast_return_dps``), ``bounce`` (at end range the knees come back
-by >= ``bounce_deg`` and push out again by as much), ``partial`` (range below
+by >= ``bounce_deg`` and push out again by as much, not within ``rebound_s`` of a fast drop's
+speed: that is the drop's rebound), ``partial`` (range below
 ``partial_fraction`` of that side's median).
 """
 
@@ -42,6 +46,20 @@ from imu_host.core.events import (
     Rep,
     RepEvent,
 )
+from imu_host.core.reps import centre as centre_rules
+from imu_host.core.reps import rules
+from imu_host.core.reps.centre import turning_point_centre
+
+PARTIAL_MIN_HISTORY = 3  # reps on a side before "partial" can be judged on that side
+ROM_HISTORY = 6  # recent ranges kept (typical range, per-side medians)
+PRE_BUFFER_S = 1.0  # rate history kept at centre (a drop can start inside the band)
+NO_CENTRE_BUFFER_S = 30.0  # longest stretch buffered while no centre is known
+CALM_RATE_DPS = 5.0  # moving toward a side slower than this counts as calm (rep start)
+HALFWAY = 0.5  # "came back at least halfway" (of the peak depth)
+TURN_FRACTION = 0.25  # out again by this fraction of the peak after halfway: a new excursion
+BOUNCE_NEAR_DEG = 8.0  # a bounce starts within max(this, BOUNCE_NEAR_FRACTION * peak)...
+BOUNCE_NEAR_FRACTION = 0.3  # ...of the peak
+HOLD_FRACTION = 0.1  # within max(hold_tolerance_deg, this * peak) of the peak = holding
 
 
 @dataclass(frozen=True)
@@ -56,7 +74,13 @@ class DetectorSettings:
     min_rep_s: float = 0.9  # out and back faster than this is not a knee roll (walking)
     fast_drop_dps: float = 100.0  # peak descent speed that flags a momentum-driven drop
     fast_return_dps: float = 100.0  # peak return speed that flags a yanked return
+    # accelerometer only: the gravity angle is tilted by tangential acceleration
+    # (theta_app ~ theta - (r/g) theta''), so speeds read high: x1.27 median, x1.46 p90 on
+    # controlled reps at r = 0.2-0.45 m in the simulator. Both thresholds are multiplied by
+    # this (130 deg/s); simulated controlled reps read <= 88 deg/s, momentum drops >= 167 (p5).
+    accel_only_speed_factor: float = 1.3
     bounce_deg: float = 4.0  # size of the back-and-out-again that flags a bounce
+    rebound_s: float = 1.0  # after a fast drop's speed, this long is its rebound (no bounce)
     partial_fraction: float = 0.6  # range below this x side median flags "partial"
     rest_s: float = 0.8  # stillness this long at centre re-learns the centre
     partway_rest_weight: float = 1.0  # a rest after coming back past halfway: the new centre
@@ -67,7 +91,7 @@ class DetectorSettings:
 
 class _Excursion:
     __slots__ = ("sign", "start_s", "t", "depth", "rate", "peak", "peak_t", "cued",
-                 "min_after", "min_after_t", "bounced", "bmax", "bmin", "start_depth")  # fmt: skip
+                 "min_after", "min_after_t", "bounced", "bmax", "bmin", "start_depth", "calm", "fast", "fast_t")  # fmt: skip
 
     def __init__(self, sign: int, start_s: float) -> None:
         self.sign = sign
@@ -84,15 +108,26 @@ class _Excursion:
         self.bmax = -math.inf  # running max used for bounce detection
         self.bmin = math.inf
         self.start_depth = 0.0  # depth already reached when the recording began
+        self.calm = True  # began with no impact or walking just before (live cues allowed)
+        self.fast = False  # the descent reached the fast-drop speed (at fast_t, s)
+        self.fast_t = math.nan
 
 
 class RepDetector:
     """Streaming rep detector. ``feed`` angle samples, get events."""
 
     def __init__(
-        self, odr_hz: float, settings: DetectorSettings | None = None, keep_trace: bool = False
+        self,
+        odr_hz: float,
+        settings: DetectorSettings | None = None,
+        keep_trace: bool = False,
+        has_gyro: bool = True,
     ) -> None:
         self.s = settings or DetectorSettings()
+        # speed thresholds, deg/s: gravity-only speeds read high (see accel_only_speed_factor)
+        k = 1.0 if has_gyro else self.s.accel_only_speed_factor
+        self.fast_drop_dps = self.s.fast_drop_dps * k
+        self.fast_return_dps = self.s.fast_return_dps * k
         self.keep_trace = keep_trace
         self.trace_t: list[np.ndarray] = []  # per block: times
         self.trace_deg: list[np.ndarray] = []  # per block: angle relative to the centre then
@@ -102,15 +137,21 @@ class RepDetector:
         self.centre: float | None = None
         self._exc: _Excursion | None = None
         self._pend_t: list[np.ndarray] = []
-        self._pend: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pend: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._pend_n = 0
         self._pre: deque[tuple[np.ndarray, np.ndarray]] = deque(
-            maxlen=max(1, int(round(1.0 / self.s.block_s)))
+            maxlen=max(1, int(round(PRE_BUFFER_S / self.s.block_s)))
         )
         self._rest: deque[float] = deque(maxlen=max(2, int(round(self.s.rest_s / self.s.block_s))))
-        self._peaks = {1: deque(maxlen=3), -1: deque(maxlen=3)}
-        self._roms: deque[float] = deque(maxlen=6)
-        self._side_roms = {1: deque(maxlen=6), -1: deque(maxlen=6)}
+        self._peaks: dict[int, deque[float]] = {
+            1: deque(maxlen=centre_rules.PEAK_HISTORY),
+            -1: deque(maxlen=centre_rules.PEAK_HISTORY),
+        }
+        self._roms: deque[float] = deque(maxlen=ROM_HISTORY)
+        self._side_roms: dict[int, deque[float]] = {
+            1: deque(maxlen=ROM_HISTORY),
+            -1: deque(maxlen=ROM_HISTORY),
+        }
         self._last_calm_t = {1: 0.0, -1: 0.0}  # last time not moving toward each side
         self._prev_d = 0.0
         self._prev_t = 0.0
@@ -119,30 +160,46 @@ class RepDetector:
         self._tp: list[float] = []
         self._clear_turning_points()
         self._events: list[Event] = []
+        self._after_gap = False  # the next block follows a long gap
+        self._calm = True  # the block being processed is calm (see feed)
 
     # ------------------------------------------------------------------ public
 
-    def feed(self, t_s: np.ndarray, theta_deg: np.ndarray, rate_dps: np.ndarray) -> list[Event]:
-        """Feed angle samples (nan = unknown); returns the events they complete."""
+    def feed(
+        self,
+        t_s: np.ndarray,
+        theta_deg: np.ndarray,
+        rate_dps: np.ndarray,
+        calm: np.ndarray | None = None,
+    ) -> list[Event]:
+        """Feed angle samples (nan = unknown); returns the events they complete.
+
+        ``calm`` (bool per sample, default all true): no impact or walking lately; a live
+        fast-drop cue is only given in a calm block (the rep's flag is decided anyway)."""
         self._events = []
+        if calm is None:
+            calm = np.ones(len(t_s), dtype=bool)
         self._pend_t.append(t_s)
-        self._pend.append((theta_deg, rate_dps))
+        self._pend.append((theta_deg, rate_dps, np.asarray(calm, dtype=bool)))
         self._pend_n += len(t_s)
         if self._pend_n >= self.k:
             t = np.concatenate(self._pend_t)
             th = np.concatenate([p[0] for p in self._pend])
             ra = np.concatenate([p[1] for p in self._pend])
+            ca = np.concatenate([p[2] for p in self._pend])
             nb = len(t) // self.k
             m = nb * self.k
             rest = len(t) - m
             self._pend_t = [t[m:]] if rest else []
-            self._pend = [(th[m:], ra[m:])] if rest else []
+            self._pend = [(th[m:], ra[m:], ca[m:])] if rest else []
             self._pend_n = rest
             t = t[:m].reshape(nb, self.k)
             th = th[:m].reshape(nb, self.k)
             ra = ra[:m].reshape(nb, self.k)
+            calm_b = np.asarray(ca[:m].reshape(nb, self.k).all(axis=1))
             bad = np.isnan(th).any(axis=1)
             for j in range(nb):
+                self._calm = bool(calm_b[j])
                 self._block(t[j], th[j], ra[j], bool(bad[j]))
         return self._events
 
@@ -152,7 +209,7 @@ class RepDetector:
         e = self._exc
         if e is not None and e.depth:
             last = float(e.depth[-1][-1])
-            if last <= 0.5 * e.peak:
+            if last <= HALFWAY * e.peak:
                 self._complete(float(e.t[-1][-1]))
         self._exc = None
         return self._events
@@ -170,13 +227,16 @@ class RepDetector:
             return None
         return float(np.median(self._roms))
 
-    def gap(self) -> None:
-        """Samples were lost: drop the excursion under way (no rep spans a gap). The
-        centre is kept; if the knees are away from centre when data resumes, the
-        excursion under way is not counted either."""
+    def gap(self, gap_s: float = math.inf, void_s: float = 0.0) -> None:
+        """Samples were lost for ``gap_s`` seconds. A short gap (<= ``void_s``) keeps the
+        excursion under way (the angle after it is absolute again). A longer one drops it;
+        if the knees are then away from centre, that excursion is not counted either.
+        The centre is kept; no rest spans a gap."""
+        self._rest.clear()
+        if gap_s <= void_s:
+            return
         self._exc = None
         self._after_gap = True
-        self._rest.clear()
 
     def _reset(self) -> None:
         self._exc = None
@@ -253,9 +313,9 @@ class RepDetector:
                     self._tp.append(self._tp_ext)
                     self._tp_dir, self._tp_ext = 1, x
             if len(self._tp) >= 3:
-                centre = 0.5 * (self._tp[-1] + self._tp[-2])
+                centre = turning_point_centre(self._tp)
         if centre is None:
-            if len(self._buf) > int(30.0 / self.s.block_s):
+            if len(self._buf) > int(NO_CENTRE_BUFFER_S / self.s.block_s):
                 self._buf.pop(0)
             return
         self.centre = centre
@@ -277,6 +337,7 @@ class RepDetector:
     def _step(self, t: np.ndarray, th: np.ndarray, ra: np.ndarray) -> None:
         s = self.s
         c = self.centre
+        assert c is not None
         d = th - c
         if self.keep_trace and (not self.trace_t or t[0] > self.trace_t[-1][-1]):
             self.trace_t.append(t)
@@ -292,14 +353,14 @@ class RepDetector:
         )
         if e is None:
             calm = self._last_calm_t
-            if ra.max() <= 5.0 or d_end <= 0:
+            if ra.max() <= CALM_RATE_DPS or d_end <= 0:
                 calm[1] = t_end
-            if ra.min() >= -5.0 or d_end >= 0:
+            if ra.min() >= -CALM_RATE_DPS or d_end >= 0:
                 calm[-1] = t_end
             if still:
                 rest = float(np.mean(self._rest))
                 if abs(rest - c) < s.enter_deg:
-                    self.centre = c = c + 0.2 * (rest - c)
+                    self.centre = c = centre_rules.rest_pull(c, rest)
             if abs(d_end) > s.enter_deg:
                 sg = 1 if d_end > 0 else -1
                 start = self._last_calm_t[sg]
@@ -326,12 +387,17 @@ class RepDetector:
         if depth[lo] < e.min_after and t[lo] >= e.peak_t:
             e.min_after = float(depth[lo])
             e.min_after_t = float(t[lo])
-        # live fast-drop cue while still falling
-        if not e.cued and e.min_after > e.peak - s.bounce_deg:
+        # live fast-drop cue while still falling (not right after an impact or walking)
+        if not e.fast and e.min_after > e.peak - s.bounce_deg:
             v = float((sg * ra).max())
-            if v >= s.fast_drop_dps:
-                e.cued = True
-                self._events.append(FlagEvent(t_end, FAST_DROP, self._side(sg), v))
+            if rules.is_fast_drop(v, self.fast_drop_dps):
+                e.fast = True
+                e.fast_t = t_end
+                if e.calm:
+                    e.cued = True
+                    self._events.append(FlagEvent(t_end, FAST_DROP, self._side(sg), v))
+        if e.fast and rules.in_rebound(t_end - e.fast_t, s.rebound_s):
+            e.bmax, e.bmin = -math.inf, math.inf  # a fast drop's rebound is not a bounce
         # bounce: back by bounce_deg from a max near the peak, then out again by as much
         self._bounce_track(e, depth, t_end)
         # end of the excursion?
@@ -345,8 +411,8 @@ class RepDetector:
             self._complete(t_end)
             self._exc = None
             self._last_calm_t = {1: t_end, -1: t_end}
-        elif e.min_after <= 0.5 * e.peak:
-            turn = max(s.enter_deg, 0.25 * e.peak)
+        elif e.min_after <= HALFWAY * e.peak:
+            turn = max(s.enter_deg, TURN_FRACTION * e.peak)
             if sg * d_end >= e.min_after + turn:  # came back halfway, now out again
                 tm = e.min_after_t
                 self._complete(tm)
@@ -361,14 +427,13 @@ class RepDetector:
                 self._last_calm_t = {1: t_end, -1: t_end}
         self._prev_d, self._prev_t = d_end, t_end
 
-    _after_gap = False
-
     def _keep_pre(self, t: np.ndarray, ra: np.ndarray) -> None:
         """Remember the last second of blocks at centre (a drop can start inside the band)."""
         self._pre.append((t, ra))
 
     def _pre_rate(self, e: _Excursion, t=None, ra=None, d=None) -> None:  # noqa: ANN001
         """Seed a new excursion with the samples since its start that it has not seen."""
+        e.calm = self._calm
         if t is not None:
             m = t >= e.start_s
             if m.any():
@@ -401,7 +466,7 @@ class RepDetector:
         s = self.s
         if e.bounced:
             return
-        near = e.peak - max(8.0, 0.3 * e.peak)
+        near = e.peak - max(BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * e.peak)
         for x in depth:
             x = float(x)
             if x > e.bmax:
@@ -415,7 +480,7 @@ class RepDetector:
                 e.bmax >= near
                 and e.bmax - bmin >= s.bounce_deg
                 and x - bmin >= s.bounce_deg
-                and bmin > 0.5 * e.peak
+                and bmin > HALFWAY * e.peak
             ):
                 e.bounced = True
                 self._events.append(FlagEvent(t_end, BOUNCE, self._side(e.sign), e.bmax - bmin))
@@ -438,30 +503,32 @@ class RepDetector:
             return
         if self.reps and e.start_s < self.reps[-1].end_s - 1e-6:
             return  # re-analysed history overlapping a rep already counted
-        if e.start_depth > 0.5 * peak:
+        if e.start_depth > HALFWAY * peak:
             return  # began mostly outside the recording
         typ = self._typical()
         need = max(s.min_rom_deg, s.min_rom_fraction * typ if typ else 0.0)
         if peak < need:
             return
-        tol = max(s.hold_tolerance_deg, 0.1 * peak)
+        tol = max(s.hold_tolerance_deg, HOLD_FRACTION * peak)
         near = np.nonzero(depth >= peak - tol)[0]
         i_arr, i_leave = int(near[0]), int(near[-1])
         arrive, leave = float(t[i_arr]), float(t[i_leave])
         desc = rate[: i_arr + 1]
         ret = -rate[i_leave:]
+        if e.fast:  # the settling after a fast drop's stop is its rebound, not a return
+            ret = ret[t[i_leave:] >= e.fast_t + s.rebound_s]
         peak_desc = float(desc.max()) if len(desc) else 0.0
         peak_ret = float(ret.max()) if len(ret) else 0.0
         flags = []
-        if peak_desc >= s.fast_drop_dps:
+        if rules.is_fast_drop(peak_desc, self.fast_drop_dps):
             flags.append(FAST_DROP)
         if e.bounced:
             flags.append(BOUNCE)
-        if peak_ret >= s.fast_return_dps:
+        if rules.is_fast_return(peak_ret, self.fast_return_dps):
             flags.append(FAST_RETURN)
             self._events.append(FlagEvent(end_s, FAST_RETURN, self._side(e.sign), peak_ret))
         side_roms = self._side_roms[e.sign]
-        if len(side_roms) >= 3 and peak < s.partial_fraction * float(np.median(side_roms)):
+        if rules.is_partial(peak, side_roms, s.partial_fraction, PARTIAL_MIN_HISTORY):
             flags.append(PARTIAL)
         if FAST_DROP in flags and not e.cued:
             self._events.append(FlagEvent(arrive, FAST_DROP, self._side(e.sign), peak_desc))
@@ -482,17 +549,11 @@ class RepDetector:
         self.reps.append(rep)
         self._roms.append(peak)
         side_roms.append(peak)
+        assert self.centre is not None
         self._peaks[e.sign].append(self.centre + e.sign * peak)
         self._clamp_centre()
         self._events.append(RepEvent(end_s, rep))
 
     def _clamp_centre(self) -> None:
-        if not self._peaks[1] or not self._peaks[-1]:
-            return
-        hi = float(np.median(self._peaks[1]))
-        lo = float(np.median(self._peaks[-1]))
-        span = hi - lo
-        if span <= 0:
-            return
-        a, b = lo + 0.25 * span, hi - 0.25 * span
-        self.centre = min(max(self.centre, a), b)
+        assert self.centre is not None
+        self.centre = centre_rules.clamp_between_sides(self.centre, self._peaks[1], self._peaks[-1])

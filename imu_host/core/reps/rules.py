@@ -1,0 +1,37 @@
+"""Rep rules, one small function each (angles in degrees, speeds in deg/s).
+
+The live fast-drop cue and the rep's ``fast_drop`` flag both come from
+:func:`is_fast_drop`, so they can never disagree about what "fast" means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def is_fast_drop(peak_descent_dps: float, threshold_dps: float) -> bool:
+    """A momentum-driven drop: the descent's peak speed reaches ``threshold_dps``."""
+    return peak_descent_dps >= threshold_dps
+
+
+def is_fast_return(peak_return_dps: float, threshold_dps: float) -> bool:
+    """A yanked return: the return's peak speed reaches ``threshold_dps``."""
+    return peak_return_dps >= threshold_dps
+
+
+def is_partial(
+    rom_deg: float, side_roms_deg: Sequence[float], fraction: float, min_history: int
+) -> bool:
+    """Range below ``fraction`` of the median of that side's recent reps (judged once the
+    side has ``min_history`` reps)."""
+    if len(side_roms_deg) < min_history:
+        return False
+    return rom_deg < fraction * float(np.median(side_roms_deg))
+
+
+def in_rebound(since_fast_s: float, rebound_s: float) -> bool:
+    """Within ``rebound_s`` of a fast drop's speed: the knees rebound off the end stop
+    (5-10 deg back and out again), which is part of the drop, not a bounce."""
+    return since_fast_s < rebound_s
