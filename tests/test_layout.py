@@ -11,7 +11,7 @@ IO_LIBS = re.compile(r"^\s*(?:import|from)\s+(serial|bleak|sqlite3|matplotlib)\b
 # the pure core also uses no files, clocks, printing or threads
 CORE_FORBIDDEN = re.compile(
     r"^\s*(?:import|from)\s+(os|io|sys|time|datetime|pathlib|threading|subprocess|socket|"
-    r"serial|bleak|sqlite3|matplotlib)\b|\bprint\(|\bopen\(",
+    r"serial|bleak|sqlite3|matplotlib|scipy)\b|\bprint\(|\bopen\(",
     re.M,
 )
 

@@ -46,9 +46,9 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.signal import butter, lfilter, lfilter_zi
 
 from imu_host.core.events import LEFT, RIGHT, Event, FlagEvent, Rep, RepEvent
+from imu_host.core.iir import IIRFilter, butter2_lowpass
 from imu_host.core.pipeline import Pipeline, Settings
 from imu_host.core.samples import Samples
 from imu_host.core.stats import summarize
@@ -229,8 +229,8 @@ class _Trunk:
     def __init__(self, odr_hz: float, s: MultiSettings) -> None:
         self.s = s
         self.dt = 1.0 / odr_hz
-        self._b, self._a = butter(2, min(s.trunk_cutoff_hz / (0.5 * odr_hz), 0.99))
-        self._zi: np.ndarray | None = None
+        b, a = butter2_lowpass(min(s.trunk_cutoff_hz / (0.5 * odr_hz), 0.99))
+        self._lp = IIRFilter(b, a, init="steady")  # starts at the first sample's steady state
         self.ref: np.ndarray | None = None
         self.epoch_n = max(1, int(round(s.trunk_epoch_s * odr_hz)))
         self._ep_u: list[np.ndarray] = []
@@ -238,9 +238,7 @@ class _Trunk:
         self._pos = 0
 
     def process(self, acc: np.ndarray) -> np.ndarray:
-        if self._zi is None:
-            self._zi = lfilter_zi(self._b, self._a)[:, None] * acc[0][None, :]
-        g, self._zi = lfilter(self._b, self._a, acc, axis=0, zi=self._zi)
+        g = self._lp(acc)
         u = g / np.maximum(np.linalg.norm(g, axis=1), 1e-6)[:, None]
         out = np.empty(len(u))
         i = 0
