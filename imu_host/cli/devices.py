@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         for d in listing.serial + listing.ble:
             if d.kind == "serial" and not d.likely_board:
                 continue
-            kw = {"serial": d.address} if d.kind == "serial" else {"ble": d.address}
+            kw: dict[str, Any] = {"serial": d.address} if d.kind == "serial" else {"ble": d.address}
             try:
                 probes[d.address] = probe(open_transport(**kw), args.probe_time)
             except Exception as err:  # a busy port, a board out of range: say so, go on

@@ -338,7 +338,11 @@ class FrameDecoder:
 
     def reset(self) -> None:
         """Forget buffered bytes and zero the counters."""
-        self.__init__()
+        self._buf = bytearray()
+        self.frames_ok = 0
+        self.crc_errors = 0
+        self.malformed = 0
+        self.bytes_discarded = 0
 
     @property
     def buffered(self) -> int:
