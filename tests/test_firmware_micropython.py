@@ -587,7 +587,10 @@ def test_unix_sim_on_a_pseudo_terminal_is_binary_clean():
             break
     p.wait(timeout=10)
     os.close(master)
-    assert p.returncode == 0, p.stderr.read().decode()
+    assert p.stderr is not None
+    with p.stderr:
+        err = p.stderr.read().decode()
+    assert p.returncode == 0, err
     dec = FrameDecoder()
     frames = dec.feed(data)
     # no LF -> CRLF translation, no echo of the command: every byte is a good frame
