@@ -135,9 +135,10 @@ def test_audio_track_cues_at_their_events_nothing_while_walking(tmp_path, walk, 
     assert len(got) == len(c.cues)
     for on, cue in zip(got, c.cues, strict=True):
         assert abs(on - cue.t_s) <= TOL_S, (cue.text, on, cue.t_s)
-    # the truth: nothing spoken on the walk to the mat (the detector does flag there)
+    # the truth: nothing spoken on the walk to the mat (and the detector flags nothing
+    # there: no fast-drop cue while walking or getting down)
     walk_end = walk.truth["no_rep_segments"][0][1]
-    assert any(isinstance(e, FlagEvent) and e.t_s < walk_end for e in events)
+    assert not any(isinstance(e, FlagEvent) and e.t_s < walk_end for e in events)
     assert all(on > walk_end for on in got)
     # a count for every true rep, soon after it came back to centre, in order
     reps = walk.truth["reps"]
@@ -391,3 +392,15 @@ def test_without_a_raw_player_cues_play_one_file_each(tmp_path, monkeypatch):
             assert w.getframerate() == RATE_HZ
             got = np.frombuffer(w.readframes(w.getnframes()), "<i2")
         assert np.array_equal(got, pcm)
+
+
+def test_form_cues_before_the_first_counted_rep_are_not_spoken():
+    """The coach's own guard (form cues start after the first counted rep): a fast-drop
+    flag before any rep (e.g. getting down on the mat) is not spoken, one after is."""
+    book, _ = render_phrases(phrases_for(4, CoachSettings(), pace=False), "tones")
+    c = Coach(book, target=4)
+    c.on_event(FlagEvent(1.0, FAST_DROP, "left", 250.0), LiveState(learning=False))
+    assert SLOWER not in [cue.text for cue in c.cues]
+    c.on_event(FlagEvent(9.0, FAST_DROP, "left", 250.0), LiveState(left=1, learning=False))
+    c.close()
+    assert [cue.text for cue in c.cues].count(SLOWER) == 1
