@@ -294,9 +294,16 @@ class LiveSession:
         opts = self.options
         if self.connected and self.info is None:
             if now - self._connected_at > opts.info_timeout_s:
+                self.stream.update_quality(now)
+                why = self.stream.last_rejected
                 raise InputError(
                     f"{self.link.description}: no device info from the board in "
-                    f"{opts.info_timeout_s:g} s (is it running the imu-host firmware?)"
+                    f"{opts.info_timeout_s:g} s "
+                    + (
+                        f"({self.quality.info_rejected} refused, last: {why})"
+                        if why
+                        else "(is it running the imu-host firmware?)"
+                    )
                 )
             if now >= self._next_info_request:
                 self._request_start()
@@ -393,6 +400,8 @@ class LiveSession:
             "crc_errors": q.crc_errors,
             "bytes_discarded": q.bytes_discarded,
             "duplicate_frames": q.duplicates,
+            "info_rejected": q.info_rejected,
+            "samples_refused": q.samples_refused,
             "device_resets": q.device_resets,
             "reconnects": q.reconnects,
         }

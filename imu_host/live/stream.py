@@ -6,8 +6,17 @@ is passed in as ``arrived``, the wall-clock second the bytes came in):
 
 * duplicates: a sample frame seen among the last 64 (same seq, clock and counts) is
   dropped and counted;
-* info policy: the first :class:`DeviceInfo` fixes the stream (rate, channels) for the
-  whole session; a later one that disagrees is reported and ignored;
+* info policy: device-info frames with implausible values (rate, scales, axis map) are
+  refused by the decoder and counted (``info_rejected``); the first valid one fixes the
+  stream (rate, channels, scales, axis map) for the whole session and the recording. A
+  later one that disagrees is reported once and, until an info that agrees arrives
+  again, the board's sample frames are refused and counted (``samples_refused``); so are
+  frames whose channel count or period does not fit the session's stream. The
+  pipeline and the recording never see a second stream (docs/PROTOCOL.md, *Host
+  behaviour in live sessions*);
+* late frames: a frame whose sequence and clock both lie in the stream's past (a
+  repeat from far back) is dropped and counted with the duplicates, not taken for a
+  board restart (only sequence and clock restarting together are a restart);
 * gap repair: samples lost on the way show as a jump in ``t_s`` (the assembler keeps the
   device clock); after a link loss or a board reset, when the stream time lags the wall
   clock by more than :attr:`StreamPolicy.gap_repair_s` (the board's clock restarted),
@@ -45,6 +54,7 @@ class StreamPolicy:
     gap_repair_s: float = 1.0  # stream behind the wall clock by more -> push stream time on
     rate_window_s: float = 2.0  # samples/s measured over this many wall-clock seconds
     rate_min_span_s: float = 0.2  # less streaming than this: no rate shown yet
+    period_tolerance: float = 0.25  # a frame's dt_us this far off the info's period: refused
 
 
 @dataclass
@@ -57,7 +67,9 @@ class LinkQuality:
     crc_errors: int = 0
     malformed: int = 0
     bytes_discarded: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # repeated frames dropped (recent repeats and late frames)
+    info_rejected: int = 0  # device-info frames refused for implausible values
+    samples_refused: int = 0  # samples of a stream that does not fit the session's
     device_resets: int = 0
     reconnects: int = 0
     rate_sps: float = 0.0
@@ -81,7 +93,8 @@ class SampleBlock:
 
 @dataclass(frozen=True)
 class StreamNotice:
-    """Something the view should say: ``state`` is "device_reset" or "info_changed"."""
+    """Something the view should say: ``state`` is "device_reset", "info_changed" or
+    "info_back"."""
 
     text: str
     state: str
@@ -99,11 +112,14 @@ class StreamStage:
         self.assembler = SampleAssembler()
         self.info: DeviceInfo | None = None
         self.quality = LinkQuality()
-        self._dec_base = [0, 0, 0]  # crc, malformed, discarded of decoders before reset
+        self._dec_base = [0, 0, 0, 0]  # crc, malformed, discarded, info_rejected before reset
+        self.last_rejected = ""  # why the last device-info frame was refused
+        self._refusing = False  # the board's stream differs from the session's
         self._seen: collections.deque[tuple[int, int, bytes]] = collections.deque(
             maxlen=self.policy.dedup_window
         )
         self._seen_set: set[tuple[int, int, bytes]] = set()
+        self._duplicates = 0
         self._t_offset = 0.0
         self.last_t: float | None = None  # stream time of the last sample given out
         self.last_wall: float | None = None  # wall time it arrived
@@ -116,7 +132,8 @@ class StreamStage:
 
     def connected(self, reconnect: bool) -> None:
         """A (new) connection: bytes of a previous one never mix with the new ones."""
-        for i, v in enumerate((self.decoder.crc_errors, self.decoder.malformed)):
+        d = self.decoder
+        for i, v in ((0, d.crc_errors), (1, d.malformed), (3, d.info_rejected)):
             self._dec_base[i] += v
         # a partial frame from the old connection is dropped with the decoder: count it
         self._dec_base[2] += self.decoder.bytes_discarded + self.decoder.buffered
@@ -140,16 +157,20 @@ class StreamStage:
         items: list[StreamItem] = []
         for frame in self.decoder.feed(data):
             if isinstance(frame, SampleFrame):
+                if not self._fits(frame):
+                    self.quality.samples_refused += frame.n
+                    continue
                 key = (frame.seq, frame.t_us, frame.counts.tobytes())
                 if key in self._seen_set:
-                    self.quality.duplicates += 1
+                    self._duplicates += 1
                     continue
                 if len(self._seen) == self._seen.maxlen:
                     self._seen_set.discard(self._seen[0])
                 self._seen.append(key)
                 self._seen_set.add(key)
             elif isinstance(frame, DeviceInfo):
-                self._got_info(frame, arrived, items)
+                if not self._got_info(frame, arrived, items):
+                    continue
             elif isinstance(frame, StatusFrame):
                 self.quality.device_dropped = frame.dropped_samples + frame.sensor_lost_samples
                 if frame.battery_mv is not None:
@@ -159,21 +180,51 @@ class StreamStage:
                 continue
             for block in self.assembler.push(frame):
                 self._block(block, arrived, items)
+        self.quality.duplicates = self._duplicates + self.assembler.late_frames
         return items
 
-    def _got_info(self, info: DeviceInfo, arrived: float, items: list[StreamItem]) -> None:
+    def _fits(self, frame: SampleFrame) -> bool:
+        """Does a sample frame belong to the session's stream (before the first info:
+        yes, the assembler holds it)?"""
+        info = self.info
+        if info is None:
+            return True
+        if self._refusing or frame.channels != info.channels:
+            return False
+        period_us = 1e6 / info.odr_hz
+        return abs(frame.dt_us - period_us) <= self.policy.period_tolerance * period_us
+
+    @staticmethod
+    def _same_stream(a: DeviceInfo, b: DeviceInfo) -> bool:
+        return (a.odr_hz, a.channels, a.accel_g_per_lsb, a.gyro_dps_per_lsb, a.axis_map) == (
+            b.odr_hz, b.channels, b.accel_g_per_lsb, b.gyro_dps_per_lsb, b.axis_map
+        )  # fmt: skip
+
+    def _got_info(self, info: DeviceInfo, arrived: float, items: list[StreamItem]) -> bool:
+        """Apply the info policy; True: hand the info on to the assembler."""
         if self.info is None:
             self.info = info
             self.started_wall = arrived
             items.append(StreamStarted(info))
-        elif info.odr_hz != self.info.odr_hz or info.channels != self.info.channels:
+            return True
+        old = self.info
+        if self._same_stream(info, old):
+            if self._refusing:
+                self._refusing = False
+                items.append(StreamNotice("board is back on the session's stream", "info_back"))
+            return True
+        if not self._refusing:
+            self._refusing = True
             items.append(
                 StreamNotice(
-                    f"board changed its stream ({info.odr_hz:g} Hz, {info.channels} channels) "
-                    "mid-session; keeping the original settings",
+                    f"board changed its stream mid-session ({info.odr_hz:g} Hz, "
+                    f"{info.channels} channels, axis map {info.axis_map}); keeping the "
+                    f"session's ({old.odr_hz:g} Hz, {old.channels} channels): its samples "
+                    "are refused until it is back",
                     "info_changed",
                 )
             )
+        return False
 
     def _block(self, block: Samples, arrived: float, items: list[StreamItem]) -> None:
         if len(block) == 0 or self.info is None:
@@ -209,10 +260,15 @@ class StreamStage:
     def update_quality(self, now: float) -> LinkQuality:
         """Bring the decoder/assembler counters and the rate (as of ``now``) up to date."""
         q = self.quality
-        q.samples_lost = self.assembler.samples_lost
-        q.crc_errors = self._dec_base[0] + self.decoder.crc_errors
-        q.malformed = self._dec_base[1] + self.decoder.malformed
-        q.bytes_discarded = self._dec_base[2] + self.decoder.bytes_discarded
+        a, d = self.assembler, self.decoder
+        q.samples_lost = a.samples_lost
+        q.crc_errors = self._dec_base[0] + d.crc_errors
+        q.malformed = self._dec_base[1] + d.malformed
+        q.bytes_discarded = self._dec_base[2] + d.bytes_discarded
+        q.info_rejected = self._dec_base[3] + d.info_rejected
+        if d.last_rejected:
+            self.last_rejected = d.last_rejected
+        q.duplicates = self._duplicates + a.late_frames
         p = self.policy
         w = self._rate_window
         while w and w[0][0] < now - p.rate_window_s:
