@@ -48,7 +48,7 @@ from imu_host.live.view import (
     format_event,
     render_lines,
 )
-from imu_host.protocol.frames import DeviceInfo, encode_command
+from imu_host.protocol.frames import DeviceInfo, clean_text, encode_command
 from imu_host.transport.base import Backoff, ReconnectingTransport, Transport
 
 MODES = ("tty", "lines", "json")
@@ -132,6 +132,7 @@ class LiveSession:
         self._counts = {"left": 0, "right": 0}
         self._flags_shown: collections.deque[str] = collections.deque(maxlen=options.flags_shown)
         self._ended = False
+        self._stop_requested = ""  # set by request_stop (a signal handler)
         self._t_s = 0.0  # stream time of the last sample the pipeline has seen
         self.guide = guide
         if view is None:
@@ -230,6 +231,7 @@ class LiveSession:
     def _start_pipeline(self, info: DeviceInfo) -> None:
         self.pipeline = self._pipeline_cls(info.odr_hz, info.channels == 6, self.options.settings)
         self.recorder.start(info, self.options.source or self.link.description)
+        self._recorder_news()
 
     def _feed_samples(self, block: Samples, arrived: float) -> list[object]:
         """Samples from the stream stage (already as recorded) -> recorder and pipeline."""
@@ -280,6 +282,11 @@ class LiveSession:
     def _flush(self) -> None:
         """Write pending samples and hand them to the OS (cheap; fsync is in a thread)."""
         self.recorder.flush()
+        self._recorder_news()
+
+    def _recorder_news(self) -> None:
+        for text in self.recorder.take_notices():  # disk full: said once, counting goes on
+            self._notice(Notice(text, "recording_stopped"))
 
     def _target_reached(self) -> bool:
         tgt = self.options.target
@@ -316,11 +323,18 @@ class LiveSession:
             self.stream.expect_gap()
             self._request_start()
 
+    def request_stop(self, reason: str) -> None:
+        """End the session at the next turn of the loop, as Ctrl-C does (safe to call
+        from a signal handler: it only sets a flag)."""
+        self._stop_requested = reason
+
     def _stop_reason(
         self, now: float, got_data: bool, should_stop: Callable[[], bool] | None
     ) -> str:
         opts = self.options
         start = self.stream.started_wall
+        if self._stop_requested:
+            return self._stop_requested
         if self._target_reached():
             return "target reached"
         if opts.duration_s is not None and start is not None and now - start >= opts.duration_s:
@@ -390,9 +404,9 @@ class LiveSession:
         base = dict(base)
         rec = self.recorder
         base["live"] = {
-            "source": self.link.description,
+            "source": clean_text(self.link.description, 120),
             "stop_reason": self.stop_reason,
-            "recording": str(rec.recording) if rec.recording is not None else None,
+            **rec.outcome(),  # recording, recording_note, recording_stopped
             "raw_capture": str(rec.raw_capture) if rec.raw_capture is not None else None,
             "samples": q.samples,
             "samples_lost": q.samples_lost,

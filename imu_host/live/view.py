@@ -127,7 +127,8 @@ class NullSink:
 
 
 def _write(out: IO[str], text: str) -> None:
-    with contextlib.suppress(ValueError):  # closed stream at interpreter exit
+    # closed stream at interpreter exit, or a terminal that went away (SIGHUP, EIO)
+    with contextlib.suppress(ValueError, OSError):
         out.write(text)
         out.flush()
 

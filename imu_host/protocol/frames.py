@@ -382,6 +382,9 @@ class FrameDecoder:
     MAX_BUFFER = 1 << 16
 
     def __init__(self) -> None:
+        self._zero()
+
+    def _zero(self) -> None:
         self._buf = bytearray()
         self.frames_ok = 0
         self.crc_errors = 0
@@ -392,7 +395,7 @@ class FrameDecoder:
 
     def reset(self) -> None:
         """Forget buffered bytes and zero the counters."""
-        self.__init__()
+        self._zero()
 
     @property
     def buffered(self) -> int:
