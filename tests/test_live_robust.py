@@ -462,3 +462,83 @@ def test_sigterm_and_sighup_end_the_session_like_ctrl_c(tmp_path, script_data, s
     with HistoryDB(db) as h:
         rows = h.sessions()
     assert len(rows) == 1 and rows[0].source == str(rec)
+
+
+# ---------------------------------------------------------------- 7. backfill (issue 11)
+
+
+def device_frame(ring: int) -> bytes:
+    return p.encode_device(p.DeviceHealth("A1B2C3", 0x8F, 1000, None, 0, 0, 0, 0, ring, "esp32"))
+
+
+def outage_chunks(board, truth, *, backfill_after: int, per_live: int = 2) -> tuple[list, int, int]:
+    """A BLE drop in the middle of rep 3's descent for 2 s: the board keeps those
+    samples and, after the reconnect, sends them as BACKFILL frames, ``per_live`` per
+    live frame, starting ``backfill_after`` live frames after the reconnect."""
+    rep3 = truth["reps"][2]
+    a = int((rep3["start_s"] + 1.0) * ODR) // SPF * SPF
+    b = a + 200
+    live = frames(board)
+    bf = frames(board, start=a, stop=b, backfill=True)
+    after: list = [p.encode_info(replace(p.decode_all(board.info_bytes(False))[0], seq_next=b)),
+                   device_frame(b - a)]  # fmt: skip
+    rest = live[b // SPF :]
+    k = 0
+    for i, fr in enumerate(rest):
+        after.append(fr)
+        if i >= backfill_after:
+            after.extend(bf[k : k + per_live])
+            k += per_live
+    chunks = [board.info_bytes(True), device_frame(0), *live[: a // SPF], LOST]
+    chunks += [b""] * 40  # 2 s of wall clock while the link is down
+    return chunks + after, a, b
+
+
+def test_short_ble_drop_loses_nothing_thanks_to_backfill(tmp_path, board, truth):
+    chunks, a, b = outage_chunks(board, truth, backfill_after=3)
+    s, summary, _ = session_on(chunks, tmp_path)
+    assert_truth(s, truth)  # rep 3, cut by the drop, is counted with its flag
+    assert not [e for e in s.events if isinstance(e, GapEvent)]
+    live = summary["live"]
+    assert live["reconnects"] == 1 and live["samples_lost"] == 0
+    assert live["backfilled"] == b - a and live["samples"] == len(board.counts)
+    rec = read_recording(tmp_path / "rec.csv")  # every sample, in time order
+    assert len(rec.samples) == len(board.counts)
+    assert np.allclose(np.diff(rec.samples.t_s), 1 / ODR)
+    assert_replay_reproduces(s, tmp_path / "rec.csv")
+
+
+def test_backfill_hold_is_bounded_and_late_backfill_is_dropped_in_order(tmp_path, board, truth):
+    # the backfill starts 6 s (120 live frames) after the reconnect: past the 5 s hold
+    chunks, a, b = outage_chunks(board, truth, backfill_after=120)
+    s, summary, _ = session_on(chunks, tmp_path)
+    gaps = [e for e in s.events if isinstance(e, GapEvent)]
+    assert len(gaps) == 1
+    assert gaps[0].start_s == pytest.approx((a - 1) / ODR, abs=0.02)
+    assert gaps[0].end_s == pytest.approx(b / ODR, abs=0.02)
+    live = summary["live"]
+    assert live["backfill_late"] == b - a and live["samples_lost"] == b - a
+    rec = read_recording(tmp_path / "rec.csv")
+    assert len(rec.samples) == len(board.counts) - (b - a)
+    assert np.all(np.diff(rec.samples.t_s) > 0)
+    assert_replay_reproduces(s, tmp_path / "rec.csv")
+
+
+def test_hold_lasts_at_most_backfill_hold_s_and_not_at_all_without_a_ring(board):
+    live = frames(board)
+    for ring, want_delay in ((200, 5.0), (0, 0.0)):
+        stage = StreamStage()
+        wall = 0.0
+        out_at: dict[int, float] = {}
+        chunks = [board.info_bytes(True), device_frame(0), *live[:100], device_frame(ring)]
+        first_at = (len(chunks) + 1) * SPF / ODR  # wall time the first sample after the gap comes
+        chunks += live[140:]  # 200 samples never arrive, not even as backfill
+        n_out = 0
+        for c in chunks:
+            wall += SPF / ODR
+            for it in stage.feed(c, wall) + stage.tick(wall):
+                if isinstance(it, SampleBlock):
+                    out_at[n_out] = wall
+                    n_out += len(it.samples)
+        first_after = next(k for k in sorted(out_at) if k >= 500)
+        assert out_at[first_after] - first_at == pytest.approx(want_delay, abs=SPF / ODR + 1e-9)

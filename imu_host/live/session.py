@@ -218,8 +218,12 @@ class LiveSession:
         """Process received bytes; returns the pipeline events they produced."""
         arrived = self.clock() if arrived is None else arrived
         self.recorder.raw_bytes(data)
+        return self._handle(self.stream.feed(data, arrived))
+
+    def _handle(self, items: list[Any]) -> list[object]:
+        """Stream items -> pipeline / recorder / views; returns the pipeline events."""
         events: list[object] = []
-        for item in self.stream.feed(data, arrived):
+        for item in items:
             if isinstance(item, SampleBlock):
                 events.extend(self._feed_samples(item.samples, item.arrived))
             elif isinstance(item, StreamStarted):
@@ -363,6 +367,8 @@ class LiveSession:
                     now = self.clock()
                     if data:
                         self.feed_bytes(data, now)
+                    else:
+                        self._handle(self.stream.tick(now))  # a backfill hold may be over
                     self._check_board(now)
                     if now >= next_refresh:
                         self.refresh()
@@ -385,6 +391,7 @@ class LiveSession:
 
     def finish(self) -> list[object]:
         """End of stream: let the pipeline close a rep that came back (as replay does)."""
+        self._handle(self.stream.drain(self.clock()))  # samples held for the backfill
         if self.pipeline is None:
             return []
         events = list(self.pipeline.finish())
@@ -418,6 +425,8 @@ class LiveSession:
             "samples_refused": q.samples_refused,
             "device_resets": q.device_resets,
             "reconnects": q.reconnects,
+            "backfilled": q.backfilled,
+            "backfill_late": q.backfill_late,
         }
         if self.guide is not None:
             from imu_host.core.events import tempo_medians

@@ -21,6 +21,15 @@ is passed in as ``arrived``, the wall-clock second the bytes came in):
   device clock); after a link loss or a board reset, when the stream time lags the wall
   clock by more than :attr:`StreamPolicy.gap_repair_s` (the board's clock restarted),
   stream time is pushed forward by the outage so the gap is real in the data too;
+* backfill (firmware >= 1.1): the board keeps samples the link did not take in a ring
+  and sends them late as BACKFILL frames; the assembler merges them by sequence number.
+  When a gap opens while the board says (DEVICE frame) its ring holds samples, the
+  stage holds the samples after the gap back, for at most
+  :attr:`StreamPolicy.backfill_hold_s` of wall clock, until the backfill covers the
+  gap or the board says its ring is empty; then everything held goes out at once in
+  time order, so the causal pipeline and the recording see the hole filled. Backfill
+  that comes after that is too late for a causal pipeline: dropped and counted
+  (``backfill_late``, still lost);
 * every block comes out rounded exactly as the recording file holds it, so the
   pipeline sees what a replay of the recording reads back;
 * link quality counters and a 2 s sample-rate window.
@@ -35,9 +44,12 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 
+import numpy as np
+
 from imu_host.core.samples import Samples
 from imu_host.protocol.frames import (
     AckFrame,
+    DeviceHealth,
     DeviceInfo,
     FrameDecoder,
     SampleAssembler,
@@ -55,6 +67,7 @@ class StreamPolicy:
     rate_window_s: float = 2.0  # samples/s measured over this many wall-clock seconds
     rate_min_span_s: float = 0.2  # less streaming than this: no rate shown yet
     period_tolerance: float = 0.25  # a frame's dt_us this far off the info's period: refused
+    backfill_hold_s: float = 5.0  # after a gap, wait at most this long for the backfill
 
 
 @dataclass
@@ -72,6 +85,8 @@ class LinkQuality:
     samples_refused: int = 0  # samples of a stream that does not fit the session's
     device_resets: int = 0
     reconnects: int = 0
+    backfilled: int = 0  # samples that arrived late from the board's ring and filled a gap
+    backfill_late: int = 0  # backfilled samples that came after the hold: dropped (lost)
     rate_sps: float = 0.0
     battery_mv: int | None = None  # from the board's status frames, when it reports one
 
@@ -109,7 +124,11 @@ class StreamStage:
     def __init__(self, policy: StreamPolicy | None = None) -> None:
         self.policy = policy or StreamPolicy()
         self.decoder = FrameDecoder()
-        self.assembler = SampleAssembler()
+        self.assembler = SampleAssembler(backfill=True)
+        self._ring = 0  # samples waiting in the board's backfill ring (its last DEVICE frame)
+        self._held: list[Samples] = []  # samples held back while the backfill comes
+        self._hold_since: float | None = None  # wall time the hold began
+        self._hold_gap_base = 0  # assembler gap samples before the held gap opened
         self.info: DeviceInfo | None = None
         self.quality = LinkQuality()
         self._dec_base = [0, 0, 0, 0]  # crc, malformed, discarded, info_rejected before reset
@@ -171,6 +190,11 @@ class StreamStage:
             elif isinstance(frame, DeviceInfo):
                 if not self._got_info(frame, arrived, items):
                     continue
+            elif isinstance(frame, DeviceHealth):
+                self._ring = frame.ring_samples
+                if self._hold_since is not None and frame.ring_samples == 0:
+                    self._release(arrived, items)  # the board has nothing more to send
+                continue
             elif isinstance(frame, StatusFrame):
                 self.quality.device_dropped = frame.dropped_samples + frame.sensor_lost_samples
                 if frame.battery_mv is not None:
@@ -178,9 +202,53 @@ class StreamStage:
                 continue
             elif isinstance(frame, AckFrame):
                 continue
-            for block in self.assembler.push(frame):
-                self._block(block, arrived, items)
+            asm = self.assembler
+            gaps0, filled0 = asm.gap_samples, asm.samples_backfilled
+            late_frame = isinstance(frame, SampleFrame) and frame.backfill
+            blocks = asm.push(frame)
+            if asm.gap_samples > gaps0 and self._ring > 0 and self._hold_since is None:
+                # a fresh gap and the board has samples waiting: hold what follows it
+                self._hold_since = arrived
+                self._hold_gap_base = gaps0
+            for block in blocks:
+                filled = asm.samples_backfilled > filled0  # fills a gap: earlier times
+                self._block(block, arrived, items, late_frame, filled)
+            if self._hold_since is not None:
+                self._check_hold(arrived, items)
         self.quality.duplicates = self._duplicates + self.assembler.late_frames
+        return items
+
+    # ------------------------------------------------------------- backfill hold
+
+    def _check_hold(self, now: float, items: list[StreamItem]) -> None:
+        if self._hold_since is None:
+            return
+        covered = self.assembler.gap_samples <= self._hold_gap_base
+        if covered or now - self._hold_since >= self.policy.backfill_hold_s:
+            self._release(now, items)
+
+    def _release(self, now: float, items: list[StreamItem]) -> None:
+        """Give out everything held, in time order, as one block."""
+        held, self._held = self._held, []
+        self._hold_since = None
+        if not held:
+            return
+        merged = Samples.concat(held)
+        order = np.argsort(merged.t_s, kind="stable")
+        g = merged.gyro_dps[order] if merged.gyro_dps is not None else None
+        merged = Samples(merged.t_s[order], merged.accel_g[order], g)
+        self._out(merged, now, items)
+
+    def tick(self, now: float) -> list[StreamItem]:
+        """No bytes for a while: end a backfill hold that has waited long enough."""
+        items: list[StreamItem] = []
+        self._check_hold(now, items)
+        return items
+
+    def drain(self, now: float) -> list[StreamItem]:
+        """End of the session: give out whatever is held."""
+        items: list[StreamItem] = []
+        self._release(now, items)
         return items
 
     def _fits(self, frame: SampleFrame) -> bool:
@@ -226,8 +294,27 @@ class StreamStage:
             )
         return False
 
-    def _block(self, block: Samples, arrived: float, items: list[StreamItem]) -> None:
+    def _block(
+        self,
+        block: Samples,
+        arrived: float,
+        items: list[StreamItem],
+        late_frame: bool = False,
+        filled: bool = False,
+    ) -> None:
+        """An assembler block -> stream time, as recorded. ``late_frame``: it came in a
+        BACKFILL frame (old samples: no gap repair against the wall clock);
+        ``filled``: its samples fill a gap, earlier than samples already out."""
         if len(block) == 0 or self.info is None:
+            return
+        if filled:
+            gyro = block.gyro_dps if self.info.channels == 6 else None
+            b = as_recorded(Samples(block.t_s + self._t_offset, block.accel_g, gyro))
+            self.quality.backfilled += len(b)
+            if self._hold_since is None:  # too late: the pipeline has moved on
+                self.quality.backfill_late += len(b)
+                return
+            self._held.append(b)
             return
         resets = self.assembler.device_resets
         if resets != self._resets_seen:
@@ -236,17 +323,26 @@ class StreamStage:
             self._check_gap = True
             items.append(StreamNotice("board restarted (sequence/clock reset)", "device_reset"))
         t = block.t_s + self._t_offset
-        if self._check_gap and self.last_t is not None and self.last_wall is not None:
+        if self._check_gap and not late_frame and self.last_t is not None:
+            assert self.last_wall is not None
             expected = self.last_t + (arrived - self.last_wall)
             behind = expected - t[-1]
             if behind > self.policy.gap_repair_s:  # lost more time than it shows: make it real
                 self._t_offset += behind
                 t = t + behind
-        self._check_gap = False
+            self._check_gap = False
+        elif self.last_t is None:
+            self._check_gap = False
         gyro = block.gyro_dps if self.info.channels == 6 else None
         block = as_recorded(Samples(t, block.accel_g, gyro))
-        self.last_t = float(block.t_s[-1])
+        self.last_t = float(block.t_s[-1])  # received (held or not): for the gap repair
         self.last_wall = arrived
+        if self._hold_since is not None:
+            self._held.append(block)
+            return
+        self._out(block, arrived, items)
+
+    def _out(self, block: Samples, arrived: float, items: list[StreamItem]) -> None:
         n = len(block)
         self.quality.samples += n
         w = self._rate_window
@@ -261,7 +357,7 @@ class StreamStage:
         """Bring the decoder/assembler counters and the rate (as of ``now``) up to date."""
         q = self.quality
         a, d = self.assembler, self.decoder
-        q.samples_lost = a.samples_lost
+        q.samples_lost = a.samples_lost + q.backfill_late
         q.crc_errors = self._dec_base[0] + d.crc_errors
         q.malformed = self._dec_base[1] + d.malformed
         q.bytes_discarded = self._dec_base[2] + d.bytes_discarded
