@@ -23,10 +23,11 @@ is passed in as ``arrived``, the wall-clock second the bytes came in):
   stream time is pushed forward by the outage so the gap is real in the data too;
 * backfill (firmware >= 1.1): the board keeps samples the link did not take in a ring
   and sends them late as BACKFILL frames; the assembler merges them by sequence number.
-  When a gap opens while the board says (DEVICE frame) its ring holds samples, the
-  stage holds the samples after the gap back, for at most
-  :attr:`StreamPolicy.backfill_hold_s` of wall clock, until the backfill covers the
-  gap or the board says its ring is empty; then everything held goes out at once in
+  When a gap opens while the board says (DEVICE frame) its ring holds samples, or
+  right after a reconnect of a board that sends DEVICE frames, the stage holds the
+  samples after the gap back, for at most :attr:`StreamPolicy.backfill_hold_s` of wall
+  clock, until the backfill covers the gap or a later DEVICE frame says the ring is
+  empty; then everything held goes out at once in
   time order, so the causal pipeline and the recording see the hole filled. Backfill
   that comes after that is too late for a causal pipeline: dropped and counted
   (``backfill_late``, still lost);
@@ -126,6 +127,8 @@ class StreamStage:
         self.decoder = FrameDecoder()
         self.assembler = SampleAssembler(backfill=True)
         self._ring = 0  # samples waiting in the board's backfill ring (its last DEVICE frame)
+        self._backfill_capable = False  # the board sends DEVICE frames (firmware >= 1.1)
+        self._after_connect = False  # no live frame since the last reconnect yet
         self._held: list[Samples] = []  # samples held back while the backfill comes
         self._hold_since: float | None = None  # wall time the hold began
         self._hold_gap_base = 0  # assembler gap samples before the held gap opened
@@ -160,6 +163,7 @@ class StreamStage:
         if reconnect:
             self.quality.reconnects += 1
             self._check_gap = True
+            self._after_connect = True
 
     def lost(self) -> None:
         """The link went down: check stream time against the wall clock when data resumes."""
@@ -192,6 +196,7 @@ class StreamStage:
                     continue
             elif isinstance(frame, DeviceHealth):
                 self._ring = frame.ring_samples
+                self._backfill_capable = True
                 if self._hold_since is not None and frame.ring_samples == 0:
                     self._release(arrived, items)  # the board has nothing more to send
                 continue
@@ -206,10 +211,14 @@ class StreamStage:
             gaps0, filled0 = asm.gap_samples, asm.samples_backfilled
             late_frame = isinstance(frame, SampleFrame) and frame.backfill
             blocks = asm.push(frame)
-            if asm.gap_samples > gaps0 and self._ring > 0 and self._hold_since is None:
-                # a fresh gap and the board has samples waiting: hold what follows it
+            expect_backfill = self._ring > 0 or (self._after_connect and self._backfill_capable)
+            if asm.gap_samples > gaps0 and expect_backfill and self._hold_since is None:
+                # a fresh gap and the board has samples waiting (or has just reconnected
+                # and will say so in its next DEVICE frame): hold what follows it
                 self._hold_since = arrived
                 self._hold_gap_base = gaps0
+            if blocks and not late_frame:
+                self._after_connect = False
             for block in blocks:
                 filled = asm.samples_backfilled > filled0  # fills a gap: earlier times
                 self._block(block, arrived, items, late_frame, filled)
