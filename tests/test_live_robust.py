@@ -522,6 +522,7 @@ def test_backfill_hold_is_bounded_and_late_backfill_is_dropped_in_order(tmp_path
     assert gaps[0].end_s == pytest.approx(b / ODR, abs=0.02)
     live = summary["live"]
     assert live["backfill_late"] == b - a and live["samples_lost"] == b - a
+    assert live["backfilled"] == 0
     rec = read_recording(tmp_path / "rec.csv")
     assert len(rec.samples) == len(board.counts) - (b - a)
     assert np.all(np.diff(rec.samples.t_s) > 0)

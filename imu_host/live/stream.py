@@ -143,7 +143,8 @@ class StreamStage:
         self._seen_set: set[tuple[int, int, bytes]] = set()
         self._duplicates = 0
         self._t_offset = 0.0
-        self.last_t: float | None = None  # stream time of the last sample given out
+        self._out_t = -np.inf  # stream time of the last sample given out
+        self.last_t: float | None = None  # stream time of the last sample received
         self.last_wall: float | None = None  # wall time it arrived
         self.started_wall: float | None = None  # wall time of the first device info
         self._check_gap = False  # after a link loss / reset: compare stream and wall time
@@ -319,11 +320,13 @@ class StreamStage:
         if filled:
             gyro = block.gyro_dps if self.info.channels == 6 else None
             b = as_recorded(Samples(block.t_s + self._t_offset, block.accel_g, gyro))
-            self.quality.backfilled += len(b)
-            if self._hold_since is None:  # too late: the pipeline has moved on
-                self.quality.backfill_late += len(b)
-                return
-            self._held.append(b)
+            # in time for the pipeline only while held and after everything given out
+            ok = b.t_s > self._out_t if self._hold_since is not None else np.zeros(len(b), bool)
+            self.quality.backfill_late += int(len(b) - ok.sum())
+            if ok.any():
+                self.quality.backfilled += int(ok.sum())
+                g = b.gyro_dps[ok] if b.gyro_dps is not None else None
+                self._held.append(Samples(b.t_s[ok], b.accel_g[ok], g))
             return
         resets = self.assembler.device_resets
         if resets != self._resets_seen:
@@ -352,6 +355,7 @@ class StreamStage:
         self._out(block, arrived, items)
 
     def _out(self, block: Samples, arrived: float, items: list[StreamItem]) -> None:
+        self._out_t = float(block.t_s[-1])
         n = len(block)
         self.quality.samples += n
         w = self._rate_window
