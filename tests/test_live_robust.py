@@ -584,3 +584,16 @@ def test_firmware_ble_short_disconnect_through_the_stream_stage(tmp_path):
     q = stage.update_quality(wall)
     assert q.backfilled >= 190 and q.backfill_late == 0 and q.samples_lost == 0
     assert len(t) == res["seq"] and np.all(np.diff(t) > 0.009)
+
+
+def test_summary_says_what_was_refused_and_backfilled(tmp_path, board, truth):
+    from imu_host.cli import live as cmd_live
+
+    chunks, a, b = outage_chunks(board, truth, backfill_after=3)
+    chunks.insert(5, info_of(board, odr_hz=0.001))
+    _, summary, _ = session_on(chunks, tmp_path)
+    out = io.StringIO()
+    cmd_live.print_summary(summary, "lines", out, io.StringIO())
+    text = out.getvalue()
+    assert "1 implausible info frames" in text
+    assert f"backfill: {b - a} samples filled gaps, 0 came too late" in text

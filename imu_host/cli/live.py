@@ -159,6 +159,16 @@ def print_summary(
         f"{q.get('samples_lost', 0)} lost, {q.get('crc_errors', 0)} CRC errors, "
         f"{q.get('reconnects', 0)} reconnects\n"
     )
+    if q.get("info_rejected") or q.get("samples_refused"):
+        where.write(
+            f"refused from the board: {q.get('info_rejected', 0)} implausible info frames, "
+            f"{q.get('samples_refused', 0)} samples of a changed stream\n"
+        )
+    if q.get("backfilled") or q.get("backfill_late"):
+        where.write(
+            f"backfill: {q.get('backfilled', 0)} samples filled gaps, "
+            f"{q.get('backfill_late', 0)} came too late (counted as lost)\n"
+        )
     stopped = q.get("recording_stopped")
     if q.get("recording"):
         where.write(f"recording: {q['recording']}\n")
