@@ -597,3 +597,15 @@ def test_summary_says_what_was_refused_and_backfilled(tmp_path, board, truth):
     text = out.getvalue()
     assert "1 implausible info frames" in text
     assert f"backfill: {b - a} samples filled gaps, 0 came too late" in text
+
+
+def test_a_board_name_with_escapes_is_shown_and_stored_clean(board):
+    chunks = [board.info_bytes(True), *frames(board, stop=100)]
+    clock = FakeClock()
+    link = ScriptedLink(clock, chunks)
+    link.description = "ble KneeRoll-\x1b]0;pwned\x07\r\n"
+    out = io.StringIO()
+    s = LiveSession(link, LiveOptions(record_path=None, quiet=True), out=out, clock=clock)
+    summary = s.run(lambda: link.done)
+    assert summary["live"]["source"].isprintable() and "KneeRoll-" in summary["live"]["source"]
+    assert s.state().source.isprintable()

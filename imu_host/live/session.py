@@ -52,6 +52,7 @@ from imu_host.protocol.frames import DeviceInfo, clean_text, encode_command
 from imu_host.transport.base import Backoff, ReconnectingTransport, Transport
 
 MODES = ("tty", "lines", "json")
+SOURCE_TEXT_MAX = 120  # characters kept of the link's name
 
 __all__ = ["MODES", "LinkQuality", "LiveOptions", "LiveSession", "format_event"]
 
@@ -145,6 +146,11 @@ class LiveSession:
     # ----------------------------------------------------------------- accessors
 
     @property
+    def _source(self) -> str:
+        """The link's name (a BLE name is the board's text): safe to show and store."""
+        return clean_text(self.link.description, SOURCE_TEXT_MAX)
+
+    @property
     def info(self) -> DeviceInfo | None:
         return self.stream.info
 
@@ -161,7 +167,7 @@ class LiveSession:
         start = self.stream.started_wall
         angle = getattr(self.pipeline, "angle_deg", math.nan) if self.pipeline else math.nan
         return LiveState(
-            source=self.link.description,
+            source=self._source,
             t_s=self._t_s,
             elapsed_s=now - start if start is not None else 0.0,
             link_state=(
@@ -193,7 +199,7 @@ class LiveSession:
         self._connected_at = self.clock()
         self._request_start()
         if n > 1:
-            self._notice(Notice(f"reconnected ({self.link.description})", "connected"))
+            self._notice(Notice(f"reconnected ({self._source})", "connected"))
 
     def _on_lost(self, why: str) -> None:
         self.connected = False
@@ -308,7 +314,7 @@ class LiveSession:
                 self.stream.update_quality(now)
                 why = self.stream.last_rejected
                 raise InputError(
-                    f"{self.link.description}: no device info from the board in "
+                    f"{self._source}: no device info from the board in "
                     f"{opts.info_timeout_s:g} s "
                     + (
                         f"({self.quality.info_rejected} refused, last: {why})"
@@ -411,7 +417,7 @@ class LiveSession:
         base = dict(base)
         rec = self.recorder
         base["live"] = {
-            "source": clean_text(self.link.description, 120),
+            "source": self._source,
             "stop_reason": self.stop_reason,
             **rec.outcome(),  # recording, recording_note, recording_stopped
             "raw_capture": str(rec.raw_capture) if rec.raw_capture is not None else None,
