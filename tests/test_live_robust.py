@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from imu_host.cli import demo as cmd_demo
 from imu_host.core.events import FAST_DROP, GapEvent, RepEvent
@@ -609,3 +611,44 @@ def test_a_board_name_with_escapes_is_shown_and_stored_clean(board):
     summary = s.run(lambda: link.done)
     assert summary["live"]["source"].isprintable() and "KneeRoll-" in summary["live"]["source"]
     assert s.state().source.isprintable()
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    backfill_after=st.integers(0, 150),
+    per_live=st.integers(1, 4),
+    repeat=st.sets(st.integers(0, 39), max_size=5),
+)
+def test_any_backfill_timing_gives_each_sample_once_in_time_order(
+    board, truth, backfill_after, per_live, repeat
+):
+    """However late the backfill comes, and with some backfill frames sent twice, the
+    stage gives out strictly increasing times, each sample at most once, and every
+    sample is accounted for: given out, or counted lost."""
+    chunks, a, b = outage_chunks(board, truth, backfill_after=backfill_after, per_live=per_live)
+    bf = set(frames(board, start=a, stop=b, backfill=True))
+    extra = [c for c in chunks if c in bf]
+    for k in sorted(repeat, reverse=True):  # a few backfill frames arrive twice
+        if k < len(extra):
+            i = chunks.index(extra[k])
+            chunks.insert(i + 1, extra[k])
+    stage, wall, out = StreamStage(), 0.0, []
+    for c in chunks:
+        wall += SPF / ODR
+        if c is LOST:
+            stage.lost()
+            stage.connected(reconnect=True)
+            continue
+        out += samples_of(stage.feed(c, wall) + stage.tick(wall))
+    out += samples_of(stage.drain(wall))
+    t = np.concatenate([s.t_s for s in out])
+    assert np.all(np.diff(t) > 0)
+    q = stage.update_quality(wall)
+    assert len(t) + q.samples_lost == len(board.counts)
+    assert q.backfilled + q.backfill_late == b - a
+    n_bf = (b - a) // SPF  # each live or backfill frame is a chunk of 0.05 s wall clock
+    chunks_to_done = backfill_after + n_bf + -(-n_bf // per_live) + len(repeat)
+    if chunks_to_done * SPF / ODR < 4.5:  # the backfill is done within the 5 s hold
+        assert q.backfill_late == 0 and q.samples_lost == 0

@@ -12,8 +12,10 @@ is wrapped in a :class:`~imu_host.transport.ReconnectingTransport`: a lost link 
 stop the loop, the view says "reconnecting", and after reconnecting the decoder starts
 afresh and the board is asked for its info and to start streaming again.
 
-The session ends on Ctrl-C, when both sides reach ``target``, after ``duration_s`` of
+The session ends on Ctrl-C, on :meth:`LiveSession.request_stop` (the CLI calls it on
+SIGTERM / SIGHUP), when both sides reach ``target``, after ``duration_s`` of
 streaming, or when ``should_stop()`` says so (checked only while no bytes arrive);
+a full disk stops only the recording (said once; counting goes on);
 :meth:`LiveSession.summary` is the pipeline's summary (same as replay) plus a ``live``
 section. The recording holds exactly the samples the pipeline saw, so replaying it gives
 the same reps and flags.

@@ -5,7 +5,7 @@ A sink (:class:`Sink`) gets
 * ``on_event(ev, state)`` at once for each pipeline event (rep, flag, gap) and for the
   pacing guide's :class:`PromptEvent`,
 * ``on_notice(notice, state)`` for link news (:class:`Notice`: "lost", "connected",
-  "device_reset", "info_changed"),
+  "device_reset", "info_changed", "info_back", "recording_stopped"),
 * ``on_tick(state)`` a few times a second (``refresh_hz``) to redraw,
 * ``close()`` at the end of the session.
 
@@ -92,7 +92,8 @@ class PromptEvent:
 
 @dataclass(frozen=True)
 class Notice:
-    """Link news: ``kind`` is "lost", "connected", "device_reset" or "info_changed";
+    """Link news: ``kind`` is "lost", "connected", "device_reset", "info_changed",
+    "info_back" or "recording_stopped" (disk full: said once);
     ``text`` is the sentence to show, ``error`` why the link was lost."""
 
     text: str
