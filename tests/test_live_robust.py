@@ -654,3 +654,23 @@ def test_any_backfill_timing_gives_each_sample_once_in_time_order(
     chunks_to_done = backfill_after + n_bf + -(-n_bf // per_live) + len(repeat)
     if chunks_to_done * SPF / ODR < 4.5:  # the backfill is done within the 5 s hold
         assert q.backfill_late == 0 and q.samples_lost == 0
+
+
+def test_a_recording_that_cannot_be_created_does_not_stop_the_session(
+    monkeypatch, tmp_path, board, truth
+):
+    import imu_host.io.recording as recording
+    from imu_host.cli import live as cmd_live
+    from imu_host.errors import InputError
+
+    def refuse(path, what, text=False):
+        raise InputError("cannot create: No space left on device", path=str(path))
+
+    monkeypatch.setattr(recording, "create_exclusive", refuse)
+    s, summary, out = session_on([board.info_bytes(True), *frames(board)], tmp_path)
+    assert_truth(s, truth)
+    assert out.getvalue().count("recording not started") == 1
+    text = io.StringIO()
+    cmd_live.print_summary(summary, "lines", text, io.StringIO())
+    assert "recording: none (could not start it" in text.getvalue()
+    assert summary["live"]["recording"] is None and not (tmp_path / "rec.csv").exists()
