@@ -543,13 +543,16 @@ def test_hold_lasts_at_most_backfill_hold_s_and_not_at_all_without_a_ring(board)
         first_at = (len(chunks) + 1) * SPF / ODR  # wall time the first sample after the gap comes
         chunks += live[140:]  # 200 samples never arrive, not even as backfill
         n_out = 0
+        held = 0
         for c in chunks:
             wall += SPF / ODR
+            held += stage.holding
             for it in stage.feed(c, wall) + stage.tick(wall):
                 if isinstance(it, SampleBlock):
                     out_at[n_out] = wall
                     n_out += len(it.samples)
         first_after = next(k for k in sorted(out_at) if k >= 500)
+        assert held == round(want_delay * ODR / SPF)  # the view can say "catching up"
         assert out_at[first_after] - first_at == pytest.approx(want_delay, abs=SPF / ODR + 1e-9)
 
 

@@ -173,7 +173,7 @@ class LiveSession:
             t_s=self._t_s,
             elapsed_s=now - start if start is not None else 0.0,
             link_state=(
-                "streaming"
+                ("catching up (backfill)" if self.stream.holding else "streaming")
                 if self.connected and self.pipeline
                 else ("waiting for board" if self.connected else "RECONNECTING")
             ),

@@ -249,6 +249,11 @@ class StreamStage:
         merged = Samples(merged.t_s[order], merged.accel_g[order], g)
         self._out(merged, now, items)
 
+    @property
+    def holding(self) -> bool:
+        """Samples are held back waiting for the board's backfill."""
+        return self._hold_since is not None
+
     def tick(self, now: float) -> list[StreamItem]:
         """No bytes for a while: end a backfill hold that has waited long enough."""
         items: list[StreamItem] = []

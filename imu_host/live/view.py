@@ -38,7 +38,8 @@ class LiveState:
     source: str = ""
     t_s: float = 0.0  # stream time of the last sample (the recording's time axis)
     elapsed_s: float = 0.0
-    link_state: str = "waiting for board"  # "streaming" / "waiting for board" / "RECONNECTING"
+    # "streaming" / "catching up (backfill)" / "waiting for board" / "RECONNECTING"
+    link_state: str = "waiting for board"
     left: int = 0
     right: int = 0
     target: int | None = None
