@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -104,8 +108,8 @@ def make_options(args: argparse.Namespace, out: IO[str], source: str = "") -> An
 
     if args.target is not None and args.target <= 0:
         raise InputError("--target must be a positive number of reps")
-    if args.duration is not None and args.duration <= 0:
-        raise InputError("--duration must be > 0 seconds")
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        raise InputError(f"--duration must be a finite number of seconds > 0, not {args.duration}")
     if args.json_events:
         mode = "json"
     elif args.lines or not out.isatty():
@@ -165,8 +169,27 @@ def print_summary(
         f"{q.get('samples_lost', 0)} lost, {q.get('crc_errors', 0)} CRC errors, "
         f"{q.get('reconnects', 0)} reconnects\n"
     )
+    if q.get("info_rejected") or q.get("samples_refused"):
+        where.write(
+            f"refused from the board: {q.get('info_rejected', 0)} implausible info frames, "
+            f"{q.get('samples_refused', 0)} samples of a changed stream\n"
+        )
+    if q.get("backfilled") or q.get("backfill_late"):
+        where.write(
+            f"backfill: {q.get('backfilled', 0)} samples filled gaps, "
+            f"{q.get('backfill_late', 0)} came too late (counted as lost)\n"
+        )
+    stopped = q.get("recording_stopped")
     if q.get("recording"):
         where.write(f"recording: {q['recording']}\n")
+        if stopped:
+            upto = f", up to {stopped['t_s']:.2f} s" if stopped.get("t_s") is not None else ""
+            where.write(
+                f"recording stopped early ({stopped['reason']}): the file holds "
+                f"{stopped['samples']} samples{upto}; the counts above cover the whole session\n"
+            )
+    elif q.get("recording_note"):
+        where.write(f"recording: none ({q['recording_note']})\n")
     else:
         where.write("recording: none (--no-record)\n")
     if q.get("raw_capture"):
@@ -236,7 +259,8 @@ def run_session(
     session = LiveSession(
         transport, options, out=out, err=sys.stderr, sinks=sinks, guide=guide, view=make_view(options, out, sinks)
     )  # fmt: skip
-    summary = session.run(stop)
+    with stop_on_signals(session):
+        summary = session.run(stop)
     coach = next((s for s in sinks if hasattr(s, "cues")), None)
     if coach is not None:
         out_ = coach.output
@@ -250,9 +274,37 @@ def run_session(
             "dropped": coach.dropped,
         }
     reps = session.pipeline.reps if session.pipeline is not None else []
-    print_summary(summary, options.mode, out, sys.stderr, reps)
+    with contextlib.suppress(OSError):  # the terminal is gone (SIGHUP): still saved below
+        print_summary(summary, options.mode, out, sys.stderr, reps)
     finish_session(session, summary, args, sys.stderr if options.mode == "json" else out)
     return 0
+
+
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")  # kill / closed terminal: end like Ctrl-C
+
+
+@contextlib.contextmanager
+def stop_on_signals(session: Any) -> Iterator[None]:
+    """While the session runs, SIGTERM and SIGHUP end it like Ctrl-C: the loop stops,
+    the recording is closed, the summary printed and the history saved. Only in the
+    main thread (where Python delivers signals); the old handlers come back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old: dict[int, Any] = {}
+
+    def handler(signum: int, _frame: Any) -> None:
+        session.request_stop(f"stopped by {signal.Signals(signum).name}")
+
+    for name in STOP_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            old[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def make_view(options: Any, out: IO[str], sinks: list[Any] = []) -> Any:  # noqa: B006
@@ -282,7 +334,7 @@ def finish_session(session: Any, summary: dict[str, Any], args: argparse.Namespa
         from imu_host.core.events import FlagEvent
         from imu_host.report.summary import write_report
 
-        if recording:
+        if recording and not summary.get("live", {}).get("recording_stopped"):
             # the recording replays to exactly the reps shown live, with the angle trace
             from imu_host.analysis import analyze_file
 
@@ -295,13 +347,19 @@ def finish_session(session: Any, summary: dict[str, Any], args: argparse.Namespa
             target_per_side=args.target, summary=summary,
             protect=[recording] if recording else [],
         )  # fmt: skip
-        out.write(f"report: {paths.out_dir}\n")
+        _say(out, f"report: {paths.out_dir}\n")
     if hasattr(args, "no_save") and not args.no_save:
         from imu_host.history.store import save_to_history
 
         sid = save_to_history(summary, recording or session.options.source, args.db)
-        out.write(f"saved to history as session {sid}\n")
-    out.flush()
+        _say(out, f"saved to history as session {sid}\n")
+
+
+def _say(out: IO[str], text: str) -> None:
+    """A line after the session's work is done: a closed terminal must not undo it."""
+    with contextlib.suppress(OSError, ValueError):
+        out.write(text)
+        out.flush()
 
 
 def run(args: argparse.Namespace) -> int:

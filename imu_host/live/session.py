@@ -12,8 +12,10 @@ is wrapped in a :class:`~imu_host.transport.ReconnectingTransport`: a lost link 
 stop the loop, the view says "reconnecting", and after reconnecting the decoder starts
 afresh and the board is asked for its info and to start streaming again.
 
-The session ends on Ctrl-C, when both sides reach ``target``, after ``duration_s`` of
+The session ends on Ctrl-C, on :meth:`LiveSession.request_stop` (the CLI calls it on
+SIGTERM / SIGHUP), when both sides reach ``target``, after ``duration_s`` of
 streaming, or when ``should_stop()`` says so (checked only while no bytes arrive);
+a full disk stops only the recording (said once; counting goes on);
 :meth:`LiveSession.summary` is the pipeline's summary (same as replay) plus a ``live``
 section. The recording holds exactly the samples the pipeline saw, so replaying it gives
 the same reps and flags.
@@ -48,10 +50,11 @@ from imu_host.live.view import (
     format_event,
     render_lines,
 )
-from imu_host.protocol.frames import DeviceInfo, encode_command
+from imu_host.protocol.frames import DeviceInfo, clean_text, encode_command
 from imu_host.transport.base import Backoff, ReconnectingTransport, Transport
 
 MODES = ("tty", "lines", "json")
+SOURCE_TEXT_MAX = 120  # characters kept of the link's name
 
 __all__ = ["MODES", "LinkQuality", "LiveOptions", "LiveSession", "format_event"]
 
@@ -132,6 +135,7 @@ class LiveSession:
         self._counts = {"left": 0, "right": 0}
         self._flags_shown: collections.deque[str] = collections.deque(maxlen=options.flags_shown)
         self._ended = False
+        self._stop_requested = ""  # set by request_stop (a signal handler)
         self._t_s = 0.0  # stream time of the last sample the pipeline has seen
         self.guide = guide
         if view is None:
@@ -142,6 +146,11 @@ class LiveSession:
             self.sinks.insert(0, Bell(self.out, self.err))
 
     # ----------------------------------------------------------------- accessors
+
+    @property
+    def _source(self) -> str:
+        """The link's name (a BLE name is the board's text): safe to show and store."""
+        return clean_text(self.link.description, SOURCE_TEXT_MAX)
 
     @property
     def info(self) -> DeviceInfo | None:
@@ -160,11 +169,11 @@ class LiveSession:
         start = self.stream.started_wall
         angle = getattr(self.pipeline, "angle_deg", math.nan) if self.pipeline else math.nan
         return LiveState(
-            source=self.link.description,
+            source=self._source,
             t_s=self._t_s,
             elapsed_s=now - start if start is not None else 0.0,
             link_state=(
-                "streaming"
+                ("catching up (backfill)" if self.stream.holding else "streaming")
                 if self.connected and self.pipeline
                 else ("waiting for board" if self.connected else "RECONNECTING")
             ),
@@ -192,7 +201,7 @@ class LiveSession:
         self._connected_at = self.clock()
         self._request_start()
         if n > 1:
-            self._notice(Notice(f"reconnected ({self.link.description})", "connected"))
+            self._notice(Notice(f"reconnected ({self._source})", "connected"))
 
     def _on_lost(self, why: str) -> None:
         self.connected = False
@@ -217,8 +226,12 @@ class LiveSession:
         """Process received bytes; returns the pipeline events they produced."""
         arrived = self.clock() if arrived is None else arrived
         self.recorder.raw_bytes(data)
+        return self._handle(self.stream.feed(data, arrived))
+
+    def _handle(self, items: list[Any]) -> list[object]:
+        """Stream items -> pipeline / recorder / views; returns the pipeline events."""
         events: list[object] = []
-        for item in self.stream.feed(data, arrived):
+        for item in items:
             if isinstance(item, SampleBlock):
                 events.extend(self._feed_samples(item.samples, item.arrived))
             elif isinstance(item, StreamStarted):
@@ -230,6 +243,7 @@ class LiveSession:
     def _start_pipeline(self, info: DeviceInfo) -> None:
         self.pipeline = self._pipeline_cls(info.odr_hz, info.channels == 6, self.options.settings)
         self.recorder.start(info, self.options.source or self.link.description)
+        self._recorder_news()
 
     def _feed_samples(self, block: Samples, arrived: float) -> list[object]:
         """Samples from the stream stage (already as recorded) -> recorder and pipeline."""
@@ -280,6 +294,11 @@ class LiveSession:
     def _flush(self) -> None:
         """Write pending samples and hand them to the OS (cheap; fsync is in a thread)."""
         self.recorder.flush()
+        self._recorder_news()
+
+    def _recorder_news(self) -> None:
+        for text in self.recorder.take_notices():  # disk full: said once, counting goes on
+            self._notice(Notice(text, "recording_stopped"))
 
     def _target_reached(self) -> bool:
         tgt = self.options.target
@@ -294,9 +313,16 @@ class LiveSession:
         opts = self.options
         if self.connected and self.info is None:
             if now - self._connected_at > opts.info_timeout_s:
+                self.stream.update_quality(now)
+                why = self.stream.last_rejected
                 raise InputError(
-                    f"{self.link.description}: no device info from the board in "
-                    f"{opts.info_timeout_s:g} s (is it running the imu-host firmware?)"
+                    f"{self._source}: no device info from the board in "
+                    f"{opts.info_timeout_s:g} s "
+                    + (
+                        f"({self.quality.info_rejected} refused, last: {why})"
+                        if why
+                        else "(is it running the imu-host firmware?)"
+                    )
                 )
             if now >= self._next_info_request:
                 self._request_start()
@@ -309,11 +335,18 @@ class LiveSession:
             self.stream.expect_gap()
             self._request_start()
 
+    def request_stop(self, reason: str) -> None:
+        """End the session at the next turn of the loop, as Ctrl-C does (safe to call
+        from a signal handler: it only sets a flag)."""
+        self._stop_requested = reason
+
     def _stop_reason(
         self, now: float, got_data: bool, should_stop: Callable[[], bool] | None
     ) -> str:
         opts = self.options
         start = self.stream.started_wall
+        if self._stop_requested:
+            return self._stop_requested
         if self._target_reached():
             return "target reached"
         if opts.duration_s is not None and start is not None and now - start >= opts.duration_s:
@@ -342,6 +375,8 @@ class LiveSession:
                     now = self.clock()
                     if data:
                         self.feed_bytes(data, now)
+                    else:
+                        self._handle(self.stream.tick(now))  # a backfill hold may be over
                     self._check_board(now)
                     if now >= next_refresh:
                         self.refresh()
@@ -364,6 +399,7 @@ class LiveSession:
 
     def finish(self) -> list[object]:
         """End of stream: let the pipeline close a rep that came back (as replay does)."""
+        self._handle(self.stream.drain(self.clock()))  # samples held for the backfill
         if self.pipeline is None:
             return []
         events = list(self.pipeline.finish())
@@ -383,9 +419,9 @@ class LiveSession:
         base = dict(base)
         rec = self.recorder
         base["live"] = {
-            "source": self.link.description,
+            "source": self._source,
             "stop_reason": self.stop_reason,
-            "recording": str(rec.recording) if rec.recording is not None else None,
+            **rec.outcome(),  # recording, recording_note, recording_stopped
             "raw_capture": str(rec.raw_capture) if rec.raw_capture is not None else None,
             "samples": q.samples,
             "samples_lost": q.samples_lost,
@@ -393,8 +429,12 @@ class LiveSession:
             "crc_errors": q.crc_errors,
             "bytes_discarded": q.bytes_discarded,
             "duplicate_frames": q.duplicates,
+            "info_rejected": q.info_rejected,
+            "samples_refused": q.samples_refused,
             "device_resets": q.device_resets,
             "reconnects": q.reconnects,
+            "backfilled": q.backfilled,
+            "backfill_late": q.backfill_late,
         }
         if self.guide is not None:
             from imu_host.core.events import tempo_medians

@@ -5,7 +5,7 @@ A sink (:class:`Sink`) gets
 * ``on_event(ev, state)`` at once for each pipeline event (rep, flag, gap) and for the
   pacing guide's :class:`PromptEvent`,
 * ``on_notice(notice, state)`` for link news (:class:`Notice`: "lost", "connected",
-  "device_reset", "info_changed"),
+  "device_reset", "info_changed", "info_back", "recording_stopped"),
 * ``on_tick(state)`` a few times a second (``refresh_hz``) to redraw,
 * ``close()`` at the end of the session.
 
@@ -38,7 +38,8 @@ class LiveState:
     source: str = ""
     t_s: float = 0.0  # stream time of the last sample (the recording's time axis)
     elapsed_s: float = 0.0
-    link_state: str = "waiting for board"  # "streaming" / "waiting for board" / "RECONNECTING"
+    # "streaming" / "catching up (backfill)" / "waiting for board" / "RECONNECTING"
+    link_state: str = "waiting for board"
     left: int = 0
     right: int = 0
     target: int | None = None
@@ -92,7 +93,8 @@ class PromptEvent:
 
 @dataclass(frozen=True)
 class Notice:
-    """Link news: ``kind`` is "lost", "connected", "device_reset" or "info_changed";
+    """Link news: ``kind`` is "lost", "connected", "device_reset", "info_changed",
+    "info_back" or "recording_stopped" (disk full: said once);
     ``text`` is the sentence to show, ``error`` why the link was lost."""
 
     text: str
@@ -127,7 +129,8 @@ class NullSink:
 
 
 def _write(out: IO[str], text: str) -> None:
-    with contextlib.suppress(ValueError):  # closed stream at interpreter exit
+    # closed stream at interpreter exit, or a terminal that went away (SIGHUP, EIO)
+    with contextlib.suppress(ValueError, OSError):
         out.write(text)
         out.flush()
 

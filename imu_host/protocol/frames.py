@@ -12,6 +12,7 @@ See ``docs/PROTOCOL.md``. Imports only the standard library and numpy.
 from __future__ import annotations
 
 import binascii
+import math
 import struct
 from collections import deque
 from collections.abc import Iterable
@@ -82,6 +83,25 @@ SENSOR_MODELS: dict[int, str] = {
     12: "LSM6DSO/LSM6DSOX",
 }
 TRANSPORTS: dict[int, str] = {0: "serial", 1: "ble", 2: "stdout"}
+
+# plausible device-info values: anything outside is a confused or hostile board, and
+# the info is refused (counted in FrameDecoder.info_rejected) rather than believed
+ODR_MIN_HZ = 1.0  # slower cannot follow a knee roll
+ODR_MAX_HZ = 10_000.0  # fastest IMU output data rate we know (LSM6DSO: 6.66 kHz)
+ACCEL_FULL_SCALE_G = (1.0, 64.0)  # 32768 LSB x g per LSB must land in this range
+GYRO_FULL_SCALE_DPS = (60.0, 8_000.0)  # 32768 LSB x deg/s per LSB
+TEXT_MAX = 32  # characters kept of any text a board sends
+
+
+def clean_text(text: str, limit: int = TEXT_MAX) -> str:
+    """Text from a board made safe for files and terminals: printable characters only
+    (control characters, escapes and NULs become ``?``), at most ``limit`` characters."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
+
+
+def _board_text(raw: bytes) -> str:
+    return clean_text(raw.decode("ascii", "replace"))
+
 
 # smallest valid payload per type (a candidate header with a shorter length is garbage)
 _MIN_LEN = {
@@ -229,6 +249,37 @@ class ProtocolError(ValueError):
     """A CRC-valid frame whose payload does not follow the protocol."""
 
 
+class InfoRejected(ProtocolError):
+    """A CRC-valid device-info frame with values no real board sends."""
+
+
+def check_info_values(
+    channels: int,
+    odr_hz: float,
+    accel_g_per_lsb: float,
+    gyro_dps_per_lsb: float,
+    axis_map: tuple[int, int, int],
+) -> None:
+    """Raise :class:`InfoRejected` naming the first implausible device-info value."""
+    if channels not in (3, 6):
+        raise InfoRejected(f"channels {channels}, expected 3 or 6")
+    if not ODR_MIN_HZ <= odr_hz <= ODR_MAX_HZ:
+        raise InfoRejected(
+            f"output data rate {odr_hz:g} Hz, expected {ODR_MIN_HZ:g}-{ODR_MAX_HZ:g} Hz"
+        )
+    for what, lsb, (lo, hi), unit in (
+        ("accel", accel_g_per_lsb, ACCEL_FULL_SCALE_G, "g"),
+        ("gyro", gyro_dps_per_lsb, GYRO_FULL_SCALE_DPS, "deg/s"),
+    ):
+        full = 32768.0 * lsb
+        if not (math.isfinite(full) and lo <= full <= hi):
+            raise InfoRejected(
+                f"{what} scale {lsb!r} {unit}/LSB (full scale {full:g} {unit}), "
+                f"expected a full scale of {lo:g}-{hi:g} {unit}"
+            )
+    axis_matrix(axis_map)  # raises on anything but a signed permutation of 1, 2, 3
+
+
 def parse_payload(ftype: int, p: bytes) -> Frame:
     """Decode one frame payload (after sync/CRC checks)."""
     if ftype in (T_SAMPLES, T_BACKFILL):
@@ -252,20 +303,19 @@ def parse_payload(ftype: int, p: bytes) -> Frame:
             drops,
             bfill,
             ring,
-            p[DEVICE.size + 1 :].decode("ascii", "replace"),
+            _board_text(p[DEVICE.size + 1 :]),
         )
     if ftype == T_INFO:
         f = INFO_FIXED.unpack_from(p, 0)
         name_len = p[INFO_FIXED.size]
         if len(p) != INFO_FIXED.size + 1 + name_len:
             raise ProtocolError("bad info frame length")
-        name = p[INFO_FIXED.size + 1 :].decode("ascii", "replace")
+        name = _board_text(p[INFO_FIXED.size + 1 :])
         (proto, v0, v1, v2, sid, who, ch, spf, odr_mhz, afs, _r, gfs, ag, gd) = f[:14]
         if proto != PROTO_VERSION:
-            raise ProtocolError(f"unsupported protocol version {proto}")
-        if odr_mhz == 0 or ch not in (3, 6):
-            raise ProtocolError("bad info frame contents")
+            raise InfoRejected(f"unsupported protocol version {proto}")
         ax = (f[14], f[15], f[16])
+        check_info_values(ch, odr_mhz / 1000.0, ag, gd, ax)
         clock_bits, transport, flags, seq_next, t_us = f[17:22]
         return DeviceInfo(
             protocol_version=proto,
@@ -324,25 +374,28 @@ class FrameDecoder:
     restarts, so a good frame right after a damaged one is never lost.
 
     Counters: ``frames_ok``, ``crc_errors`` (candidates with a bad CRC),
-    ``malformed`` (CRC-valid but not a valid payload), ``bytes_discarded``.
+    ``malformed`` (CRC-valid but not a valid payload), ``bytes_discarded``;
+    ``info_rejected`` (of ``malformed``: device-info frames with implausible values,
+    :func:`check_info_values`) and ``last_rejected`` (why the last one was refused).
     """
 
     MAX_BUFFER = 1 << 16
 
     def __init__(self) -> None:
+        self._zero()
+
+    def _zero(self) -> None:
         self._buf = bytearray()
         self.frames_ok = 0
         self.crc_errors = 0
         self.malformed = 0
+        self.info_rejected = 0  # device-info frames with implausible values (in malformed)
+        self.last_rejected = ""  # why the last one was refused
         self.bytes_discarded = 0
 
     def reset(self) -> None:
         """Forget buffered bytes and zero the counters."""
-        self._buf = bytearray()
-        self.frames_ok = 0
-        self.crc_errors = 0
-        self.malformed = 0
-        self.bytes_discarded = 0
+        self._zero()
 
     @property
     def buffered(self) -> int:
@@ -385,8 +438,11 @@ class FrameDecoder:
             payload = bytes(buf[4 : 4 + plen])
             try:
                 frame = parse_payload(ftype, payload)
-            except (ProtocolError, struct.error, UnicodeError):
+            except (ProtocolError, struct.error, UnicodeError) as err:
                 self.malformed += 1
+                if ftype == T_INFO:
+                    self.info_rejected += 1
+                    self.last_rejected = str(err)
                 self._drop(total)
                 continue
             del buf[:total]
@@ -425,12 +481,15 @@ def encode_command(command: str | int, arg: int = 0, token: int = 0) -> bytes:
     return encode_frame(T_COMMAND, COMMAND.pack(code, 0, token, arg))
 
 
-def encode_samples(seq: int, t_us: int, dt_us: int, counts: np.ndarray) -> bytes:
-    """Encode a SAMPLES frame (used by tests and host-side fake devices)."""
+def encode_samples(
+    seq: int, t_us: int, dt_us: int, counts: np.ndarray, backfill: bool = False
+) -> bytes:
+    """Encode a SAMPLES frame, or with ``backfill`` a BACKFILL frame (same layout:
+    samples the board kept in its ring and sends late), for tests and fake devices."""
     c = np.asarray(counts, dtype="<i2")
     n, ch = c.shape
     hdr = SAMPLES_HDR.pack(seq & MASK, t_us & MASK, dt_us, n, ch)
-    return encode_frame(T_SAMPLES, hdr + c.tobytes())
+    return encode_frame(T_BACKFILL if backfill else T_SAMPLES, hdr + c.tobytes())
 
 
 def encode_info(info: DeviceInfo, sensor_code: str | None = None) -> bytes:
@@ -521,7 +580,9 @@ def axis_matrix(axis_map: tuple[int, int, int]) -> np.ndarray:
     for i, a in enumerate(axis_map):
         k = abs(int(a)) - 1
         if not 0 <= k <= 2 or k in used:
-            raise ProtocolError(f"bad axis map {axis_map}")
+            raise InfoRejected(
+                f"axis map {tuple(axis_map)}, expected a signed permutation of 1 2 3"
+            )
         used.add(k)
         m[i, k] = 1.0 if a > 0 else -1.0
     return m
@@ -541,9 +602,14 @@ class SampleAssembler:
     - the device clock (wraps at 2**30 us, ~17.9 min) is unwrapped;
     - a forward sequence gap counts ``samples_lost`` and shows as a time jump (the
       timestamps of later samples stay correct);
-    - a device reset (sequence going backwards, or sequence and clock disagreeing) is
-      counted in ``device_resets``; the time axis continues one period after the last
-      sample and never goes backwards;
+    - a device reset (sequence and clock restarting together: the sequence goes
+      backwards to a clock that does not fit the stream so far, or sequence and clock
+      disagree) is counted in ``device_resets``; the time axis continues one period
+      after the last sample and never goes backwards;
+    - a late frame (sequence and clock both behind, by amounts that fit the stream so
+      far: a frame repeated or delayed on the way) is dropped and counted in
+      ``late_frames``; after ``MAX_LATE_RUN`` of them in a row the device is taken to
+      have restarted on a clock that happens to fit (the next frame starts anew);
     - an info frame flagged ``stream_start`` (sent after start / set_rate) resynchronises:
       the skipped sequence numbers are not counted as lost, the clock jump is kept;
     - sample frames that arrive before any DeviceInfo are held (up to ``max_pending``
@@ -558,6 +624,7 @@ class SampleAssembler:
     """
 
     MAX_GAPS = 512
+    MAX_LATE_RUN = 3  # late frames in a row before they are taken for a restarted device
 
     def __init__(
         self,
@@ -576,6 +643,8 @@ class SampleAssembler:
         self.samples_backfilled = 0
         self.backfill_duplicates = 0
         self.device_resets = 0
+        self.late_frames = 0  # frames from the stream's past (repeated / delayed), dropped
+        self._late_run = 0
         self.frames_discarded = 0  # no info in time, or channel count mismatch
         # gaps still open for backfill: [first seq, count, stream us, device clock] where
         # the last two anchor device clock -> stream time
@@ -594,8 +663,14 @@ class SampleAssembler:
         self._resync = False
         self.samples_received = self.samples_lost = self.device_resets = 0
         self.samples_backfilled = self.backfill_duplicates = 0
+        self.late_frames = self._late_run = 0
         self.frames_discarded = 0
         self._gaps = []
+
+    @property
+    def gap_samples(self) -> int:
+        """Samples still missing in the gaps backfill could fill (``backfill=True``)."""
+        return int(sum(g[1] for g in self._gaps))
 
     def set_info(self, info: DeviceInfo) -> list[Samples]:
         """Install device info; returns blocks for frames held while waiting for it."""
@@ -635,6 +710,20 @@ class SampleAssembler:
             out.extend(self.push(f))
         return out
 
+    def _is_late(self, fr: SampleFrame) -> bool:
+        """Sequence and clock both behind the stream, by amounts that fit each other."""
+        tr = self._track
+        if tr is None or self._resync or self._late_run >= self.MAX_LATE_RUN:
+            return False
+        back = (tr.raw_seq - fr.seq) & MASK  # samples behind the next expected one
+        if not 0 < back < WRAP // 2:
+            return False
+        period = 1e6 / self.info.odr_hz  # type: ignore[union-attr]
+        dt_back = (tr.raw_t - fr.t_us) & MASK
+        dt_back = dt_back - WRAP if dt_back >= WRAP // 2 else dt_back
+        expect = back * period
+        return abs(dt_back - expect) <= max(50_000.0, 0.1 * expect, 3 * period)
+
     def _start_us(self, fr: SampleFrame) -> float:
         tr = self._track
         if tr is None:
@@ -643,7 +732,7 @@ class SampleAssembler:
         dseq = (fr.seq - tr.raw_seq) & MASK
         dt_fwd = (fr.t_us - tr.raw_t) & MASK
         if dseq >= WRAP // 2:
-            self.device_resets += 1  # sequence went backwards
+            self.device_resets += 1  # sequence went backwards onto a new clock
             self._gaps.clear()
             return tr.next_us
         if self._resync:
@@ -725,6 +814,11 @@ class SampleAssembler:
             if not ahead:
                 return self._merge_backfill(fr)
             # newer than anything live so far: it simply continues the stream
+        elif self._is_late(fr):
+            self.late_frames += 1
+            self._late_run += 1
+            return None
+        self._late_run = 0
         start = self._start_us(fr)
         self._resync = False
         n = fr.n
