@@ -181,3 +181,44 @@ def test_mex_files_load_with_iso_time_and_about_100_hz():
         assert 95 < r.sample_rate_hz < 110
         mag = np.median(np.linalg.norm(r.samples.accel_g, axis=1))
         assert 0.85 < mag < 1.1
+
+
+def test_header_write_failure_closes_the_file_and_is_one_line(tmp_path, monkeypatch):
+    """A full disk while the header is written: one InputError line, the handle closed
+    (no ResourceWarning under -W error) and no half-written file left behind."""
+    import errno
+
+    from imu_host.errors import InputError
+    from imu_host.io import recording as rec_mod
+
+    path = tmp_path / "full.csv"
+    opened = []
+
+    class FullDisk:
+        def __init__(self, fh):
+            self.fh = fh
+            self.closed = False
+
+        def write(self, _text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self):
+            pass
+
+        def close(self):
+            self.closed = True
+            self.fh.close()
+
+    real = rec_mod.create_exclusive
+
+    def full(p, what, text=False):
+        f = FullDisk(real(p, what, text=text))
+        opened.append(f)
+        return f
+
+    monkeypatch.setattr(rec_mod, "create_exclusive", full)
+    with pytest.raises(InputError) as err:
+        rec_mod.RecordingWriter(path, 100.0, True)
+    assert "No space left" in str(err.value) and "\n" not in str(err.value)
+    assert opened and opened[0].closed
+    assert not path.exists()

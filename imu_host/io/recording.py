@@ -26,6 +26,7 @@ in :mod:`imu_host.io.importers`.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -128,8 +129,15 @@ class RecordingWriter:
             lines.append(f"# {k}: {v}")
         cols = ["t_s", *ACCEL_COLS, *(GYRO_COLS if has_gyro else ())]
         lines.append(",".join(cols))
-        self._fh.write("\n".join(lines) + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write("\n".join(lines) + "\n")
+            self._fh.flush()
+        except OSError as err:  # a full disk before any sample: nothing recorded is lost
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            raise InputError(f"cannot write: {err.strerror}", path=str(self.path)) from None
         self.samples_written = 0
 
     def write(self, samples: Samples) -> Samples:
