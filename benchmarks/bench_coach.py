@@ -41,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imu_host.cli import demo as cmd_demo  # noqa: E402
+
 from imu_host.core.events import FlagEvent, RepEvent  # noqa: E402
 from imu_host.live.coach import (  # noqa: E402
     AudioOutput,
@@ -52,6 +52,7 @@ from imu_host.live.coach import (  # noqa: E402
 )
 from imu_host.live.session import LiveOptions, LiveSession  # noqa: E402
 from imu_host.live.web import WebView  # noqa: E402
+from imu_host.sim import board as sim_board
 from imu_host.transport.serial import PtyDevicePort, SerialTransport  # noqa: E402
 
 CUE_GOAL_MS = 150.0
@@ -130,9 +131,9 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp(prefix="bench-coach-")
     port = PtyDevicePort(os.path.join(tmp, "tty"))
-    acc, gyr = cmd_demo.script_samples()
+    acc, gyr = sim_board.script_samples()
     acc, gyr = np.tile(acc, (a.repeat, 1)), np.tile(gyr, (a.repeat, 1))
-    board = cmd_demo.SimulatedBoard(port, acc, gyr, speed=a.speed).start()
+    board = sim_board.SimulatedBoard(port, acc, gyr, speed=a.speed).start()
     s = LiveSession(
         SerialTransport(port.path),
         LiveOptions(mode="lines", record_path=None, quiet=True, duration_s=120),

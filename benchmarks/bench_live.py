@@ -34,11 +34,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from imu_host.cli import demo as cmd_demo  # noqa: E402
 from imu_host.core.events import FlagEvent, RepEvent  # noqa: E402
 from imu_host.core.samples import Samples  # noqa: E402
 from imu_host.live.session import LiveOptions, LiveSession  # noqa: E402
 from imu_host.protocol.frames import encode_samples  # noqa: E402
+from imu_host.sim import board as sim_board
 from imu_host.transport.base import Transport  # noqa: E402
 from imu_host.transport.serial import PtyDevicePort, SerialTransport  # noqa: E402
 
@@ -48,7 +48,7 @@ SPF = 5
 BOARD_CHILD = r"""
 import json, os, select, sys, time
 import numpy as np
-from imu_host.cli import demo as cmd_demo
+from imu_host.sim import board as cmd_demo
 
 fd = int(sys.argv[1]); seconds = float(sys.argv[2]); log_path = sys.argv[3]
 os.set_blocking(fd, False)
@@ -73,11 +73,11 @@ class FdPort:
         except OSError:
             return b""
 
-acc, gyr = cmd_demo.script_samples()
+acc, gyr = sim_board.script_samples()
 reps = int(np.ceil(seconds * 100 / len(acc)))
 acc = np.tile(acc, (reps, 1))[: int(seconds * 100)]
 gyr = np.tile(gyr, (reps, 1))[: int(seconds * 100)]
-board = cmd_demo.SimulatedBoard(FdPort(), acc, gyr, speed=1.0, samples_per_frame=5)
+board = sim_board.SimulatedBoard(FdPort(), acc, gyr, speed=1.0, samples_per_frame=5)
 frame_times = {}
 board.tap = lambda frame, i: (frame_times.__setitem__(i, len(log)), frame)[1]
 board.run()
@@ -198,7 +198,7 @@ def long_session(hours: float) -> dict:
     rec = Path(tmp) / "rec.csv"
     devnull = open(os.devnull, "w")  # noqa: SIM115 - events rendered, not kept in a buffer
     s = LiveSession(NullTransport(), LiveOptions(mode="lines", record_path=rec), out=devnull)
-    board = cmd_demo.SimulatedBoard(None, *cmd_demo.script_samples(), samples_per_frame=SPF)
+    board = sim_board.SimulatedBoard(None, *sim_board.script_samples(), samples_per_frame=SPF)
     s.feed_bytes(board.info_bytes(True))
     counts = board.counts
     n_script = len(counts)
@@ -241,7 +241,7 @@ def wakeup_penalty(frames: int = 200) -> dict:
     """Per-frame host cost back to back vs. after 50 ms idle (how frames really arrive):
     explains the gap between processing speed and real-time CPU on a given machine."""
     s = LiveSession(NullTransport(), LiveOptions(mode="lines", record_path=None), out=io.StringIO())
-    board = cmd_demo.SimulatedBoard(None, *cmd_demo.script_samples(), samples_per_frame=SPF)
+    board = sim_board.SimulatedBoard(None, *sim_board.script_samples(), samples_per_frame=SPF)
     s.feed_bytes(board.info_bytes(True))
     c = board.counts
     enc = [

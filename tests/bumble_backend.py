@@ -57,7 +57,7 @@ _PROPS = {
 def advertising_payloads(name: str) -> tuple[bytes, bytes]:
     """(advertising data, scan response) exactly as the firmware builds them (flags + NUS
     UUID in the advert, the name in the scan response), from firmware_micropython/."""
-    from imu_host.cli.demo import firmware_dir
+    from imu_host.sim.board import firmware_dir
 
     fw = firmware_dir()
     if fw is not None and (fw / "link_ble.py").is_file():

@@ -20,7 +20,6 @@ import wave
 import numpy as np
 import pytest
 
-from imu_host.cli import demo as cmd_demo
 from imu_host.core.events import FAST_DROP, FlagEvent, RepEvent
 from imu_host.core.pipeline import Pipeline
 from imu_host.errors import InputError
@@ -41,6 +40,7 @@ from imu_host.live.coach import (
 )
 from imu_host.live.pace import PACE_BACK, PACE_HOLD, PACE_INHALE, PACE_LOWER, Pace, PaceGuide
 from imu_host.live.view import LiveState
+from imu_host.sim import board as sim_board
 from imu_host.sim.generate import simulate
 
 ESPEAK = shutil.which("espeak-ng")
@@ -160,8 +160,8 @@ def test_audio_track_cues_at_their_events_nothing_while_walking(tmp_path, walk, 
 
 @needs_espeak
 def test_slower_is_said_while_the_knees_are_still_falling(tmp_path, espeak_book):
-    truth = cmd_demo.script_truth()
-    acc, gyr = cmd_demo.script_samples()
+    truth = sim_board.script_truth()
+    acc, gyr = sim_board.script_samples()
     from imu_host.core.samples import Samples
 
     s = Samples(np.arange(len(acc)) / 100.0, acc, gyr)
@@ -252,7 +252,7 @@ def test_counting_is_not_held_up_by_a_stuck_speaker(walk):
     import io
 
     s = LiveSession(Null(), LiveOptions(mode="lines", quiet=True), out=io.StringIO(), sinks=[c])
-    board = cmd_demo.SimulatedBoard(None, walk.samples.accel_g, walk.samples.gyro_dps)
+    board = sim_board.SimulatedBoard(None, walk.samples.accel_g, walk.samples.gyro_dps)
     from imu_host.protocol.frames import encode_samples
 
     s.feed_bytes(board.info_bytes(True))
@@ -322,7 +322,7 @@ def test_demo_audio_track_onsets_match_its_events(tmp_path):
     assert len(got) == len(events)  # one per cue: a count per rep, "slower" per fast drop
     for on, ev in zip(got, events, strict=True):
         assert abs(on - ev["t_s"]) <= TOL_S
-    truth = cmd_demo.script_truth()
+    truth = sim_board.script_truth()
     assert sum(o["event"] == "rep" for o in events) == len(truth["reps"])
     summary = next(o for o in objs if o["event"] == "summary")
     c = summary["live"]["coach"]
@@ -344,7 +344,7 @@ def test_demo_pace_guide_prompts_and_summary(tmp_path):
     fast = [o for o in reps if FAST_DROP in o["flags"]]
     assert fast and all(o["descent_s"] < 1.0 for o in fast)  # faster than the guide: flagged
     assert summary["pace"]["achieved"]["descent"] is not None
-    truth = cmd_demo.script_truth()
+    truth = sim_board.script_truth()
     # the script lowers over 2.2-2.6 s, except the fast drop (0.4 s): one rep beats 1 s
     assert summary["pace"]["reps_faster_down"] == len(truth["fast_reps"])
     saved = json.loads((tmp_path / "rep" / "summary.json").read_text())

@@ -11,13 +11,13 @@ import sys
 import pytest
 
 from imu_host.analysis import analyze
-from imu_host.cli import demo as cmd_demo
 from imu_host.io.recording import read_recording
+from imu_host.sim import board as sim_board
 
 
 @pytest.fixture(scope="module")
 def truth():
-    return cmd_demo.script_truth()
+    return sim_board.script_truth()
 
 
 def run_cli(args, tmp_path, timeout=120) -> subprocess.CompletedProcess:
@@ -58,7 +58,7 @@ def test_demo_json_events_match_truth(tmp_path, truth, board):
     assert [r.to_dict() for r in a.reps] == summary["reps"]
     assert f"recording: {recs[0]}" in r.stderr
     assert ("MicroPython" in r.stderr or "micropython" in r.stderr) == (
-        board == "auto" and cmd_demo.micropython_exe() is not None
+        board == "auto" and sim_board.micropython_exe() is not None
     )
 
 

@@ -10,10 +10,10 @@ import random
 
 import pytest
 
-from imu_host.cli import demo as cmd_demo
 from imu_host.cli.main import main
 from imu_host.core.events import RepEvent
 from imu_host.live.session import LiveOptions, LiveSession
+from imu_host.sim import board as sim_board
 from imu_host.transport.base import Backoff
 from imu_host.transport.serial import PtyDevicePort, SerialTransport
 
@@ -39,11 +39,11 @@ def _tap(rng: random.Random):  # noqa: ANN202
 @pytest.mark.slow
 @pytest.mark.parametrize("faults", [False, True])
 def test_live_raw_capture_replays_to_the_reps_live_showed(tmp_path, capsys, faults):
-    acc, gyr = cmd_demo.script_samples()
-    truth = cmd_demo.script_truth()
+    acc, gyr = sim_board.script_samples()
+    truth = sim_board.script_truth()
     port = PtyDevicePort(str(tmp_path / "ttyIMU"))
     tap = _tap(random.Random(3)) if faults else None
-    board = cmd_demo.SimulatedBoard(port, acc, gyr, speed=0, tap=tap).start()
+    board = sim_board.SimulatedBoard(port, acc, gyr, speed=0, tap=tap).start()
     raw, rec = tmp_path / "session.bin", tmp_path / "session.csv"
     opts = LiveOptions(record_path=rec, raw_path=raw, duration_s=120.0,
                        backoff=Backoff(initial=0.01, maximum=0.05))  # fmt: skip

@@ -16,10 +16,10 @@ import threading
 import pytest
 
 from imu_host.analysis import analyze
-from imu_host.cli import demo as cmd_demo
 from imu_host.core.events import FAST_DROP, FlagEvent, GapEvent, RepEvent
 from imu_host.io.recording import read_recording
 from imu_host.live.session import LiveOptions, LiveSession
+from imu_host.sim import board as sim_board
 from imu_host.transport.base import Backoff
 from imu_host.transport.serial import PtyDevicePort, SerialTransport
 
@@ -28,12 +28,12 @@ WAIT = 20.0
 
 @pytest.fixture(scope="module")
 def truth():
-    return cmd_demo.script_truth()
+    return sim_board.script_truth()
 
 
 @pytest.fixture(scope="module")
 def script_data():
-    return cmd_demo.script_samples()
+    return sim_board.script_samples()
 
 
 @pytest.fixture
@@ -109,13 +109,13 @@ def assert_replay_reproduces(session: LiveSession, path) -> None:
 
 
 @pytest.mark.skipif(
-    cmd_demo.micropython_exe() is None
-    or cmd_demo.firmware_dir() is None
-    or not (cmd_demo.firmware_dir() / cmd_demo.UNIX_ENTRY).is_file(),
+    sim_board.micropython_exe() is None
+    or sim_board.firmware_dir() is None
+    or not (sim_board.firmware_dir() / sim_board.UNIX_ENTRY).is_file(),
     reason="MicroPython Unix port or firmware entry point not available",
 )
 def test_serial_e2e_firmware_under_micropython(tmp_path, port, truth):
-    board, what = cmd_demo.start_board("micropython", port, fast=True)
+    board, what = sim_board.start_board("micropython", port, fast=True)
     try:
         assert "micropython" in what
         s, summary = run_session(port, options(tmp_path), board.done)
@@ -134,7 +134,7 @@ def test_serial_e2e_firmware_under_micropython(tmp_path, port, truth):
 
 
 def test_serial_e2e_in_process_board(tmp_path, port, truth, script_data):
-    board = cmd_demo.SimulatedBoard(port, *script_data, speed=0).start()
+    board = sim_board.SimulatedBoard(port, *script_data, speed=0).start()
     try:
         s, summary = run_session(port, options(tmp_path), board.done)
     finally:
@@ -165,7 +165,7 @@ def test_fault_injection_garbage_truncation_duplicates_bitflips(tmp_path, port, 
         b[rng.randrange(4, len(b))] ^= 1 << rng.randrange(8)
         return bytes(b)
 
-    board = cmd_demo.SimulatedBoard(port, *script_data, speed=0, tap=tap).start()
+    board = sim_board.SimulatedBoard(port, *script_data, speed=0, tap=tap).start()
     try:
         s, summary = run_session(port, options(tmp_path), board.done)
     finally:
@@ -235,7 +235,7 @@ def _unplug_session(tmp_path, port, truth, script_data):
         err=io.StringIO(),
         on_link=on_link,
     )
-    board = cmd_demo.SimulatedBoard(port, *script_data, speed=0, on_frame=on_frame).start()
+    board = sim_board.SimulatedBoard(port, *script_data, speed=0, on_frame=on_frame).start()
     try:
         summary = session.run(board.done.is_set)
     finally:
@@ -281,7 +281,7 @@ def test_device_reset_mid_session_is_detected(tmp_path, port, truth, script_data
             done_reset.append(i)
             board.reset()
 
-    board = cmd_demo.SimulatedBoard(port, *script_data, speed=0, on_frame=on_frame)
+    board = sim_board.SimulatedBoard(port, *script_data, speed=0, on_frame=on_frame)
     board.start()
     try:
         s, summary = run_session(port, options(tmp_path), board.done)
@@ -321,7 +321,7 @@ def test_existing_recording_is_never_overwritten(tmp_path, port):
 
 def test_raw_capture_holds_received_bytes(tmp_path, port, script_data):
     raw = tmp_path / "raw.bin"
-    board = cmd_demo.SimulatedBoard(port, *script_data, speed=0).start()
+    board = sim_board.SimulatedBoard(port, *script_data, speed=0).start()
     try:
         s, _ = run_session(port, options(tmp_path, raw_path=raw), board.done)
     finally:
@@ -344,7 +344,7 @@ def test_killed_session_keeps_recording_up_to_the_last_second(tmp_path, port, sc
     import sys
 
     rec = tmp_path / "crash.csv"
-    board = cmd_demo.SimulatedBoard(port, *script_data, speed=1.0).start()
+    board = sim_board.SimulatedBoard(port, *script_data, speed=1.0).start()
     proc = subprocess.Popen(
         [
             sys.executable,

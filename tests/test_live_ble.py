@@ -17,10 +17,10 @@ pytest.importorskip("bumble")
 from bumble_backend import BumbleWorld  # noqa: E402
 from test_live import assert_matches_truth, assert_replay_reproduces  # noqa: E402
 
-from imu_host.cli import demo as cmd_demo  # noqa: E402
 from imu_host.core.events import GapEvent  # noqa: E402
 from imu_host.core.pipeline import Settings  # noqa: E402
 from imu_host.live.session import LiveOptions, LiveSession  # noqa: E402
+from imu_host.sim import board as sim_board
 from imu_host.transport.base import Backoff  # noqa: E402
 from imu_host.transport.ble import BleTransport  # noqa: E402
 
@@ -54,12 +54,12 @@ class BlePort:
 
 @pytest.fixture(scope="module")
 def truth():
-    return cmd_demo.script_truth()
+    return sim_board.script_truth()
 
 
 @pytest.fixture(scope="module")
 def script_data():
-    return cmd_demo.script_samples()
+    return sim_board.script_samples()
 
 
 def ble_session(world, tmp_path, **kw) -> LiveSession:
@@ -79,7 +79,7 @@ def ble_session(world, tmp_path, **kw) -> LiveSession:
 def test_ble_e2e_matches_truth(loop, tmp_path, truth, script_data, mtu):
     world = BumbleWorld(loop, board_mtu=mtu)
     world.run(world.start())
-    board = cmd_demo.SimulatedBoard(BlePort(world), *script_data, speed=0).start()
+    board = sim_board.SimulatedBoard(BlePort(world), *script_data, speed=0).start()
     s = ble_session(world, tmp_path)
     try:
         summary = s.run(board.done.is_set)
@@ -116,7 +116,7 @@ def test_ble_link_drop_reconnects_and_resets_reassembler(loop, tmp_path, truth, 
         world.run(asyncio.wait_for(world.board.subscribed.wait(), WAIT))
         board.next_index += lost_samples  # sampled while nobody was connected: lost
 
-    board = cmd_demo.SimulatedBoard(port, *script_data, speed=0, on_frame=on_frame)
+    board = sim_board.SimulatedBoard(port, *script_data, speed=0, on_frame=on_frame)
     s = ble_session(
         world, tmp_path, on_link=lambda st: reconnected.set() if st == "connected" else None
     )

@@ -6,18 +6,18 @@ from __future__ import annotations
 import io
 import json
 
-from imu_host.cli import demo as cmd_demo
 from imu_host.cli import live as cmd_live
 from imu_host.cli.main import build_parser
 from imu_host.history.store import HistoryDB
+from imu_host.sim import board as sim_board
 from imu_host.transport.serial import PtyDevicePort, SerialTransport
 
 
 def _live(tmp_path, *extra):
-    truth = cmd_demo.script_truth()
-    script = cmd_demo.script_samples()
+    truth = sim_board.script_truth()
+    script = sim_board.script_samples()
     port = PtyDevicePort(str(tmp_path / "ttyIMU0"))
-    board = cmd_demo.SimulatedBoard(port, *script, speed=0).start()
+    board = sim_board.SimulatedBoard(port, *script, speed=0).start()
     args = build_parser().parse_args(
         ["live", "--serial", port.path, "--record", str(tmp_path / "rec.csv"), "--lines", *extra]
     )

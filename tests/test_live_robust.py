@@ -22,12 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imu_host.cli import demo as cmd_demo
 from imu_host.core.events import FAST_DROP, GapEvent, RepEvent
 from imu_host.io.recording import read_recording
 from imu_host.live.session import LiveOptions, LiveSession
 from imu_host.live.stream import SampleBlock, StreamNotice, StreamStage
 from imu_host.protocol import frames as p
+from imu_host.sim import board as sim_board
 from imu_host.transport.base import Backoff, LinkLost, Transport
 
 SPF = 5
@@ -38,17 +38,17 @@ LOST = object()  # in a chunk script: the link drops here
 
 @pytest.fixture(scope="module")
 def truth():
-    return cmd_demo.script_truth()
+    return sim_board.script_truth()
 
 
 @pytest.fixture(scope="module")
 def script_data():
-    return cmd_demo.script_samples()
+    return sim_board.script_samples()
 
 
 @pytest.fixture(scope="module")
 def board(script_data):
-    return cmd_demo.SimulatedBoard(None, *script_data, samples_per_frame=SPF)
+    return sim_board.SimulatedBoard(None, *script_data, samples_per_frame=SPF)
 
 
 class FakeClock:
@@ -283,7 +283,7 @@ def test_changed_stream_mid_session_keeps_the_original_and_refuses_its_frames(
     n = len(board.counts)
     cut, back = 1500, 2000  # samples 1500-1999 sent in the changed stream
     if change == "channels":
-        b3 = cmd_demo.SimulatedBoard(None, *cmd_demo.script_samples()[:1], None)
+        b3 = sim_board.SimulatedBoard(None, *sim_board.script_samples()[:1], None)
         changed_info = info_of(b3, seq_next=cut, stream_start=True)
         changed = [
             p.encode_samples(i, 1_000 + i * DT_US, DT_US, b3.counts[i : i + SPF])
@@ -432,7 +432,7 @@ def test_sigterm_and_sighup_end_the_session_like_ctrl_c(tmp_path, script_data, s
 
     port = PtyDevicePort(str(tmp_path / "ttyIMU"))
     rec, db = tmp_path / "rec.csv", tmp_path / "history.sqlite3"
-    board = cmd_demo.SimulatedBoard(port, *script_data, speed=1.0).start()
+    board = sim_board.SimulatedBoard(port, *script_data, speed=1.0).start()
     argv = ["live", "--serial", port.path, "--record", str(rec), "--db", str(db)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "imu_host.cli.main", *argv, "--lines", "--quiet"],

@@ -12,11 +12,11 @@ import json
 
 import pytest
 
-from imu_host.cli import demo as cmd_demo
 from imu_host.core.events import FAST_DROP
 from imu_host.live.session import LiveOptions, LiveSession
 from imu_host.live.view import LiveState, NullSink
 from imu_host.protocol import frames as p
+from imu_host.sim import board as sim_board
 from imu_host.transport.base import Transport
 
 SPF = 5
@@ -37,7 +37,7 @@ class MemoryBoard(Transport):
 
     def __init__(self, clock: FakeClock, accel, gyro) -> None:
         self.clock = clock
-        self.board = cmd_demo.SimulatedBoard(None, accel, gyro, samples_per_frame=SPF)
+        self.board = sim_board.SimulatedBoard(None, accel, gyro, samples_per_frame=SPF)
         c = self.board.counts
         self.frames = [
             p.encode_samples(i, 1000 + i * 10_000, 10_000, c[i : i + SPF])
@@ -85,12 +85,12 @@ class FakeTTY(io.StringIO):
 
 @pytest.fixture(scope="module")
 def truth():
-    return cmd_demo.script_truth()
+    return sim_board.script_truth()
 
 
 @pytest.fixture(scope="module")
 def script_data():
-    return cmd_demo.script_samples()
+    return sim_board.script_samples()
 
 
 def run(script_data, out=None, **kw):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imu_host.cli import demo as cmd_demo
 from imu_host.core.events import FAST_DROP, GapEvent, RepEvent
 from imu_host.core.pipeline import Pipeline
 from imu_host.live.stream import SampleBlock, StreamNotice, StreamStage, StreamStarted
 from imu_host.protocol import frames as p
+from imu_host.sim import board as sim_board
 
 SPF = 5
 ODR = 100.0
@@ -23,12 +23,12 @@ DT_US = 10_000
 
 @pytest.fixture(scope="module")
 def truth():
-    return cmd_demo.script_truth()
+    return sim_board.script_truth()
 
 
 @pytest.fixture(scope="module")
 def board():
-    return cmd_demo.SimulatedBoard(None, *cmd_demo.script_samples(), samples_per_frame=SPF)
+    return sim_board.SimulatedBoard(None, *sim_board.script_samples(), samples_per_frame=SPF)
 
 
 def frames(board, seq0: int = 0, t0_us: int = 1_000, start: int = 0, stop: int | None = None):
@@ -152,8 +152,8 @@ def test_partial_frame_of_old_connection_never_mixes_with_new(board):
 
 
 def test_three_channel_info_drops_gyro(board):
-    acc = cmd_demo.script_samples()[0][:200]
-    b3 = cmd_demo.SimulatedBoard(None, acc, None, samples_per_frame=SPF)
+    acc = sim_board.script_samples()[0][:200]
+    b3 = sim_board.SimulatedBoard(None, acc, None, samples_per_frame=SPF)
     stage = StreamStage()
     blocks = samples_of(run(stage, [b3.info_bytes(True), *frames(b3)]))
     assert all(b.gyro_dps is None for b in blocks) and sum(len(b) for b in blocks) == 200

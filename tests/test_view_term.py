@@ -14,8 +14,8 @@ import uuid
 
 import pytest
 
-from imu_host.cli import demo as cmd_demo
 from imu_host.live.term import big_number
+from imu_host.sim import board as sim_board
 
 TMUX = shutil.which("tmux")
 pytestmark = [
@@ -45,7 +45,7 @@ def wait_for(name: str, pred, timeout: float = 30.0) -> list[str]:
 
 
 def test_terminal_view_prompt_big_digits_and_resize(tmp_path):
-    truth = cmd_demo.script_truth()
+    truth = sim_board.script_truth()
     first, second = truth["reps"][0], truth["reps"][1]
     name = f"imu-{uuid.uuid4().hex[:8]}"
     cmd = (f"cd {tmp_path} && {sys.executable} -m imu_host.cli.main demo --board in-process "

@@ -167,9 +167,9 @@ def test_demo_on_the_lan_prints_token_url_and_qr_and_needs_the_token(tmp_path):
     import subprocess
     import sys
 
-    from imu_host.cli import demo as cmd_demo
+    from imu_host.sim import board as sim_board
 
-    truth = cmd_demo.script_truth()["reps_per_side"]
+    truth = sim_board.script_truth()["reps_per_side"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "imu_host.cli.main", "demo", "--fast", "--web", "0.0.0.0:0",
          "--no-record", "--quiet", "--board", "in-process", "--json-events"],

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from imu_host.cli import demo as cmd_demo
 from imu_host.core.events import Rep, RepEvent
 from imu_host.live.view import LiveState
 from imu_host.live.web import WebView
+from imu_host.sim import board as sim_board
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,7 +96,7 @@ def test_reload_and_several_viewers_get_the_current_state(browser):
 @needs_chromium
 @pytest.mark.slow
 def test_page_in_chromium_follows_demo_to_the_simulator_truth(browser, tmp_path):
-    truth = cmd_demo.script_truth()
+    truth = sim_board.script_truth()
     proc = subprocess.Popen(
         [sys.executable, "-m", "imu_host.cli.main", "demo", "--fast", "--web", "127.0.0.1:0",
          "--no-record", "--quiet", "--target", "8", "--board", "in-process"],

@@ -16,19 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
-from imu_host.sim.board import (  # noqa: F401 - re-exported for older imports
-    FIRMWARE_ENV,
-    MICROPYTHON_ENV,
-    PITCH_DEG,
-    UNIX_ENTRY,
-    MicroPythonBoard,
-    SimulatedBoard,
-    firmware_dir,
-    micropython_exe,
-    script_samples,
-    script_truth,
-    start_board,
-)
+from imu_host.sim.board import script_truth, start_board
 
 HELP = "run a ~30 s live session against a simulated board (no hardware needed)"
 
