@@ -48,6 +48,7 @@ from imu_host.report.summary import (
     SUMMARY_NAME,
     build_summary,
     figure_title,
+    multi_block,
     safe_text,
     session_duration,
 )
@@ -311,13 +312,22 @@ def write_report(
     d = prepare_out_dir(out_dir, protect)
     stats = session_stats(reps, target_per_side)
     feedback = feedback_lines(stats)
+    multi = multi_block(summary.get("multi")) if summary else None  # a multi-board session
+    if multi is not None:
+        feedback += multi["feedback"]
     duration = session_duration(reps, angle_t_s, meta, summary)
 
     notes: list[str] = []
     png: bytes | None
     try:
         png = render_figure(
-            reps, angle_t_s, angle_deg, flag_events, meta, title=figure_title(meta, duration)
+            reps,
+            angle_t_s,
+            angle_deg,
+            flag_events,
+            meta,
+            title=figure_title(meta, duration),
+            multi=multi,
         )
     except InputError as err:
         if str(err) != MATPLOTLIB_MISSING:
@@ -327,7 +337,9 @@ def write_report(
     summ = build_summary(
         reps, stats, feedback, duration, meta, flag_events, summary, settings=settings
     )
-    md = render_markdown(stats, feedback, reps, meta, duration, FIGURE_NAME if png else None)
+    md = render_markdown(
+        stats, feedback, reps, meta, duration, FIGURE_NAME if png else None, multi=multi
+    )
     files = {
         SUMMARY_NAME: (json.dumps(summ, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
         MARKDOWN_NAME: md.encode("utf-8"),
