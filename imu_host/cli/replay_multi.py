@@ -41,14 +41,29 @@ def analyze_multi(folder: str, settings: Any = None) -> tuple[Any, dict[str, Any
 
 def report_inputs(mp: Any) -> tuple[list[Any], Any, Any, list[Any]]:
     """(reps, angle_t_s, angle_deg, flag events) of a finished MultiPipeline: the session's
-    reps and the angle trace of the reference thigh (its device time is session time)."""
+    reps and the angle trace of the reference thigh (its device time is session time),
+    continued by the other thigh's (mapped into session time, its sign matched) where the
+    reference thigh had stopped streaming, as the count is."""
+    import numpy as np
+
     from imu_host.core.events import FlagEvent
 
-    t = a = None
-    board = mp.boards.get(mp.reference)
-    if board is not None and board.pipeline is not None:
-        t, a = board.pipeline.angle_trace()
     events = [e for e in mp.events if isinstance(e, FlagEvent)]
+    ref = mp.boards.get(mp.reference)
+    if ref is None or ref.pipeline is None:
+        return list(mp.reps), None, None, events
+    t, a = ref.pipeline.angle_trace()
+    t, a = np.asarray(t, dtype=float), np.asarray(a, dtype=float)
+    for role, b in mp.boards.items():
+        if role == mp.reference or b.pipeline is None:
+            continue
+        to, ao = b.pipeline.angle_trace()
+        if not len(to):
+            continue
+        ts = np.asarray(b.to_session(np.asarray(to, dtype=float), ref.clock), dtype=float)
+        after = ts > (t[-1] if len(t) else -np.inf)
+        t = np.concatenate([t, ts[after]])
+        a = np.concatenate([a, np.asarray(ao, dtype=float)[after] * b.sign])
     return list(mp.reps), t, a, events
 
 

@@ -248,7 +248,8 @@ def _multi_panel(ax: Any, reps: Sequence[Rep], multi: Mapping[str, Any]) -> None
         ax.bar(xs, ys, w, color=color, edgecolor="black", lw=0.4, label=label)
         for r in reps:
             if figs.get(r.index, {}).get(key) is None:
-                ax.text(r.index + dx, 0.5, "–", ha="center", va="bottom", color="#777777")
+                ax.text(r.index + dx, 0.3, "–", ha="center", va="bottom", color="#555555",
+                        fontsize=14, fontweight="bold")  # fmt: skip
         tops += ys
         if limit is not None:
             ax.axhline(limit, color=color, ls="--", lw=1.2,
@@ -309,6 +310,16 @@ def session_figure(
     _rep_panels(ax_rom, ax_spd, reps, meta)
     if multi is not None:
         _multi_panel(fig.add_subplot(gs[3], sharex=ax_rom), reps, multi)
+        for ch in multi.get("board_changes", []):  # where a sensor dropped out / came back
+            if ch["t_s"] is None:
+                continue
+            what = "out" if ch["state"] == "dropped" else "back"
+            ax.axvline(ch["t_s"], color="#555555", ls=":", lw=1.2)
+            ax.annotate(
+                f"{ch['role'].replace('-', ' ').replace('sternum', 'chest')} sensor {what}",
+                (ch["t_s"], 1.0), xycoords=("data", "axes fraction"), xytext=(3, -3),
+                textcoords="offset points", ha="left", va="top", fontsize=8, color="#555555",
+            )  # fmt: skip
     return fig
 
 
