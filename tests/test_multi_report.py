@@ -361,3 +361,63 @@ def test_a_damaged_folder_is_one_line_and_no_report(tmp_path, capsys, how, comma
     assert err.startswith("imu-host: error: ") and err.count("\n") == 1, err
     assert names in err and "Traceback" not in err
     assert not out.exists() and not db.exists()
+
+
+# ------------------------------------------------------------------ live
+
+
+@pytest.mark.slow
+@pytest.mark.realtime
+def test_cli_live_three_boards_writes_the_report_and_saves(tmp_path, capsys):
+    """Three simulated boards over pseudo-terminals (the real serial path), in real time:
+    `live --report DIR` writes the report with the truth's per-side counts, and the
+    session is stored in the history with its roles (its recording folder is the source)."""
+    from imu_host.sim.board import SimulatedBoard
+    from imu_host.sim.multibody import simulate_multi
+    from imu_host.transport.serial import PtyDevicePort
+
+    sim = simulate_multi("mixed_faults", 2, reps_per_side=1)
+    ports, boards = [], []
+    for role in ROLES:
+        s = sim.samples[role]
+        pad = int(round(sim.truth["boards"][role]["start_s"] * sim.sample_rate_hz[role]))
+        acc = s.accel_g[[0] * pad + list(range(len(s)))]
+        gyr = s.gyro_dps[[0] * pad + list(range(len(s)))]
+        port = PtyDevicePort(str(tmp_path / f"tty-{role}"))
+        ports.append(port)
+        boards.append(SimulatedBoard(port, acc, gyr, odr_hz=sim.sample_rate_hz[role],
+                                     samples_per_frame=5, speed=1.0).start())  # fmt: skip
+    folder, db = tmp_path / "rec", tmp_path / "h.sqlite3"
+    duration = max(r["end_s"] for r in sim.truth["reps"]) + 4.0
+    argv = ["live"]
+    for p in ports:
+        argv += ["--serial", p.path]
+    for role in ROLES:
+        argv += ["--role", role]
+    argv += ["--duration", f"{duration:.1f}", "--lines", "--quiet", "--record", str(folder),
+             "--report", str(tmp_path / "rep"), "--db", str(db)]  # fmt: skip
+    try:
+        rc = main(argv)
+    finally:
+        for b in boards:
+            b.stop()
+        for p in ports:
+            p.close()
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert f"report: {tmp_path / 'rep'}" in out and "saved to history as session 1" in out
+    want = _expected(sim.truth)
+    md = (tmp_path / "rep" / "report.md").read_text()
+    for side in SIDES:
+        for what in ("knees", "shoulders"):
+            if want[side][what][1]:
+                assert _said(md, what, side) == want[side][what], (side, what)
+    with HistoryDB(db) as h:
+        (r,) = h.sessions()
+    assert r.boards == ROLES and r.source == str(folder)
+    assert (r.knees_apart_left, r.knees_apart_right) == tuple(want[s]["knees"][0] for s in SIDES)
+    # the recording replayed later is the same session: no second row
+    assert main(["replay", str(folder), "--db", str(db)]) == 0
+    capsys.readouterr()
+    with HistoryDB(db) as h:
+        assert len(h.sessions()) == 1
