@@ -288,7 +288,9 @@ def write_report(
     ``settings``: the analysis settings used (a :class:`~imu_host.core.pipeline.Settings`
     or its ``asdict`` form; stored in ``summary.json``, thresholds drawn; default: the
     thresholds found in ``meta``/``summary``). Without ``html`` an ``report.html`` of an
-    earlier run is removed (the set is replaced as a whole).
+    earlier run is removed (the set is replaced as a whole). A ``summary`` with a
+    multi-board ``multi`` section (docs/MULTI_SENSOR.md) adds the knees-and-shoulders
+    section, figure panel and feedback.
     """
     meta = dict(meta or {})
     if settings is not None and dataclasses.is_dataclass(settings):
