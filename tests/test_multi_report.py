@@ -421,3 +421,34 @@ def test_cli_live_three_boards_writes_the_report_and_saves(tmp_path, capsys):
     capsys.readouterr()
     with HistoryDB(db) as h:
         assert len(h.sessions()) == 1
+
+
+@pytest.mark.parametrize(
+    "multi",
+    [
+        "not an object",
+        {"per_side": "x"},
+        {"per_side": {"left": {"reps": -3, "knees_apart": "many"}}, "reps": [1, None, {}]},
+        {
+            "per_side": {},
+            "board_changes": [{"role": "elbow"}, {"role": "sternum", "t_s": "x"}],
+            "feedback": [1, "ok"],
+            "settings": {"separation_deg": 1e300},
+        },  # fmt: skip
+    ],
+)
+def test_a_damaged_multi_section_in_a_summary_never_breaks_the_report(tmp_path, capsys, multi):
+    """A summary.json edited by hand: the report is still written (the damaged parts are
+    left out), never a traceback."""
+    folder = next(f for f in FOLDERS if f.name.startswith("mixed_faults"))
+    src = _copy(folder, tmp_path)
+    assert _report(src, tmp_path / "rep", tmp_path / "h.sqlite3", "--no-save") == 0
+    s = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    s["multi"] = multi
+    bad = tmp_path / "edited.json"
+    bad.write_text(json.dumps(s))
+    rc = main(["report", str(bad), "--out", str(tmp_path / "again"), "--no-save"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    md = (tmp_path / "again" / "report.md").read_text()
+    assert "Traceback" not in err and "## Reps" in md
