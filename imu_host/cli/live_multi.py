@@ -58,8 +58,6 @@ def run_multi(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         raise InputError("--target must be a positive number of reps")
     if args.duration is not None and args.duration <= 0:
         raise InputError("--duration must be > 0 seconds")
-    if getattr(args, "report", None):
-        raise InputError("--report does not cover multi-board sessions yet")
     if getattr(args, "raw", None):
         raise InputError("--raw captures one board; it is not available with several boards")
     boards = board_list(args)
@@ -90,6 +88,37 @@ def run_multi(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     summary = session.run()
     save_roles(dict(zip(ids, roles, strict=True)))
     print_multi_summary(summary, mode, out)
+    return finish_multi(session, summary, args, sys.stderr if mode == "json" else out)
+
+
+def finish_multi(session: Any, summary: dict[str, Any], args: argparse.Namespace,
+                 out: IO[str]) -> int:  # fmt: skip
+    """Write ``--report`` (from the session's own pipeline: the reps shown live, the
+    primary thigh's angle trace) and save to the history unless ``--no-save``."""
+    from imu_host.cli.replay_multi import write_multi_report
+
+    recording = summary.get("live", {}).get("recording")
+    if getattr(args, "report", None):
+        meta = {"recording": recording or "live session (not recorded)"}
+        paths = write_multi_report(
+            args.report, session.multi, summary, target=args.target,
+            protect=[recording] if recording else [], meta=meta,
+        )  # fmt: skip
+        out.write(f"report: {paths.out_dir}\n")
+    if not getattr(args, "no_save", False):
+        from imu_host.history.store import save_to_history
+
+        source = recording or "live:" + ",".join(
+            f"{ln.role}={ln.src.board_id}" for ln in session.links
+        )
+        try:
+            sid = save_to_history(summary, source, getattr(args, "db", None))
+        except InputError as err:  # the session was shown (and recorded) first
+            out.flush()
+            print(f"imu-host: error: not saved to the history: {err}", file=sys.stderr)
+            return 2
+        out.write(f"saved to history as session {sid}\n")
+    out.flush()
     return 0
 
 
@@ -102,7 +131,6 @@ def print_multi_summary(summary: dict[str, Any], mode: str, out: IO[str]) -> Non
     live = summary.get("live", {})
     out.write(f"session ended: {live.get('stop_reason') or 'stopped'}\n")
     out.write(f"recording: {live.get('recording') or 'none (--no-record)'}\n")
-    out.write("history: multi-board sessions are not stored in the history yet\n")
     out.flush()
 
 

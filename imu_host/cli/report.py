@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "source",
         metavar="RECORDING_OR_SESSION",
-        help="a recording, a summary .json file, or the id of a session in the history",
+        help="a recording, a multi-board session folder, a summary .json file, or the id "
+        "of a session in the history",
     )
     parser.add_argument(
         "--out",
@@ -140,8 +141,25 @@ def run(args: argparse.Namespace) -> int:
         t, a = None, None
         meta = {"recording": f"history session {args.source} ({db_path})"}
         default_out = Path(f"session_{args.source}_report")
+    elif src.is_dir() and (src / "manifest.json").is_file():
+        # a multi-board session folder (docs/MULTI_SENSOR.md): replayed as `replay FOLDER`
+        from imu_host.cli.live_multi import settings_from_args as multi_settings
+        from imu_host.cli.replay_multi import analyze_multi, report_inputs
+        from imu_host.history.store import parse_datetime
+
+        mp, summary = analyze_multi(str(src), multi_settings(args))
+        reps, t, a, events = report_inputs(mp)
+        meta = {"recording": str(src)}
+        settings_used = dataclasses.asdict(mp.settings.pipeline)
+        default_out, note = default_out_dir(src, f"{src.name}_report")
+        save_source = str(src)
+        started_at = parse_datetime(summary["source"].get("started_at"))
     elif src.is_dir():
-        raise InputError("is a directory; give a recording or a summary .json", path=str(src))
+        raise InputError(
+            "is a directory; give a recording, a summary .json or a multi-board session "
+            "folder (one holding manifest.json)",
+            path=str(src),
+        )
     elif src.exists():
         raise InputError(
             "not a regular file; give a recording or a summary .json", path=safe_text(str(src))

@@ -41,9 +41,23 @@ TABLE_HEADER = (
 )
 
 
+# shown before ``source`` only when a multi-board session is in the table (a table of
+# single-board sessions stays as it was): reps flagged per side, left/right
+MULTI_TABLE_HEADER = ("apart L/R", "shoulder L/R")
+
+
+def _pair(a: int | None, b: int | None) -> str:
+    return "-" if a is None or b is None else f"{a}/{b}"
+
+
+def _has_multi(rows: Sequence[SessionRow]) -> bool:
+    return any(r.boards is not None for r in rows)
+
+
 def table_rows(rows: Sequence[SessionRow]) -> list[list[str]]:
-    """The history table as strings (one list per session, matching TABLE_HEADER)."""
+    """The history table as strings (one list per session, matching :func:`table_header`)."""
     out = []
+    multi = _has_multi(rows)
     for r in rows:
         fdr = None if r.fast_drop_rate is None else 100 * r.fast_drop_rate
         out.append(
@@ -57,10 +71,31 @@ def table_rows(rows: Sequence[SessionRow]) -> list[list[str]]:
                 _f(r.rom_right_deg, ".1f"),
                 _f(r.asymmetry_pct, ".0f"),
                 _f(fdr, ".0f"),
+                *(
+                    [
+                        _pair(r.knees_apart_left, r.knees_apart_right),
+                        _pair(r.shoulder_lift_left, r.shoulder_lift_right),
+                    ]
+                    if multi
+                    else []
+                ),  # fmt: skip
                 r.source,
             ]
         )
     return out
+
+
+def table_header(rows: Sequence[SessionRow]) -> tuple[str, ...]:
+    """TABLE_HEADER, with the multi-board columns before ``source`` when needed."""
+    if not _has_multi(rows):
+        return TABLE_HEADER
+    return TABLE_HEADER[:-1] + MULTI_TABLE_HEADER + TABLE_HEADER[-1:]
+
+
+MULTI_NOTE = (
+    "apart L/R, shoulder L/R: reps to the left/right on which the knees came apart and the "
+    "opposite shoulder lifted (sessions with two or three sensors; - : not checked)"
+)
 
 
 def format_table(rows: Sequence[SessionRow]) -> str:
@@ -68,16 +103,21 @@ def format_table(rows: Sequence[SessionRow]) -> str:
     body = table_rows(rows)
     if not body:
         return "no sessions stored"
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(TABLE_HEADER)]
+    header = table_header(rows)
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+    last = len(header) - 1  # source
 
     def line(cells: Sequence[str]) -> str:
         parts = [
-            c.ljust(w) if i in (1, 9) else c.rjust(w)
+            c.ljust(w) if i in (1, last) else c.rjust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ]
         return "  ".join(parts).rstrip()
 
-    return "\n".join([line(TABLE_HEADER), *(line(b) for b in body)])
+    lines = [line(header), *(line(b) for b in body)]
+    if header is not TABLE_HEADER:
+        lines.append(MULTI_NOTE)
+    return "\n".join(lines)
 
 
 CSV_COLUMNS = (
@@ -96,6 +136,12 @@ CSV_COLUMNS = (
     "fast_drops",
     "fast_drop_rate_pct",
     "target_per_side",
+    # multi-board sessions (empty for single-board ones): roles, reps flagged per side
+    "boards",
+    "knees_apart_left",
+    "knees_apart_right",
+    "shoulder_lift_left",
+    "shoulder_lift_right",
 )
 
 
@@ -130,7 +176,17 @@ def write_csv(rows: Sequence[SessionRow], path: str | Path) -> Path:
                 r.fast_drops,
                 num(None if r.fast_drop_rate is None else 100 * r.fast_drop_rate, 1),
                 "" if r.target_per_side is None else r.target_per_side,
-            ]
+                "" if r.boards is None else " ".join(r.boards),
+                *(
+                    "" if v is None else v
+                    for v in (
+                        r.knees_apart_left,
+                        r.knees_apart_right,
+                        r.shoulder_lift_left,
+                        r.shoulder_lift_right,
+                    )
+                ),
+            ]  # fmt: skip
         )
     _write_new(p, buf.getvalue().encode("utf-8"), "CSV")
     return p

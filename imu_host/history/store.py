@@ -31,6 +31,12 @@ Safety:
   not a number) is left out of :meth:`HistoryDB.sessions` and described in
   :attr:`HistoryDB.skipped` (one line each); a damaged ``summary_json`` is one
   :class:`~imu_host.errors.InputError` line.
+- Multi-board sessions (a ``summary["multi"]`` section) also store the roles and the
+  per-side knees-apart / shoulder-lift counts (:func:`multi_numbers`; nullable columns
+  added in schema 2). A history of schema 1 is brought up to schema 2 when opened (the
+  columns are added, stored rows are unchanged and read back as before); an imu-host
+  that knows only schema 1 then refuses it as newer. A session folder's
+  deduplication key is the SHA-256 of its recorded ``*.csv`` files.
 - Schema version in ``PRAGMA user_version`` (:data:`SCHEMA_VERSION`); WAL journal, a busy
   timeout and ``BEGIN IMMEDIATE`` transactions let several processes save at once.
 
@@ -76,7 +82,7 @@ from imu_host.core.stats import session_stats
 from imu_host.errors import InputError
 from imu_host.paths import PRIVATE_FILE_MODE, default_db_path, make_private_dir
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: single-board columns; 2: + the multi-board columns (nullable)
 APPLICATION_ID = 0x494D5548  # "IMUH"
 BUSY_TIMEOUT_MS = 15000
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -104,6 +110,23 @@ _SCHEMA_V1 = (
     )""",
     "CREATE INDEX sessions_started_at ON sessions (started_at)",
 )
+
+# schema 2: multi-board sessions (NULL for a single-board session; a count is NULL too when
+# its boards were not in the session: knees apart needs both thighs, shoulder lift the
+# sternum). ``boards``: the roles, comma-separated.
+_MULTI_COLUMNS = (
+    "boards",
+    "knees_apart_left",
+    "knees_apart_right",
+    "shoulder_lift_left",
+    "shoulder_lift_right",
+)
+_MIGRATIONS = {  # from version -> statements that bring it to version + 1
+    1: tuple(
+        f"ALTER TABLE sessions ADD COLUMN {c} {'TEXT' if c == 'boards' else 'INTEGER'}"
+        for c in _MULTI_COLUMNS
+    ),
+}
 
 _NUMBER_COLUMNS = (
     "duration_s",
@@ -137,6 +160,12 @@ class SessionRow:
     rom_right_deg: float | None
     asymmetry_pct: float | None
     target_per_side: int | None
+    # multi-board sessions (schema 2); None for single-board sessions and older rows
+    boards: tuple[str, ...] | None = None
+    knees_apart_left: int | None = None
+    knees_apart_right: int | None = None
+    shoulder_lift_left: int | None = None
+    shoulder_lift_right: int | None = None
 
     @property
     def reps_total(self) -> int:
@@ -205,7 +234,8 @@ def _stored_time(value: Any, name: str) -> datetime:
 def _row(r: Sequence[Any]) -> SessionRow:
     """A SessionRow from a database row; ValueError (one line) if a value is not readable."""
     vals: dict[str, Any] = {}
-    for name, v in zip(_NUMBER_COLUMNS, r[4:], strict=True):
+    n = 4 + len(_NUMBER_COLUMNS)
+    for name, v in zip(_NUMBER_COLUMNS, r[4:n], strict=True):
         if name in _INT_COLUMNS:
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"unreadable {name} {v!r}"[:120])
@@ -217,6 +247,15 @@ def _row(r: Sequence[Any]) -> SessionRow:
         ):
             raise ValueError(f"unreadable {name} {v!r}"[:120])
         vals[name] = v
+    for name, v in zip(_MULTI_COLUMNS, r[n:], strict=True):
+        if name == "boards":
+            if v is not None and not isinstance(v, str):
+                raise ValueError(f"unreadable {name} {v!r}"[:120])
+            vals[name] = None if v is None else tuple(x for x in v.split(",") if x)
+        elif v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            raise ValueError(f"unreadable {name} {v!r}"[:120])
+        else:
+            vals[name] = v
     return SessionRow(
         id=int(r[0]),
         started_at=_stored_time(r[1], "started_at"),
@@ -284,11 +323,68 @@ def _header_started(path: Path) -> datetime | None:
     return None
 
 
+def _source_folder(source: str) -> Path | None:
+    """A multi-board session folder (one holding ``manifest.json``), or None."""
+    try:
+        p = Path(source)
+        return p if p.is_dir() and (p / "manifest.json").is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _folder_sha256(path: Path) -> str:
+    """SHA-256 of a session folder's recorded files (``*.csv``: names and bytes; not the
+    manifest, which the live session rewrites at its end)."""
+    h = hashlib.sha256()
+    for f in sorted(path.glob("*.csv")):
+        h.update(f.name.encode("utf-8", "surrogateescape") + b"\0")
+        h.update(_file_sha256(f).encode("ascii"))
+    return h.hexdigest()
+
+
+def _folder_started(path: Path) -> datetime | None:
+    """``meta.started_at`` / ``meta.started`` of a session folder's manifest, if any."""
+    try:
+        doc = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    meta = doc.get("meta") if isinstance(doc, dict) else None
+    if not isinstance(meta, dict):
+        return None
+    return parse_datetime(meta.get("started_at")) or parse_datetime(meta.get("started"))
+
+
+def multi_numbers(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The multi-board columns of a history row (all None for a single-board session)."""
+    out: dict[str, Any] = dict.fromkeys(_MULTI_COLUMNS)
+    m = summary.get("multi")
+    if not isinstance(m, Mapping) or not isinstance(m.get("per_side"), Mapping):
+        return out
+    roles = [r for r in m.get("roles") or [] if isinstance(r, str)]
+    out["boards"] = ",".join(roles)
+    per_side = m["per_side"]
+
+    def count(side: str, kind: str) -> int | None:
+        d = per_side.get(side)
+        v = d.get(kind) if isinstance(d, Mapping) else None
+        return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
+
+    both_thighs = "left-thigh" in roles and "right-thigh" in roles
+    for side in ("left", "right"):
+        if both_thighs:
+            out[f"knees_apart_{side}"] = count(side, "knees_apart")
+        if "sternum" in roles:
+            out[f"shoulder_lift_{side}"] = count(side, "shoulder_lift")
+    return out
+
+
 def _reps(items: list[Any]) -> list[Rep]:
+    from imu_host.report.summary import rep_from_dict  # also takes the multi-board flags
+
     out = []
     for n, d in enumerate(items, 1):
         try:
-            out.append(Rep.from_dict(d))
+            out.append(rep_from_dict(d))
         except ValueError as err:
             raise InputError(f"rep {n} is not a valid rep object ({err})", field="reps") from None
     return out
@@ -483,11 +579,19 @@ class HistoryDB:
                 self._quick_check(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
-                if self._validate(*self._inspect(conn)):
+                app_id, version, tables = self._inspect(conn)
+                if self._validate(app_id, version, tables):
                     for stmt in _SCHEMA_V1:
                         conn.execute(stmt)
                     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    version = 1
+                # an older schema is brought up to date in the same transaction (new
+                # columns only, nullable: every stored row stays as it was)
+                while version < SCHEMA_VERSION:
+                    for stmt in _MIGRATIONS[version]:
+                        conn.execute(stmt)
+                    version += 1
+                    conn.execute(f"PRAGMA user_version = {version}")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -547,6 +651,9 @@ class HistoryDB:
         f = _source_file(source)
         if f is not None:
             return f"sha256:{_file_sha256(f)}"
+        folder = _source_folder(source)
+        if folder is not None:
+            return f"folder-sha256:{_folder_sha256(folder)}"
         content = {
             "source": source,
             "started_at": None if started_at is None else _iso(started_at),
@@ -590,8 +697,12 @@ class HistoryDB:
                 start = start or parse_datetime(d.get(k))
         key = self.source_key(summary, source, start, source_hash)
         f = _source_file(source)
+        folder = _source_folder(source)
         if start is None and f is not None:
             start = _header_started(f)
+        if start is None and folder is not None:
+            start = _folder_started(folder)
+            f = folder / "manifest.json"
         if start is None:
             start = datetime.fromtimestamp(f.stat().st_mtime, UTC) if f else datetime.now(UTC)
         row = {
@@ -600,6 +711,7 @@ class HistoryDB:
             "started_at": _iso(start),
             "saved_at": _iso(datetime.now(UTC)),
             **nums,
+            **multi_numbers(summary),
             # ensure_ascii: undecodable file-name bytes (lone surrogates) stay escaped
             "summary_json": json.dumps(summary, default=str, ensure_ascii=True),
         }
@@ -641,7 +753,8 @@ class HistoryDB:
 
     def sessions(self, since: date | None = None) -> list[SessionRow]:
         """Stored sessions in start order; ``since``: on or after that local calendar day."""
-        sql = f"SELECT id, started_at, saved_at, source, {', '.join(_NUMBER_COLUMNS)} FROM sessions"
+        cols = ", ".join(_NUMBER_COLUMNS + _MULTI_COLUMNS)
+        sql = f"SELECT id, started_at, saved_at, source, {cols} FROM sessions"
         params: tuple[Any, ...] = ()
         if since is not None:
             sql += " WHERE started_at >= ?"

@@ -23,7 +23,13 @@ from imu_host.core.events import (
     Rep,
 )
 from imu_host.errors import InputError
-from imu_host.report.summary import flag_marks, reconstruct_trace, rep_phases
+from imu_host.report.summary import (
+    KNEES_APART,
+    SHOULDER_LIFT,
+    flag_marks,
+    reconstruct_trace,
+    rep_phases,
+)
 
 MATPLOTLIB_MISSING = (
     "plotting needs matplotlib, which is not installed: pip install 'imu-host[report]'"
@@ -34,7 +40,12 @@ FLAG_STYLE = {  # kind -> (marker, colour, legend label)
     BOUNCE: ("*", "#9467bd", "bounced at the end"),
     FAST_RETURN: ("^", "#8c2d04", "came back too fast"),
     PARTIAL: ("X", "#555555", "partial range"),
+    KNEES_APART: ("D", "#17becf", "knees came apart"),  # multi-board sessions
+    SHOULDER_LIFT: ("P", "#e377c2", "shoulder lifted"),
 }
+GAP_COLOR = FLAG_STYLE[KNEES_APART][1]  # multi-board panel: gap between the knees
+TRUNK_COLOR = FLAG_STYLE[SHOULDER_LIFT][1]  # ... and upper-body roll
+MULTI_HEADROOM = 1.35  # multi-board panel: the largest figure or limit times this
 REP_BAND_ALPHA = 0.15  # shading of a rep's way out and back, in the side's colour
 HOLD_COLOR = "#7f7f7f"  # the end-range hold: the same grey band for both sides
 HOLD_ALPHA = 0.40
@@ -221,6 +232,36 @@ def _rep_panels(ax_rom: Any, ax_spd: Any, reps: Sequence[Rep], meta: Mapping[str
     ax_spd.set_xlim(min(idx) - 0.6, max(idx) + 0.6)
 
 
+def _multi_panel(ax: Any, reps: Sequence[Rep], multi: Mapping[str, Any]) -> None:
+    """Per rep: the gap between the knees and the upper-body roll (bars), with the limits;
+    "–" where the sensor needed was not there."""
+    figs = {f["index"]: f for f in multi.get("reps", []) if f.get("index") is not None}
+    st = multi.get("settings") or {}
+    w = 0.38
+    tops: list[float] = [10.0]
+    for key, dx, color, label, limit in (
+        ("separation_deg", -w / 2, GAP_COLOR, "gap between the knees", st.get("separation_deg")),
+        ("trunk_roll_deg", w / 2, TRUNK_COLOR, "upper-body roll", st.get("trunk_roll_deg")),
+    ):
+        xs = [r.index + dx for r in reps if figs.get(r.index, {}).get(key) is not None]
+        ys = [figs[r.index][key] for r in reps if figs.get(r.index, {}).get(key) is not None]
+        ax.bar(xs, ys, w, color=color, edgecolor="black", lw=0.4, label=label)
+        for r in reps:
+            if figs.get(r.index, {}).get(key) is None:
+                ax.text(r.index + dx, 0.3, "–", ha="center", va="bottom", color="#555555",
+                        fontsize=14, fontweight="bold")  # fmt: skip
+        tops += ys
+        if limit is not None:
+            ax.axhline(limit, color=color, ls="--", lw=1.2,
+                       label=f"{label}: limit {limit:.0f}°")  # fmt: skip
+            tops.append(limit)
+    ax.set_ylim(0, max(tops) * MULTI_HEADROOM)
+    ax.set_ylabel("degrees")
+    ax.set_title("each rep: knees together? shoulders down? (– : sensor not there)", fontsize=10)
+    ax.grid(axis="y", alpha=0.25)
+    ax.legend(loc="upper right", fontsize=8, ncol=2)
+
+
 def session_figure(
     reps: Sequence[Rep],
     angle_t_s: np.ndarray | None,
@@ -228,11 +269,14 @@ def session_figure(
     flag_events: Sequence[FlagEvent] | None = None,
     meta: Mapping[str, Any] | None = None,
     title: str | None = None,
+    multi: Mapping[str, Any] | None = None,
 ) -> Any:
     """The session figure (a matplotlib Figure): angle trace with reps/holds/faults, per-rep panels.
 
     A session without reps gets one panel (the angle trace, if any) that says so plainly.
     The angle axis is scaled to the reps (walking or getting down is cut off, and said so).
+    ``multi`` (a multi-board session's checked ``multi`` section) adds a panel of the gap
+    between the knees and the upper-body roll per rep.
     """
     meta = meta or {}
     reconstructed = angle_t_s is None or angle_deg is None or len(angle_t_s) == 0
@@ -240,7 +284,7 @@ def session_figure(
         t, y = reconstruct_trace(reps)
     else:
         t, y = _trace(np.asarray(angle_t_s, dtype=float), np.asarray(angle_deg, dtype=float))
-    fig = _canvas((13, 9))
+    fig = _canvas((13, 11.5) if multi is not None and reps else (13, 9))
     fig.suptitle(title or "Knee rolls session")
     if not reps:
         ax = fig.add_subplot(1, 1, 1)
@@ -255,12 +299,27 @@ def session_figure(
             bbox={"boxstyle": "round,pad=0.8", "facecolor": "white", "edgecolor": "#999999"},
         )  # fmt: skip
         return fig
-    gs = fig.add_gridspec(3, 1, height_ratios=[2.2, 1, 1])
+    if multi is None:
+        gs = fig.add_gridspec(3, 1, height_ratios=[2.2, 1, 1])
+    else:
+        gs = fig.add_gridspec(4, 1, height_ratios=[2.2, 1, 1, 1])
     ax = fig.add_subplot(gs[0])
     ax_rom = fig.add_subplot(gs[1])
     ax_spd = fig.add_subplot(gs[2], sharex=ax_rom)
     _angle_panel(ax, reps, t, y, reconstructed, flag_events)
     _rep_panels(ax_rom, ax_spd, reps, meta)
+    if multi is not None:
+        _multi_panel(fig.add_subplot(gs[3], sharex=ax_rom), reps, multi)
+        for ch in multi.get("board_changes", []):  # where a sensor dropped out / came back
+            if ch["t_s"] is None:
+                continue
+            what = "out" if ch["state"] == "dropped" else "back"
+            ax.axvline(ch["t_s"], color="#555555", ls=":", lw=1.2)
+            ax.annotate(
+                f"{ch['role'].replace('-', ' ').replace('sternum', 'chest')} sensor {what}",
+                (ch["t_s"], 1.0), xycoords=("data", "axes fraction"), xytext=(3, -3),
+                textcoords="offset points", ha="left", va="top", fontsize=8, color="#555555",
+            )  # fmt: skip
     return fig
 
 
@@ -271,6 +330,7 @@ def render_figure(
     flag_events: Sequence[FlagEvent] | None = None,
     meta: Mapping[str, Any] | None = None,
     title: str | None = None,
+    multi: Mapping[str, Any] | None = None,
 ) -> bytes:
     """The session figure (:func:`session_figure`) as PNG bytes."""
-    return _png(session_figure(reps, angle_t_s, angle_deg, flag_events, meta, title))
+    return _png(session_figure(reps, angle_t_s, angle_deg, flag_events, meta, title, multi))

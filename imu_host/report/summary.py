@@ -41,13 +41,14 @@ import math
 import os
 import stat
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from imu_host.core.events import FAST_DROP, FAST_RETURN, LEFT, FlagEvent, Rep
+from imu_host.core.events import FAST_DROP, FAST_RETURN, LEFT, RIGHT, FlagEvent, Rep
 from imu_host.core.stats import SIDES, session_stats, side_stats, summarize
 from imu_host.errors import InputError
 
@@ -289,12 +290,108 @@ def build_summary(
     return _jsonable(out)
 
 
+# the multi-board flags (imu_host.core.multi.KNEES_APART / SHOULDER_LIFT; named here so
+# that reading a summary does not import the multi-board code)
+KNEES_APART = "knees_apart"
+SHOULDER_LIFT = "shoulder_lift"
+MULTI_FLAG_NAMES = (KNEES_APART, SHOULDER_LIFT)
+MULTI_ROLES = ("left-thigh", "right-thigh", "sternum")
+
+
+def rep_from_dict(d: Any) -> Rep:
+    """:meth:`Rep.from_dict` that also accepts the multi-board flags (``knees_apart``,
+    ``shoulder_lift``) a multi-board session's reps carry; same errors otherwise."""
+    flags = d.get("flags") if isinstance(d, Mapping) else None
+    if not isinstance(flags, list) or not any(f in MULTI_FLAG_NAMES for f in flags):
+        return Rep.from_dict(d)
+    rep = Rep.from_dict({**d, "flags": [f for f in flags if f not in MULTI_FLAG_NAMES]})
+    extra = tuple(dict.fromkeys(f for f in flags if f in MULTI_FLAG_NAMES))
+    return replace(rep, flags=tuple(rep.flags) + extra)
+
+
+def flag_event_from_dict(d: Any) -> FlagEvent:
+    """:meth:`FlagEvent.from_dict` that also accepts the multi-board cue kinds."""
+    if isinstance(d, Mapping) and d.get("kind") in MULTI_FLAG_NAMES:
+        ev = FlagEvent.from_dict({**d, "kind": FAST_DROP})
+        return replace(ev, kind=str(d["kind"]))
+    return FlagEvent.from_dict(d)
+
+
+def _opt_num(v: Any, hi: float) -> float | None:
+    f = _finite(v)
+    return None if f is None or not 0 <= f <= hi else f
+
+
+def _count(v: Any) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_REPS else 0
+
+
+def multi_block(obj: Any) -> dict[str, Any] | None:
+    """The ``multi`` section of a multi-board summary, checked and reduced to what the
+    report shows (roles, per-side counts, drop-outs, per-rep figures, feedback, limits);
+    None when ``obj`` is not such a section. Bounded work; never raises."""
+    if not isinstance(obj, Mapping) or not isinstance(obj.get("per_side"), Mapping):
+        return None
+    roles = [r for r in obj.get("roles") or [] if r in MULTI_ROLES] if isinstance(
+        obj.get("roles"), list) else []  # fmt: skip
+    per_side: dict[str, dict[str, Any]] = {}
+    for side in (LEFT, RIGHT):
+        d = obj["per_side"].get(side)
+        d = d if isinstance(d, Mapping) else {}
+        per_side[side] = {
+            "reps": _count(d.get("reps")),
+            KNEES_APART: _count(d.get(KNEES_APART)),
+            SHOULDER_LIFT: _count(d.get(SHOULDER_LIFT)),
+            "reps_checked_knees": _count(d.get("reps_checked_knees")),
+            "reps_checked_trunk": _count(d.get("reps_checked_trunk")),
+            "separation_deg_max": _opt_num(d.get("separation_deg_max"), MAX_ROM_DEG),
+            "trunk_roll_deg_max": _opt_num(d.get("trunk_roll_deg_max"), MAX_ROM_DEG),
+        }
+    changes = []
+    raw_changes = obj.get("board_changes")
+    for ch in (raw_changes if isinstance(raw_changes, list) else [])[:MAX_REPS]:
+        if not isinstance(ch, Mapping) or ch.get("role") not in MULTI_ROLES:
+            continue
+        t = _opt_num(ch.get("t_s"), MAX_TIME_S)
+        rem = ch.get("remaining")
+        changes.append({
+            "t_s": t, "role": ch["role"],
+            "state": "dropped" if ch.get("state") == "dropped" else "back",
+            "remaining": [r for r in rem if r in MULTI_ROLES] if isinstance(rem, list) else [],
+        })  # fmt: skip
+    figs = []
+    raw_reps = obj.get("reps")
+    for f in (raw_reps if isinstance(raw_reps, list) else [])[:MAX_REPS]:
+        if not isinstance(f, Mapping):
+            continue
+        idx = f.get("index")
+        fl = f.get("flags")
+        figs.append({
+            "index": idx if isinstance(idx, int) and not isinstance(idx, bool) else None,
+            "side": f.get("side") if f.get("side") in (LEFT, RIGHT) else None,
+            "separation_deg": _opt_num(f.get("separation_deg"), MAX_ROM_DEG),
+            "lag_s": _opt_num(f.get("lag_s"), MAX_REP_S),
+            "lagging": f.get("lagging") if f.get("lagging") in MULTI_ROLES else None,
+            "trunk_roll_deg": _opt_num(f.get("trunk_roll_deg"), MAX_ROM_DEG),
+            "flags": [k for k in fl if k in MULTI_FLAG_NAMES] if isinstance(fl, list) else [],
+        })  # fmt: skip
+    fb = obj.get("feedback")
+    feedback = [safe_text(x)[:MAX_TEXT_CHARS] for x in fb if isinstance(x, str)][:8] if isinstance(
+        fb, list) else []  # fmt: skip
+    raw_st = obj.get("settings")
+    st: Mapping[str, Any] = raw_st if isinstance(raw_st, Mapping) else {}
+    settings = {k: _opt_num(st.get(k), MAX_ROM_DEG) for k in ("separation_deg", "lag_s",
+                                                             "trunk_roll_deg")}  # fmt: skip
+    return {"roles": roles, "per_side": per_side, "board_changes": changes, "reps": figs,
+            "feedback": feedback, "settings": settings}  # fmt: skip
+
+
 def reps_from_dicts(items: Iterable[Mapping[str, Any]]) -> list[Rep]:
     """Rebuild :class:`Rep` objects from ``Rep.to_dict()`` forms (e.g. a summary's ``reps``)."""
     out = []
     for n, d in enumerate(items, 1):
         try:
-            out.append(Rep.from_dict(d))
+            out.append(rep_from_dict(d))
         except ValueError as err:
             raise InputError(f"rep {n} is not a valid rep object ({err})", field="reps") from None
     return out
@@ -377,7 +474,8 @@ def summary_from_object(obj: Any, where: str) -> tuple[dict[str, Any], list[Rep]
     """Check a summary object read from a file or the history; bounded work and memory.
 
     Returns ``(summary, reps, flag_events)`` where ``summary`` keeps only what the report
-    uses (``duration_s``, ``source``, ``settings``): every number is recomputed from the
+    uses (``duration_s``, ``source``, ``settings``, and a multi-board session's checked
+    ``multi`` section, see :func:`multi_block`): every number is recomputed from the
     reps. Anything else raises :class:`InputError` as one line naming ``where`` and the field.
     """
 
@@ -395,7 +493,7 @@ def summary_from_object(obj: Any, where: str) -> tuple[dict[str, Any], list[Rep]
     reps: list[Rep] = []
     for n, d in enumerate(items, 1):
         try:
-            rep = Rep.from_dict(d)
+            rep = rep_from_dict(d)
         except ValueError as err:
             raise bad(f"rep {n} is not a valid rep object ({err})", "reps") from None
         problem = _check_rep(rep)
@@ -412,7 +510,7 @@ def summary_from_object(obj: Any, where: str) -> tuple[dict[str, Any], list[Rep]
     events: list[FlagEvent] = []
     for n, d in enumerate(raw_events, 1):
         try:
-            ev = FlagEvent.from_dict(d)
+            ev = flag_event_from_dict(d)
         except ValueError as err:
             raise bad(f"flag event {n} is not valid ({err})", "flag_events") from None
         if not 0 <= ev.t_s <= MAX_TIME_S or not abs(ev.value) <= MAX_SPEED_DPS:
@@ -431,6 +529,9 @@ def summary_from_object(obj: Any, where: str) -> tuple[dict[str, Any], list[Rep]
     for key in ("started_at", "started"):
         if isinstance(obj.get(key), str):
             summary.setdefault("source", {}).setdefault("started_at", obj[key][:MAX_TEXT_CHARS])
+    multi = multi_block(obj.get("multi"))
+    if multi is not None:
+        summary["multi"] = multi
     settings = obj.get("settings")
     if isinstance(settings, Mapping):
         summary["settings"] = {

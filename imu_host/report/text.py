@@ -19,7 +19,7 @@ from imu_host.core.events import (
     Rep,
 )
 from imu_host.core.stats import SIDES
-from imu_host.report.summary import session_start_text
+from imu_host.report.summary import KNEES_APART, SHOULDER_LIFT, session_start_text
 
 ASYMMETRY_FEEDBACK_PCT = 20.0  # above this, a feedback line about the tighter side
 # what each fault is called where people read it (never the internal flag names)
@@ -28,7 +28,11 @@ FLAG_WORDS = {
     BOUNCE: "bounced at the end",
     FAST_RETURN: "came back too fast",
     PARTIAL: "partial range",
+    KNEES_APART: "knees came apart",  # two thigh boards (multi-board sessions)
+    SHOULDER_LIFT: "shoulder lifted",  # a sternum board
 }
+ROLE_WORDS = {"left-thigh": "left thigh", "right-thigh": "right thigh", "sternum": "chest"}
+MULTI_TITLE = "Knees and shoulders"
 CLEAN_WORD = "clean"
 NO_REPS_LINES = (
     "**No reps were detected in this session.**",
@@ -176,6 +180,137 @@ def _side_table(stats: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+# ------------------------------------------------------------------ multi-board words
+
+
+def role_words(roles: Sequence[str]) -> str:
+    """Board roles as people say them ("left thigh, chest"); "none" for no board."""
+    return ", ".join(ROLE_WORDS.get(r, r) for r in roles) or "none"
+
+
+def _leg(role: str | None) -> str:
+    return {"left-thigh": "left leg", "right-thigh": "right leg"}.get(role or "", "–")
+
+
+def _reps_word(n: int) -> str:
+    return "rep" if n == 1 else "reps"
+
+
+def board_change_lines(multi: Mapping[str, Any]) -> list[str]:
+    """One line per drop-out / return ("The right thigh sensor dropped out at 40 s; then:
+    left thigh, chest.")."""
+    out = []
+    for ch in multi.get("board_changes", []):
+        what = "dropped out" if ch["state"] == "dropped" else "came back"
+        when = "" if ch["t_s"] is None else f" at {ch['t_s']:.0f} s"
+        out.append(f"The {ROLE_WORDS.get(ch['role'], ch['role'])} sensor {what}{when}; "
+                   f"then: {role_words(ch['remaining'])}.")  # fmt: skip
+    return out
+
+
+def multi_side_lines(multi: Mapping[str, Any]) -> list[str]:
+    """Per side, in plain words: on how many reps the knees came apart and the opposite
+    shoulder lifted ("Knees came apart on 3 of 5 reps to the left.")."""
+    roles = multi.get("roles", [])
+    thighs = sum(r in roles for r in ("left-thigh", "right-thigh")) == 2
+    chest = "sternum" in roles
+    out: list[str] = []
+    for side in SIDES:
+        d = multi["per_side"][side]
+        reps = d["reps"]
+        if not reps:
+            continue
+        checks = (
+            (thighs, "reps_checked_knees", KNEES_APART, "Knees came apart on {n} of {m} {w} "
+             "to the {side}", "Knees stayed together on {all} to the {side}"),
+            (chest, "reps_checked_trunk", SHOULDER_LIFT, "The opposite shoulder lifted on "
+             "{n} of {m} {w} to the {side}", "The shoulders stayed down on {all} to the {side}"),
+        )  # fmt: skip
+        for present, checked_key, kind, bad, good in checks:
+            if not present:
+                continue
+            n, m = d[kind], d[checked_key]
+            every = {1: "the one rep", 2: "both reps"}.get(m, f"all {m} reps")
+            if not m:
+                line = (f"{'Knees' if kind == KNEES_APART else 'Shoulders'} could not be "
+                        f"checked on the reps to the {side}: a sensor was not streaming")  # fmt: skip
+            else:
+                line = (bad if n else good).format(n=n, m=m, w=_reps_word(m), side=side,
+                                                   all=every)  # fmt: skip
+                if m < reps:
+                    line += f" ({reps - m} more could not be checked: a sensor was not streaming)"
+            out.append(line + ".")
+    return out
+
+
+def _multi_side_table(multi: Mapping[str, Any]) -> list[str]:
+    L, R = multi["per_side"][LEFT], multi["per_side"][RIGHT]
+
+    def of(d: Mapping[str, Any], kind: str, checked: str) -> str:
+        return f"{d[kind]} of {d[checked]}" if d[checked] else "–"
+
+    return [
+        "| | Left | Right |",
+        "|---|---:|---:|",
+        f"| Knees came apart (reps) | {of(L, KNEES_APART, 'reps_checked_knees')} "
+        f"| {of(R, KNEES_APART, 'reps_checked_knees')} |",
+        f"| Largest gap between the knees (°) | {_fmt(L['separation_deg_max'])} "
+        f"| {_fmt(R['separation_deg_max'])} |",
+        f"| Opposite shoulder lifted (reps) | {of(L, SHOULDER_LIFT, 'reps_checked_trunk')} "
+        f"| {of(R, SHOULDER_LIFT, 'reps_checked_trunk')} |",
+        f"| Largest upper-body roll (°) | {_fmt(L['trunk_roll_deg_max'])} "
+        f"| {_fmt(R['trunk_roll_deg_max'])} |",
+    ]
+
+
+def multi_limits_text(multi: Mapping[str, Any]) -> str | None:
+    """The multi-board thresholds in words (None when unknown)."""
+    st = multi.get("settings") or {}
+    parts = []
+    if st.get("separation_deg") is not None:
+        lag = f" or one leg following over {st['lag_s']:.2f} s late" if st.get("lag_s") else ""
+        parts.append(f"knees apart above {st['separation_deg']:.0f}°{lag}")
+    if st.get("trunk_roll_deg") is not None:
+        parts.append(f"shoulder lift above {st['trunk_roll_deg']:.0f}° of upper-body roll")
+    return "; ".join(parts) or None
+
+
+def multi_markdown(multi: Mapping[str, Any], reps: Sequence[Rep]) -> list[str]:
+    """The multi-board section: sensors, drop-outs, per side and per rep (plain words)."""
+    out = [f"## {MULTI_TITLE}", ""]
+    out.append(f"- Sensors: {role_words(multi.get('roles', []))}")
+    out.extend(f"- {line}" for line in board_change_lines(multi))
+    out.extend(f"- {line}" for line in multi_side_lines(multi))
+    out.append("")
+    out.extend(_multi_side_table(multi))
+    out.append("")
+    figs = {f["index"]: f for f in multi.get("reps", []) if f.get("index") is not None}
+    out.append(
+        "| # | Side | Gap between the knees (°) | Lag (s) | Leg that lagged "
+        "| Upper-body roll (°) | Knees | Shoulders |"
+    )
+    out.append("|---:|---|---:|---:|---|---:|---|---|")
+    for r in reps:
+        f = figs.get(r.index, {})
+        sep, lag, trunk = f.get("separation_deg"), f.get("lag_s"), f.get("trunk_roll_deg")
+        flags = f.get("flags", [])
+        knees = "–" if sep is None else ("came apart" if KNEES_APART in flags else "together")
+        shoulders = "–" if trunk is None else ("lifted" if SHOULDER_LIFT in flags else "down")
+        out.append(
+            f"| {r.index} | {r.side} | {_fmt(sep)} | {_fmt(lag, '.2f')} "
+            f"| {_leg(f.get('lagging')) if lag is not None else '–'} | {_fmt(trunk)} "
+            f"| {knees} | {shoulders} |"
+        )
+    out.append("")
+    out.append(
+        "Gap between the knees: how far the two thigh angles differed during the rep. "
+        "Lag: how late one leg followed the other. Upper-body roll: how far the chest "
+        "turned. – : the sensor needed was not there for that rep."
+    )
+    out.append("")
+    return out
+
+
 def render_markdown(
     stats: Mapping[str, Any],
     feedback: Sequence[str],
@@ -183,8 +318,12 @@ def render_markdown(
     meta: Mapping[str, Any],
     duration_s: float,
     figure_name: str | None = "report.png",
+    multi: Mapping[str, Any] | None = None,
 ) -> str:
-    """The Markdown report text (plain words: it is read by patients too)."""
+    """The Markdown report text (plain words: it is read by patients too).
+
+    ``multi``: the checked ``multi`` section of a multi-board session
+    (:func:`imu_host.report.summary.multi_block`): adds the knees-and-shoulders section."""
     out = ["# Knee rolls: session report", ""]
     label = meta.get("recording")
     if label:
@@ -205,6 +344,8 @@ def render_markdown(
     ]
     if limits:
         out.append(f"- Limits used: {', '.join(limits)}")
+    if multi is not None and multi_limits_text(multi):
+        out.append(f"- Limits used for knees and shoulders: {multi_limits_text(multi)}")
     out.append("")
     out.append("## Summary")
     out.append("")
@@ -215,6 +356,8 @@ def render_markdown(
         if figure_name:
             out.append(f"![Knee angle over time]({figure_name})")
             out.append("")
+        if multi is not None:
+            out.extend(multi_markdown(multi, reps))
         return "\n".join(out)
     out.append(
         f"**{stats['clean_reps']} of {total} reps clean ({stats['clean_pct']:.0f}%)**, "
@@ -227,6 +370,10 @@ def render_markdown(
         out.append(f"Difference in range between the sides: **{asym:.0f}%**{tail}.")
     out.append("")
     out.extend(_side_table(stats))
+    if multi is not None:
+        for k in (KNEES_APART, SHOULDER_LIFT):
+            n = [sum(k in r.flags for r in reps if r.side == s) for s in SIDES]
+            out.append(f"| {FLAG_WORDS[k].capitalize()} | {n[0]} | {n[1]} | {sum(n)} |")
     out.append("")
     out.append("## Feedback")
     out.append("")
@@ -251,6 +398,8 @@ def render_markdown(
             f"| {r.peak_return_dps:.0f} | {flag_words(r.flags)} |"
         )
     out.append("")
+    if multi is not None:
+        out.extend(multi_markdown(multi, reps))
     return "\n".join(out)
 
 

@@ -48,6 +48,7 @@ from imu_host.report.summary import (
     SUMMARY_NAME,
     build_summary,
     figure_title,
+    multi_block,
     safe_text,
     session_duration,
 )
@@ -287,7 +288,9 @@ def write_report(
     ``settings``: the analysis settings used (a :class:`~imu_host.core.pipeline.Settings`
     or its ``asdict`` form; stored in ``summary.json``, thresholds drawn; default: the
     thresholds found in ``meta``/``summary``). Without ``html`` an ``report.html`` of an
-    earlier run is removed (the set is replaced as a whole).
+    earlier run is removed (the set is replaced as a whole). A ``summary`` with a
+    multi-board ``multi`` section (docs/MULTI_SENSOR.md) adds the knees-and-shoulders
+    section, figure panel and feedback.
     """
     meta = dict(meta or {})
     if settings is not None and dataclasses.is_dataclass(settings):
@@ -311,13 +314,22 @@ def write_report(
     d = prepare_out_dir(out_dir, protect)
     stats = session_stats(reps, target_per_side)
     feedback = feedback_lines(stats)
+    multi = multi_block(summary.get("multi")) if summary else None  # a multi-board session
+    if multi is not None:
+        feedback += multi["feedback"]
     duration = session_duration(reps, angle_t_s, meta, summary)
 
     notes: list[str] = []
     png: bytes | None
     try:
         png = render_figure(
-            reps, angle_t_s, angle_deg, flag_events, meta, title=figure_title(meta, duration)
+            reps,
+            angle_t_s,
+            angle_deg,
+            flag_events,
+            meta,
+            title=figure_title(meta, duration),
+            multi=multi,
         )
     except InputError as err:
         if str(err) != MATPLOTLIB_MISSING:
@@ -327,7 +339,9 @@ def write_report(
     summ = build_summary(
         reps, stats, feedback, duration, meta, flag_events, summary, settings=settings
     )
-    md = render_markdown(stats, feedback, reps, meta, duration, FIGURE_NAME if png else None)
+    md = render_markdown(
+        stats, feedback, reps, meta, duration, FIGURE_NAME if png else None, multi=multi
+    )
     files = {
         SUMMARY_NAME: (json.dumps(summ, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
         MARKDOWN_NAME: md.encode("utf-8"),
