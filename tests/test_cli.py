@@ -251,3 +251,20 @@ def test_non_editable_install_runs_demo_report_and_help(tmp_path):
     r = run("report", str(work / "demo.csv"), "--out", str(work / "rep"), "--no-save")
     assert r.returncode == 0, r.stderr[-2000:]
     assert (work / "rep" / "summary.json").is_file() and (work / "rep" / "report.png").is_file()
+
+
+def test_replay_says_when_it_saved_to_the_history(tmp_path, capsys, monkeypatch):
+    """replay saves to the history by default and says so on stderr (where, which session);
+    --no-save saves nothing and says nothing; --json keeps stdout pure JSON."""
+    db = tmp_path / "h.sqlite3"
+    assert main(["replay", str(GOLDEN), "--db", str(db)]) == 0
+    err = capsys.readouterr().err
+    line = [ln for ln in err.splitlines() if "history" in ln]
+    assert len(line) == 1 and str(db) in line[0] and "session 1" in line[0], err
+    assert main(["replay", str(GOLDEN), "--db", str(tmp_path / "other.sqlite3"), "--no-save"]) == 0
+    assert "history" not in capsys.readouterr().err
+    assert not (tmp_path / "other.sqlite3").exists()
+    assert main(["replay", str(GOLDEN), "--json", "--db", str(tmp_path / "j.sqlite3")]) == 0
+    out = capsys.readouterr()
+    json.loads(out.out)
+    assert "session 1" in out.err

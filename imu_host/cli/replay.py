@@ -98,11 +98,20 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         a.summary["report"] = str(paths.out_dir)
     history_error: str | None = None
+    history_note: str | None = None
     if not args.no_save:
         from imu_host.history.store import save_to_history
+        from imu_host.paths import default_db_path
 
+        notes: list[str] = []
         try:
-            a.summary["history_id"] = save_to_history(a.summary, args.file, args.db)
+            hid = save_to_history(a.summary, args.file, args.db, notify=notes.append)
+            a.summary["history_id"] = hid
+            where = args.db or default_db_path()
+            # one line on stderr: where the session went (or why the stored one was kept)
+            history_note = f"note: {notes[0]}" if notes else f"history: session {hid} in {where}"
+            if not notes:
+                history_note += " (--no-save to skip)"
         except InputError as err:  # the results are shown first, then why they were not saved
             a.summary["history_id"] = None
             history_error = str(err)
@@ -113,6 +122,11 @@ def run(args: argparse.Namespace) -> int:
         print(render_table(a))
         if args.report:
             print(f"report: {a.summary['report']}")
+    if history_note is not None:
+        sys.stdout.flush()
+        from imu_host.history.store import display_text
+
+        print(f"imu-host: {display_text(history_note)}", file=sys.stderr)
     if history_error is not None:
         sys.stdout.flush()
         print(f"imu-host: error: not saved to the history: {history_error}", file=sys.stderr)
