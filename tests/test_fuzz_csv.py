@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -91,6 +92,7 @@ def _check(fn, raw: bytes) -> None:  # noqa: ANN001
     assert (np.diff(s.t_s) >= 0).all()
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(v1_texts())
 def test_v1_reader_only_raises_one_line_input_errors(raw):
@@ -113,6 +115,7 @@ OPTIONS = st.builds(
 )  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(v1_texts(), OPTIONS)
 def test_foreign_reader_only_raises_one_line_input_errors(raw, options):

@@ -45,6 +45,9 @@ from imu_host.sim.multibody import (
     write_session,
 )
 
+# whole-session simulations and replays: run by `pytest -m slow` (and CI), not by default
+pytestmark = pytest.mark.slow
+
 GOLDEN = Path(__file__).resolve().parent.parent / "recordings" / "multi"
 FOLDERS = sorted(p for p in GOLDEN.iterdir() if p.is_dir()) if GOLDEN.is_dir() else []
 
@@ -149,6 +152,7 @@ def _mirrored(s: Samples) -> Samples:
     return Samples(s.t_s, s.accel_g * flip, None if s.gyro_dps is None else s.gyro_dps * flip)
 
 
+@pytest.mark.slow
 def test_other_thigh_strapped_any_way_round_gives_the_same_flags():
     sim = simulate_multi("knees_apart_one_side", 2)
     base = run_multi(sim)
@@ -253,6 +257,7 @@ def test_golden_multi_recording_matches_truth(folder):
             assert (SHOULDER_LIFT in f["flags"]) == t["shoulder_lift"], (f, t)
 
 
+@pytest.mark.slow
 def test_write_then_replay_is_deterministic(tmp_path):
     sim = simulate_multi("shoulder_lift_deep", 2, reps_per_side=2)
     write_session(sim, str(tmp_path / "s"))
@@ -319,6 +324,7 @@ def test_roles_given_or_remembered(tmp_path):
         load_roles(path)
 
 
+@pytest.mark.slow
 def test_cli_replay_of_a_folder(capsys):
     folder = FOLDERS[0]
     assert main(["replay", str(folder), "--json", "--no-save"]) == 0
@@ -355,6 +361,7 @@ def test_nan_free_figures_are_json_numbers(mixed):
             assert f[k] is None or math.isfinite(f[k])
 
 
+@pytest.mark.slow
 def test_a_board_that_pauses_is_dropped_then_back():
     """The sternum's link is out for 5 s (its clock runs on: the samples of the outage are
     missing, as after a pulled and re-plugged cable)."""
@@ -386,6 +393,7 @@ def test_a_board_that_pauses_is_dropped_then_back():
     assert score_multi(sim, mp)["counts_ok"]
 
 
+@pytest.mark.slow
 def test_angles_read_from_the_public_trace_give_the_same_events(monkeypatch):
     """core/multi reads each pipeline's angle trace block by block; without those lists it
     falls back to Pipeline.angle_trace() (public): the events must not change."""

@@ -21,6 +21,9 @@ from imu_host.cli.main import main
 from imu_host.history.export import format_table
 from imu_host.history.store import SCHEMA_VERSION, HistoryDB
 
+# whole-session simulations and replays: run by `pytest -m slow` (and CI), not by default
+pytestmark = pytest.mark.slow
+
 GOLDEN = Path(__file__).resolve().parent.parent / "recordings" / "multi"
 FOLDERS = sorted(p for p in GOLDEN.iterdir() if p.is_dir()) if GOLDEN.is_dir() else []
 SIDES = ("left", "right")
@@ -437,6 +440,7 @@ def test_cli_live_three_boards_writes_the_report_and_saves(tmp_path, capsys):
         },  # fmt: skip
     ],
 )
+@pytest.mark.slow
 def test_a_damaged_multi_section_in_a_summary_never_breaks_the_report(tmp_path, capsys, multi):
     """A summary.json edited by hand: the report is still written (the damaged parts are
     left out), never a traceback."""

@@ -12,6 +12,9 @@ from imu_host.analysis import analyze
 from imu_host.io.recording import Recording
 from imu_host.sim.generate import simulate, suite
 
+# whole-session simulations and replays: run by `pytest -m slow` (and CI), not by default
+pytestmark = pytest.mark.slow
+
 SUITE = suite()
 
 
@@ -41,6 +44,7 @@ def test_exact_count_per_side(name, seed):
         assert not inside, f"reps during a no-rep segment {t0}-{t1}: {inside}"
 
 
+@pytest.mark.slow
 def test_fast_drop_precision_and_recall():
     tp = fp = fn = 0
     for name, seed in SUITE:
