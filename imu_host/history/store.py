@@ -77,7 +77,6 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from imu_host.core.events import Rep
 from imu_host.core.stats import session_stats
 from imu_host.errors import InputError
 from imu_host.paths import PRIVATE_FILE_MODE, default_db_path, make_private_dir
@@ -378,18 +377,6 @@ def multi_numbers(summary: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _reps(items: list[Any]) -> list[Rep]:
-    from imu_host.report.summary import rep_from_dict  # also takes the multi-board flags
-
-    out = []
-    for n, d in enumerate(items, 1):
-        try:
-            out.append(rep_from_dict(d))
-        except ValueError as err:
-            raise InputError(f"rep {n} is not a valid rep object ({err})", field="reps") from None
-    return out
-
-
 def session_numbers(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The per-session numbers stored in a history row, from a replay summary object."""
     report = summary.get("report") if isinstance(summary.get("report"), Mapping) else {}
@@ -401,7 +388,9 @@ def session_numbers(summary: Mapping[str, Any]) -> dict[str, Any]:
         target = summary["target_per_side"]
     duration = summary.get("duration_s")
     if isinstance(summary.get("reps"), list):
-        st = session_stats(_reps(summary["reps"]))
+        from imu_host.report.summary import reps_from_dicts  # also takes the multi-board flags
+
+        st = session_stats(reps_from_dicts(summary["reps"]))
         return {
             "duration_s": None if duration is None else float(duration),
             "reps_left": st["sides"]["left"]["done"],
