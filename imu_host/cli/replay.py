@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from imu_host.analysis import Analysis, analyze
 from imu_host.cli.options import (
@@ -97,6 +98,16 @@ def run(args: argparse.Namespace) -> int:
             target_per_side=args.target, summary=a.summary, protect=[args.file],
         )  # fmt: skip
         a.summary["report"] = str(paths.out_dir)
+    return save_and_show(a.summary, args, lambda _summary: render_table(a))
+
+
+def save_and_show(
+    summary: dict[str, Any], args: argparse.Namespace, render: Callable[[dict[str, Any]], str]
+) -> int:
+    """The end of a replay (one board or several): save the session to the history unless
+    ``--no-save``, print the results (``--json``: the summary; else ``render(summary)`` and
+    the report folder), then one stderr line: where the session went, the note when a
+    stored one was kept, or why it could not be saved (exit status 2)."""
     history_error: str | None = None
     history_note: str | None = None
     if not args.no_save:
@@ -105,23 +116,23 @@ def run(args: argparse.Namespace) -> int:
 
         notes: list[str] = []
         try:
-            hid = save_to_history(a.summary, args.file, args.db, notify=notes.append)
-            a.summary["history_id"] = hid
+            hid = save_to_history(summary, args.file, args.db, notify=notes.append)
+            summary["history_id"] = hid
             where = args.db or default_db_path()
             # one line on stderr: where the session went (or why the stored one was kept)
             history_note = f"note: {notes[0]}" if notes else f"history: session {hid} in {where}"
             if not notes:
                 history_note += " (--no-save to skip)"
         except InputError as err:  # the results are shown first, then why they were not saved
-            a.summary["history_id"] = None
+            summary["history_id"] = None
             history_error = str(err)
     if args.json:
-        json.dump(a.summary, sys.stdout)
+        json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
     else:
-        print(render_table(a))
+        print(render(summary))
         if args.report:
-            print(f"report: {a.summary['report']}")
+            print(f"report: {summary['report']}")
     if history_note is not None:
         sys.stdout.flush()
         from imu_host.history.store import display_text

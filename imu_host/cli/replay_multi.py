@@ -11,13 +11,9 @@ trace, the knees-and-shoulders figures); the session is saved to the history unl
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-from imu_host.errors import InputError
 
 
 def analyze_multi(folder: str, settings: Any = None) -> tuple[Any, dict[str, Any]]:
@@ -92,6 +88,7 @@ def write_multi_report(
 
 def run_replay_multi(args: argparse.Namespace) -> int:
     from imu_host.cli.live_multi import render_multi, settings_from_args
+    from imu_host.cli.replay import save_and_show
 
     mp, summary = analyze_multi(args.file, settings_from_args(args))
     if args.report:
@@ -99,24 +96,4 @@ def run_replay_multi(args: argparse.Namespace) -> int:
             args.report, mp, summary, target=args.target, protect=[args.file]
         )
         summary["report"] = str(paths.out_dir)
-    history_error: str | None = None
-    if not args.no_save:
-        from imu_host.history.store import save_to_history
-
-        try:
-            summary["history_id"] = save_to_history(summary, args.file, args.db)
-        except InputError as err:  # the results are shown first, then why they were not saved
-            summary["history_id"] = None
-            history_error = str(err)
-    if args.json:
-        json.dump(summary, sys.stdout)
-        sys.stdout.write("\n")
-    else:
-        print(render_multi(summary))
-        if args.report:
-            print(f"report: {summary['report']}")
-    if history_error is not None:
-        sys.stdout.flush()
-        print(f"imu-host: error: not saved to the history: {history_error}", file=sys.stderr)
-        return 2
-    return 0
+    return save_and_show(summary, args, render_multi)
