@@ -80,3 +80,12 @@ def create_exclusive(path: str | Path, what: str, text: bool = False) -> IO:
     if text:
         return os.fdopen(fd, "w", encoding="utf-8", newline="\n")
     return os.fdopen(fd, "wb")
+
+
+def display_text(text: str) -> str:
+    """``text`` with undecodable file-name bytes (lone surrogates) shown as U+FFFD.
+
+    A file name with a non-UTF-8 byte reaches us as a ``str`` with lone surrogates, which
+    cannot be written as UTF-8 (files, SQLite) nor drawn by matplotlib.
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -135,7 +135,7 @@ def save_and_show(
             print(f"report: {summary['report']}")
     if history_note is not None:
         sys.stdout.flush()
-        from imu_host.history.store import display_text
+        from imu_host.paths import display_text
 
         print(f"imu-host: {display_text(history_note)}", file=sys.stderr)
     if history_error is not None:

@@ -85,9 +85,9 @@ def default_out_dir(src: Path, name: str) -> tuple[Path, str | None]:
 
 def _say(text: str, stream: IO[str]) -> None:
     """Print one line; characters the terminal cannot show (°, odd file names) degrade."""
-    from imu_host.report.summary import safe_text
+    from imu_host.paths import display_text
 
-    text = safe_text(text)
+    text = display_text(text)
     enc = getattr(stream, "encoding", None) or "utf-8"
     try:
         text.encode(enc)
@@ -98,7 +98,8 @@ def _say(text: str, stream: IO[str]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from imu_host.history.store import HistoryDB, default_db_path, save_to_history
-    from imu_host.report.summary import load_summary_file, safe_text, summary_from_object
+    from imu_host.paths import display_text
+    from imu_host.report.summary import load_summary_file, summary_from_object
     from imu_host.report.write import write_report
 
     if args.target is not None and args.target < 0:
@@ -162,10 +163,10 @@ def run(args: argparse.Namespace) -> int:
         )
     elif src.exists():
         raise InputError(
-            "not a regular file; give a recording or a summary .json", path=safe_text(str(src))
+            "not a regular file; give a recording or a summary .json", path=display_text(str(src))
         )
     else:
-        raise InputError("no such file (or history session id)", path=safe_text(str(src)))
+        raise InputError("no such file (or history session id)", path=display_text(str(src)))
 
     summary.pop("report", None)  # recomputed with this run's target
     if note and not args.out:

@@ -79,7 +79,7 @@ from typing import Any
 
 from imu_host.core.stats import session_stats
 from imu_host.errors import InputError
-from imu_host.paths import PRIVATE_FILE_MODE, default_db_path, make_private_dir
+from imu_host.paths import PRIVATE_FILE_MODE, default_db_path, display_text, make_private_dir
 
 SCHEMA_VERSION = 2  # 1: single-board columns; 2: + the multi-board columns (nullable)
 APPLICATION_ID = 0x494D5548  # "IMUH"
@@ -202,11 +202,6 @@ class SaveResult:
 
 _INT_COLUMNS = ("reps_left", "reps_right", "clean_reps", "flagged_reps", "fast_drops")
 _NUMBER_TOLERANCE = 1e-6  # stored REALs compared with a fresh analysis
-
-
-def display_text(text: str) -> str:
-    """``text`` with undecodable file-name bytes (lone surrogates) shown as U+FFFD."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _same_numbers(stored: Mapping[str, Any], new: Mapping[str, Any]) -> bool:

@@ -51,6 +51,7 @@ import numpy as np
 from imu_host.core.events import FAST_DROP, FAST_RETURN, LEFT, RIGHT, FlagEvent, Rep
 from imu_host.core.stats import SIDES, session_stats, side_stats, summarize
 from imu_host.errors import InputError
+from imu_host.paths import display_text
 
 SUMMARY_NAME = "summary.json"
 MARKDOWN_NAME = "report.md"
@@ -154,15 +155,6 @@ def reconstruct_trace(reps: Sequence[Rep]) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- summary
 
 
-def safe_text(text: str) -> str:
-    """``text`` with undecodable file-name bytes (surrogate escapes) shown as U+FFFD.
-
-    A file name with a non-UTF-8 byte reaches us as a ``str`` with lone surrogates, which
-    cannot be written as UTF-8 (files, SQLite) nor drawn by matplotlib.
-    """
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
 def _finite(value: Any) -> float | None:
     """``value`` as a finite float, or None (missing, text, NaN, infinite)."""
     if isinstance(value, bool):
@@ -185,7 +177,7 @@ def session_start_text(meta: Mapping[str, Any]) -> str | None:
         try:
             when = datetime.fromisoformat(started.replace("Z", "+00:00"))
         except ValueError:
-            return safe_text(started)[:80] or None
+            return display_text(started)[:80] or None
     return None if when is None else f"{when:%a %d %b %Y, %H:%M}"
 
 
@@ -197,7 +189,7 @@ def figure_title(meta: Mapping[str, Any], duration_s: float | None = None) -> st
         parts.append(when)
     label = meta.get("recording")
     if label:
-        text = safe_text(str(label))
+        text = display_text(str(label))
         name = text if text.startswith("history session") else Path(text).name
         parts.append(name)
     if duration_s is not None and math.isfinite(duration_s) and duration_s > 0:
@@ -207,9 +199,9 @@ def figure_title(meta: Mapping[str, Any], duration_s: float | None = None) -> st
 
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, str):
-        return safe_text(obj)
+        return display_text(obj)
     if isinstance(obj, Mapping):
-        return {safe_text(str(k)): _jsonable(v) for k, v in obj.items()}
+        return {display_text(str(k)): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_jsonable(v) for v in obj]
     if isinstance(obj, np.generic):
@@ -221,7 +213,7 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return _jsonable(obj.tolist())
     if isinstance(obj, Path):
-        return safe_text(str(obj))
+        return display_text(str(obj))
     return obj
 
 
@@ -376,7 +368,7 @@ def multi_block(obj: Any) -> dict[str, Any] | None:
             "flags": [k for k in fl if k in MULTI_FLAG_NAMES] if isinstance(fl, list) else [],
         })  # fmt: skip
     fb = obj.get("feedback")
-    feedback = [safe_text(x)[:MAX_TEXT_CHARS] for x in fb if isinstance(x, str)][:8] if isinstance(
+    feedback = [display_text(x)[:MAX_TEXT_CHARS] for x in fb if isinstance(x, str)][:8] if isinstance(
         fb, list) else []  # fmt: skip
     raw_st = obj.get("settings")
     st: Mapping[str, Any] = raw_st if isinstance(raw_st, Mapping) else {}
@@ -459,14 +451,14 @@ def _scalars(obj: Mapping[Any, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in list(obj.items())[:MAX_SOURCE_KEYS]:
         if isinstance(v, str):
-            out[safe_text(str(k))[:MAX_TEXT_CHARS]] = safe_text(v)[:MAX_TEXT_CHARS]
+            out[display_text(str(k))[:MAX_TEXT_CHARS]] = display_text(v)[:MAX_TEXT_CHARS]
         elif (
             isinstance(v, bool)
             or (isinstance(v, int) and abs(v) < 2**53)
             or isinstance(v, float)
             and math.isfinite(v)
         ):
-            out[safe_text(str(k))[:MAX_TEXT_CHARS]] = v
+            out[display_text(str(k))[:MAX_TEXT_CHARS]] = v
     return out
 
 
@@ -563,7 +555,7 @@ def load_summary_file(path: str | Path) -> tuple[dict[str, Any], list[Rep], list
     Only a regular file of at most :data:`MAX_SUMMARY_BYTES` is read.
     """
     p = Path(path)
-    where = safe_text(str(p))
+    where = display_text(str(p))
     try:
         fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:

@@ -38,7 +38,7 @@ import numpy as np
 from imu_host.core.events import FlagEvent, Rep
 from imu_host.core.stats import session_stats
 from imu_host.errors import InputError
-from imu_host.paths import PRIVATE_FILE_MODE, make_private_dir
+from imu_host.paths import PRIVATE_FILE_MODE, display_text, make_private_dir
 from imu_host.report.figure import MATPLOTLIB_MISSING, render_figure
 from imu_host.report.summary import (
     FIGURE_NAME,
@@ -49,7 +49,6 @@ from imu_host.report.summary import (
     build_summary,
     figure_title,
     multi_block,
-    safe_text,
     session_duration,
 )
 from imu_host.report.text import feedback_lines, render_html, render_markdown
@@ -309,7 +308,7 @@ def write_report(
         if label:
             meta["recording"] = str(label)
     if meta.get("recording"):
-        meta["recording"] = safe_text(str(meta["recording"]))
+        meta["recording"] = display_text(str(meta["recording"]))
     reps = sorted(reps, key=lambda r: r.index)
     d = prepare_out_dir(out_dir, protect)
     stats = session_stats(reps, target_per_side)
