@@ -350,36 +350,16 @@ def test_joining_mid_stream_at_any_byte_loses_only_the_partial_frame():
 # ------------------------------------------------------------------ issue 11 additions
 
 
-def _info(**kw) -> DeviceInfo:
-    base = dict(
-        protocol_version=1,
-        firmware_version="1.1.0",
-        sensor_id=1,
-        sensor_model="MPU-6050",
-        who_am_i=0x68,
-        channels=6,
-        samples_per_frame=4,
-        odr_hz=100.0,
-        accel_range_g=4,
-        gyro_range_dps=500,
-        accel_g_per_lsb=1 / 8192,
-        gyro_dps_per_lsb=1 / 65.5,
-        axis_map=(1, 2, 3),
-        clock_bits=30,
-        transport="ble",
-        stream_start=True,
-        seq_next=0,
-        t_us=0,
-    )
-    base.update(kw)
-    return DeviceInfo(**base)
+def _info11(**kw) -> DeviceInfo:
+    """An info frame from firmware 1.1 over BLE (the board of the issue-11 additions)."""
+    return _info(**{"firmware_version": "1.1.0", "transport": "ble", **kw})
 
 
 def test_old_info_frames_still_decode_and_the_selftest_flags_are_read():
     # firmware 1.0 info frame (flags bit0 only): self-test unknown
-    old = decode_all(encode_info(_info()))[0]
+    old = decode_all(encode_info(_info11()))[0]
     assert isinstance(old, DeviceInfo) and old.selftest is None
-    raw = bytearray(encode_info(_info()))
+    raw = bytearray(encode_info(_info11()))
     # flags byte (payload offset 29): bit1 self-test ran, bit2 passed (PROTOCOL.md)
     for flags, want in ((0x03, False), (0x07, True)):
         raw[4 + 29] = flags
@@ -415,7 +395,7 @@ def _bf(seq: int, n: int, t0: int = 0, backfill: bool = False) -> SampleFrame:
 
 
 def test_assembler_merges_backfill_by_sequence_number_without_duplicates():
-    asm = SampleAssembler(_info(), backfill=True)
+    asm = SampleAssembler(_info11(), backfill=True)
     out = asm.feed([_bf(0, 4), _bf(4, 4), _bf(20, 4), _bf(24, 4)])  # 8..19 missing
     assert asm.samples_lost == 12
     # backfill arrives late, overlapping what was delivered live, and twice
@@ -433,6 +413,6 @@ def test_assembler_merges_backfill_by_sequence_number_without_duplicates():
 
 
 def test_assembler_ignores_backfill_unless_asked():
-    asm = SampleAssembler(_info())
+    asm = SampleAssembler(_info11())
     out = asm.feed([_bf(0, 4), _bf(8, 4), _bf(4, 4, backfill=True)])
     assert asm.samples_lost == 4 and sum(len(b) for b in out) == 8
