@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +167,54 @@ def test_cli_live_two_boards_remembers_roles_and_records(tmp_path, capsys):
     mp = replay_multi(rec)
     live_events = [x for x in lines if x["event"] not in ("summary", "link")]
     assert [e.to_dict() for e in mp.events] == live_events
+
+
+# ------------------------------------------------------------------ plain words
+
+GOLDEN = sorted(p for p in (Path(__file__).parent.parent / "recordings" / "multi").iterdir()
+                if p.is_dir())  # fmt: skip
+INTERNAL = ("knees_apart", "shoulder_lift", "fast_drop", "fast_return", "KNEES APART",
+            "SHOULDER LIFT")  # fmt: skip
+
+
+def _golden_truth(folder: Path) -> dict:
+    return json.loads(Path(str(folder) + ".truth.json").read_text())
+
+
+@pytest.mark.parametrize("folder", GOLDEN, ids=[p.name for p in GOLDEN])
+def test_live_lines_say_the_faults_in_plain_words(folder):
+    from imu_host.live.multi import format_multi_event
+
+    truth = _golden_truth(folder)
+    mp = replay_multi(read_multi_recording(folder))
+    lines = [format_multi_event(e) for e in mp.events]
+    for line in lines:
+        assert not any(w in line for w in INTERNAL), line
+    reps = [ln for ln in lines if "  REP  " in ln]
+    assert len(reps) == len(truth["reps"])
+    figs = [e.figures for e in mp.events if hasattr(e, "figures")]
+    for line, t, f in zip(reps, truth["reps"], figs, strict=True):
+        if f["separation_deg"] is not None:  # both thighs there: the truth decides
+            assert ("knees came apart" in line) == t["knees_apart"], line
+        if f["trunk_roll_deg"] is not None:
+            assert ("shoulder lifted" in line) == t["shoulder_lift"], line
+    cues = [ln for ln in lines if "  CUE  " in ln]
+    assert all("keep the knees together (knees came apart" in c or
+               "shoulders down (shoulder lifted" in c for c in cues), cues  # fmt: skip
+
+
+def test_replay_summary_table_uses_plain_words(capsys):
+    from imu_host.cli.main import main
+
+    folder = next(f for f in GOLDEN if f.name.startswith("mixed_faults"))
+    truth = _golden_truth(folder)
+    assert main(["replay", str(folder), "--no-save"]) == 0
+    out = capsys.readouterr().out
+    assert not any(w in out for w in INTERNAL), out
+    rows = [ln.split() for ln in out.splitlines() if ln[:3].strip().isdigit()]
+    assert len(rows) == len(truth["reps"])
+    for row, t in zip(rows, truth["reps"], strict=True):
+        text = " ".join(row)
+        assert ("knees came apart" in text) == t["knees_apart"], text
+        assert ("shoulder lifted" in text) == t["shoulder_lift"], text
+        assert text.endswith("clean") == (not t["knees_apart"] and not t["shoulder_lift"])

@@ -135,19 +135,22 @@ def print_multi_summary(summary: dict[str, Any], mode: str, out: IO[str]) -> Non
 
 
 def render_multi(summary: dict[str, Any]) -> str:
-    """Per-rep table with the multi-board figures, and the plain-word feedback."""
+    """Per-rep table with the multi-board figures, and the plain-word feedback (faults
+    in the report's words: :func:`imu_host.report.text.flag_words`)."""
+    from imu_host.report.text import flag_words
+
     m = summary["multi"]
 
     def f(v: Any, spec: str) -> str:
         width = int(spec.split(".")[0])
         return "-".rjust(width) if v is None else format(v, spec)
 
-    lines = [f"{'#':>3} {'side':<5} {'apart°':>6} {'lag s':>5} {'trunk°':>6}  flags"]
+    lines = [f"{'#':>3} {'side':<5} {'apart°':>6} {'lag s':>5} {'trunk°':>6}  how it went"]
     for r, fig in zip(summary["reps"], m["reps"], strict=True):
         lines.append(
             f"{r['index']:>3} {r['side']:<5} {f(fig['separation_deg'], '6.0f')} "
             f"{f(fig['lag_s'], '5.2f')} {f(fig['trunk_roll_deg'], '6.0f')}  "
-            f"{', '.join(r['flags'])}"
+            f"{flag_words(r['flags'])}"
         )
     lines.append("")
     lines.append(

@@ -381,7 +381,10 @@ class MultiLiveSession:
 
 
 def format_multi_event(ev: object) -> str:
-    """One line per event, plain words for the multi-board cues."""
+    """One line per event, faults in the plain words the report uses
+    (:data:`imu_host.report.text.FLAG_WORDS`), never the internal flag names."""
+    from imu_host.report.text import FLAG_WORDS, flag_words
+
     if isinstance(ev, MultiRepEvent):
         r, f = ev.rep, ev.figures
         bits = []
@@ -391,19 +394,19 @@ def format_multi_event(ev: object) -> str:
             bits.append(f"lag {f['lag_s']:.2f}s")
         if f.get("trunk_roll_deg") is not None:
             bits.append(f"trunk {f['trunk_roll_deg']:.0f} deg")
-        fl = f"  flags: {', '.join(r.flags)}" if r.flags else ""
+        fl = f"  {flag_words(r.flags)}" if r.flags else ""
         return (f"{ev.t_s:8.2f}s  REP  #{r.index} {r.side:<5} range {r.rom_deg:.0f} deg  "
                 f"{'  '.join(bits)}{fl}")  # fmt: skip
     if isinstance(ev, RepEvent):
         r = ev.rep
-        return f"{ev.t_s:8.2f}s  REP  #{r.index} {r.side:<5} range {r.rom_deg:.0f} deg"
+        fl = f"  {flag_words(r.flags)}" if r.flags else ""
+        return f"{ev.t_s:8.2f}s  REP  #{r.index} {r.side:<5} range {r.rom_deg:.0f} deg{fl}"
     if isinstance(ev, FlagEvent):
+        words = FLAG_WORDS.get(ev.kind, ev.kind.replace("_", " "))
         if ev.kind in CUES:
-            unit = "deg"
-            return (f"{ev.t_s:8.2f}s  CUE  {CUES[ev.kind]} ({ev.kind.replace('_', ' ')}, "
-                    f"{ev.side}, {ev.value:.0f} {unit})")  # fmt: skip
+            return f"{ev.t_s:8.2f}s  CUE  {CUES[ev.kind]} ({words}, {ev.side}, {ev.value:.0f} deg)"
         unit = "deg" if ev.kind == "bounce" else "deg/s"
-        return f"{ev.t_s:8.2f}s  FLAG {ev.kind.upper().replace('_', ' ')} ({ev.side}) {ev.value:.0f} {unit}"
+        return f"{ev.t_s:8.2f}s  FLAG {words} ({ev.side}) {ev.value:.0f} {unit}"
     if isinstance(ev, BoardEvent):
         rest = ", ".join(ev.remaining) or "none"
         what = "dropped out" if ev.state == "dropped" else "is back"
