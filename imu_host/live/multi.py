@@ -207,6 +207,10 @@ class MultiLiveSession:
         self.err = err or sys.stderr
         self.clock = clock
         self.on_event = on_event
+        for s in sources:
+            if hasattr(s.transport, "background_reconnect"):
+                # BLE: a board reconnecting (seconds of scanning) must not hold up the others
+                s.transport.background_reconnect = True
         self.links = [_Link(s, options.backoff) for s in sources]
         for ln in self.links:
             ln.link.on_connect = lambda n, ln=ln: self._on_connect(ln, n)
