@@ -167,3 +167,55 @@ def test_ble_three_boards_sternum_drops_and_comes_back(loop, tmp_path):
     assert [e.role for e in backs] == ["sternum"]
     assert summary["live"]["boards"]["sternum"]["reconnects"] == 1
     assert "sternum reconnected" in text
+
+
+def _cli_session(loop, monkeypatch, capsys, order: list[str], argv: list[str]) -> dict:
+    """``imu-host live --ble NAME ...`` (in ``order``) against fresh virtual boards with the
+    same unique ids; returns the JSON summary line."""
+    from imu_host.cli.main import main
+    from imu_host.transport import base
+
+    sim = simulate_multi("two_thighs", 2, reps_per_side=1)
+    roles = ("left-thigh", "right-thigh")
+    world = BumbleWorld(loop, board_names=[_name(r) for r in roles])
+    world.run(world.start())
+    client, scanner = world.backends()
+
+    def open_transport(*, ble=None, **_kw):
+        return BleTransport(ble, client_backend=client, scanner_backend=scanner,
+                            loop=world.loop, scan_timeout=SCAN_S)  # fmt: skip
+
+    monkeypatch.setattr(base, "open_transport", open_transport)
+    boards = []
+    for role, vb in zip(roles, world.boards, strict=True):
+        acc, gyr = _in_sync(sim, role)
+        boards.append(UidBoard(BlePort(world, vb), acc, gyr, uid=UIDS[role],
+                               odr_hz=sim.sample_rate_hz[role], samples_per_frame=SPF,
+                               speed=1.0).start())  # fmt: skip
+    try:
+        ble = [a for r in order for a in ("--ble", _name(r))]
+        rc = main(["live", *ble, *argv, "--duration", "1.5", "--json-events", "--quiet",
+                   "--no-save", "--no-record"])  # fmt: skip
+    finally:
+        for b in boards:
+            b.stop()
+    assert rc == 0
+    return [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")][-1]
+
+
+@pytest.mark.slow
+@pytest.mark.realtime
+def test_cli_live_ble_roles_follow_the_unique_ids(loop, monkeypatch, capsys):
+    from imu_host.live.multi import load_roles
+
+    first = _cli_session(loop, monkeypatch, capsys, ["right-thigh", "left-thigh"],
+                         ["--role", "right-thigh", "--role", "left-thigh"])  # fmt: skip
+    assert first["live"]["stop_reason"] == "duration reached"
+    want = {f"uid:{UIDS[r]}": r for r in ("left-thigh", "right-thigh")}
+    assert load_roles() == want
+    # the next session names the boards the other way round and gives no --role
+    second = _cli_session(loop, monkeypatch, capsys, ["left-thigh", "right-thigh"], [])
+    for role in ("left-thigh", "right-thigh"):
+        b = second["live"]["boards"][role]
+        assert b["board_id"] == f"uid:{UIDS[role]}" and _name(role) in b["source"]
+        assert b["samples"] > 50
