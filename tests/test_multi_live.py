@@ -387,3 +387,22 @@ def test_manifests_without_unique_ids_still_read_and_a_bad_one_is_one_line(folde
     with pytest.raises(InputError) as err:
         read_multi_recording(copy)
     assert f"boards.{role}.unique_id" in str(err.value) and "manifest.json" in str(err.value)
+
+
+def test_two_ports_reaching_the_same_board_is_one_line(tmp_path):
+    from imu_host.errors import InputError
+
+    sim = simulate_multi("two_thighs", 5, reps_per_side=1)
+    same = {"left-thigh": UIDS["left-thigh"], "right-thigh": UIDS["left-thigh"]}
+    boards = _pty_boards(tmp_path, sim, {"left-thigh": "ttyA", "right-thigh": "ttyB"}, same)
+    sources = [BoardSource(r, f"serial:{boards[r][0].path}", SerialTransport(boards[r][0].path))
+               for r in ("left-thigh", "right-thigh")]  # fmt: skip
+    session = MultiLiveSession(sources, MultiLiveOptions(record_path=tmp_path / "rec"),
+                               out=io.StringIO(), err=io.StringIO())  # fmt: skip
+    try:
+        with pytest.raises(InputError) as err:
+            session.run()
+    finally:
+        _stop(boards)
+    assert str(err.value).count("\n") == 0 and f"uid:{UIDS['left-thigh']}" in str(err.value)
+    assert not (tmp_path / "rec").exists()  # nothing recorded

@@ -272,7 +272,6 @@ class MultiLiveSession:
                 continue
             if self._identifying:
                 continue  # samples streamed before this session asked for them
-
             for block in ln.assembler.push(frame):
                 self._feed_block(ln, block, arrived)
 
@@ -435,10 +434,11 @@ class MultiLiveSession:
                 )
         for ln in self.links:
             ln.board_id = board_id_of(ln.health, ln.src.board_id)
+        ids = [ln.board_id for ln in self.links]
+        if len(set(ids)) != len(ids):
+            same = sorted({i for i in ids if ids.count(i) > 1})
+            raise InputError(f"two of the links reach the same board ({', '.join(same)})")
         if self.assign is not None:
-            ids = [ln.board_id for ln in self.links]
-            if len(set(ids)) != len(ids):
-                raise InputError(f"two of the links reach the same board ({', '.join(ids)})")
             roles = self.assign(ids)
             self._check_roles(roles)
             for ln, role in zip(self.links, roles, strict=True):
