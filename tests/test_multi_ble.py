@@ -66,7 +66,8 @@ def _name(role: str) -> str:
     return f"KneeRoll-{UIDS[role][-6:]}"  # what the firmware advertises (config.BLE_NAME_ID)
 
 
-def _run(loop, tmp_path, scenario: str, roles: tuple[str, ...], away: str, back: bool):
+def _run(loop, tmp_path, scenario: str, roles: tuple[str, ...], away: str, back: bool,
+         backoff: Backoff | None = None):  # fmt: skip
     sim = simulate_multi(scenario, 1, reps_per_side=1)
     world = BumbleWorld(loop, board_names=[_name(r) for r in roles], board_mtu=100)
     world.run(world.start())
@@ -97,7 +98,7 @@ def _run(loop, tmp_path, scenario: str, roles: tuple[str, ...], away: str, back:
     stored = {f"uid:{UIDS[r]}": r for r in roles}
     folder = tmp_path / "session"
     opts = MultiLiveOptions(record_path=folder, duration_s=120.0,
-                            backoff=Backoff(initial=0.05, maximum=0.2))  # fmt: skip
+                            backoff=backoff or Backoff(initial=0.05, maximum=0.2))  # fmt: skip
     out = io.StringIO()
     session = MultiLiveSession(sources, opts, out=out, err=io.StringIO(),
                                assign=lambda ids: [stored[i] for i in ids])  # fmt: skip
@@ -160,9 +161,16 @@ def test_ble_two_boards_one_out_of_range(loop, tmp_path):
 @pytest.mark.realtime
 def test_ble_three_boards_sternum_drops_and_comes_back(loop, tmp_path):
     roles = ("left-thigh", "right-thigh", "sternum")
+    # the default backoff (up to 5 s between tries): a background reconnection is still
+    # picked up within BACKGROUND_POLL_S of being made
     sim, session, summary, folder, text = _run(loop, tmp_path, "mixed_faults", roles,
-                                               "sternum", back=True)  # fmt: skip
+                                               "sternum", back=True, backoff=Backoff())  # fmt: skip
     _check(sim, session, summary, folder, roles, "sternum")
+    n = len(_in_sync(sim, "sternum")[0]) // SPF
+    away_s = (int(0.75 * n) - int(0.5 * n)) * SPF / sim.sample_rate_hz["sternum"]
+    rows = [ln.split(",") for ln in (folder / "feeds.csv").read_text().splitlines()[1:]]
+    host = np.array([float(h) for r, _, h in rows if r == "sternum"])
+    assert away_s < np.diff(host).max() < away_s + 1.5  # back within 1.5 s of in range
     backs = [e for e in session.events if isinstance(e, BoardEvent) and e.state == "back"]
     assert [e.role for e in backs] == ["sternum"]
     assert summary["live"]["boards"]["sternum"]["reconnects"] == 1

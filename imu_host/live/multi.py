@@ -59,6 +59,10 @@ from imu_host.transport.base import Backoff, ReconnectingTransport, Transport
 ROLES_FILE = "boards.json"
 UID_PREFIX = "uid:"  # board id of a board that reports its unique id
 DEVICE_FRAME_FIRMWARE = (1, 1)  # the first firmware that sends DEVICE frames (unique id)
+# a reconnection running in the background (BLE) is looked at least this often (s), so a
+# board back in range streams again within this of being connected (the backoff's later
+# delays would be seconds); each look costs nothing while it runs
+BACKGROUND_POLL_S = 0.5
 
 
 # ------------------------------------------------------------------ roles per board
@@ -163,6 +167,9 @@ class _Link:
     def __init__(self, src: BoardSource, backoff: Backoff) -> None:
         self.src = src
         self.role = src.role
+        if getattr(src.transport, "background_reconnect", False):
+            backoff = Backoff(backoff.initial, backoff.factor,
+                              min(backoff.maximum, BACKGROUND_POLL_S))  # fmt: skip
         self.link = ReconnectingTransport(src.transport, backoff=backoff)
         self.decoder = FrameDecoder()
         self.assembler = SampleAssembler()
