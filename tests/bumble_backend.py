@@ -9,6 +9,7 @@ disconnection events — all through Bumble's virtual controllers on a ``LocalLi
 Usage::
 
     world = BumbleWorld(loop)               # loop: where bleak (and so Bumble) runs
+    world = BumbleWorld(loop, board_names=["KneeRoll-A1B2C3", "KneeRoll-D4E5F6"])  # several
     world.run(world.start())                # from another thread
     client_cls, scanner_cls = world.backends()
     BleakClient(dev, backend=client_cls); BleakScanner(backend=scanner_cls)
@@ -42,6 +43,8 @@ from bumble.transport.common import AsyncPipeSink
 from imu_host.transport.base import NUS_RX_CHAR_UUID, NUS_SERVICE_UUID, NUS_TX_CHAR_UUID
 
 BOARD_ADDRESS = "F1:F1:F1:F1:F1:F1"
+# further boards of a several-board world (random static addresses: top two bits set)
+BOARD_ADDRESSES = (BOARD_ADDRESS, "F2:F2:F2:F2:F2:F2", "F3:F3:F3:F3:F3:F3")
 CENTRAL_ADDRESS = "F0:F0:F0:F0:F0:F0"
 
 _PROPS = {
@@ -101,6 +104,9 @@ class VirtualBoard:
         self.connected = asyncio.Event()
         self.connection: Connection | None = None
         self.notifications_sent = 0
+        self.address = address
+        self.readvertise = True  # False: after a disconnection the board stays out of range
+        self.scan_response = b""  # what the firmware answers an active scan with (its name)
         self.tx = gatt.Characteristic(
             NUS_TX_CHAR_UUID.upper(),
             gatt.Characteristic.Properties.NOTIFY,
@@ -132,7 +138,8 @@ class VirtualBoard:
             self.connection = None
             self.connected.clear()
             self.subscribed.clear()
-            asyncio.get_running_loop().create_task(self.advertise())
+            if self.readvertise:
+                asyncio.get_running_loop().create_task(self.advertise())
 
         connection.on("disconnection", on_disconnection)
 
@@ -144,6 +151,7 @@ class VirtualBoard:
 
     async def advertise(self) -> None:
         adv, resp = advertising_payloads(self.name)
+        self.scan_response = resp
         # Bumble's virtual controller answers an active scan with the advertising data
         # again (no real scan responses on a LocalLink), so the name the firmware puts in
         # its scan response is appended to the advert here (it fits: 31 bytes max).
@@ -175,9 +183,21 @@ class VirtualBoard:
         if self.connection is not None:
             await self.connection.disconnect()
 
+    async def out_of_range(self) -> None:
+        """The link dies and the board is not seen again until :meth:`in_range`."""
+        self.readvertise = False
+        await self.drop_link()
+
+    async def in_range(self) -> None:
+        """The board is seen again (it advertises; the host may reconnect)."""
+        self.readvertise = True
+        if self.connection is None:
+            await self.advertise()
+
 
 class BumbleWorld:
-    """Two virtual controllers on one LocalLink: the board and the host's central."""
+    """Virtual controllers on one LocalLink: the board (or up to three, ``board_names``)
+    and the host's central."""
 
     def __init__(
         self,
@@ -186,12 +206,17 @@ class BumbleWorld:
         board_name: str = "KneeRoll",  # the firmware's default BLE name
         board_mtu: int = 247,
         client_mtu: int = 247,
+        board_names: list[str] | None = None,  # several boards: one name each
     ) -> None:
         self.loop = loop
-        self.board_name = board_name
+        self.board_names = list(board_names or [board_name])
+        if len(self.board_names) > len(BOARD_ADDRESSES):
+            raise ValueError(f"at most {len(BOARD_ADDRESSES)} boards")
+        self.board_name = self.board_names[0]
         self.board_mtu = board_mtu
         self.client_mtu = client_mtu
-        self.board: VirtualBoard | None = None
+        self.board: VirtualBoard | None = None  # the first board
+        self.boards: list[VirtualBoard] = []
         self.central: Device | None = None
         self._scanners = 0
 
@@ -206,14 +231,23 @@ class BumbleWorld:
 
     async def start(self) -> None:
         link = LocalLink()
-        self.board = VirtualBoard(link, self.board_name, BOARD_ADDRESS, self.board_mtu)
+        self.boards = [
+            VirtualBoard(link, name, addr, self.board_mtu)
+            for name, addr in zip(self.board_names, BOARD_ADDRESSES, strict=False)
+        ]
+        self.board = self.boards[0]
         c = Controller("central", link=link, public_address=CENTRAL_ADDRESS)
         self.central = Device(
             name="host", address=Address(CENTRAL_ADDRESS), host=Host(c, AsyncPipeSink(c))
         )
-        await self.board.device.power_on()
+        for b in self.boards:
+            await b.device.power_on()
         await self.central.power_on()
-        await self.board.advertise()
+        for b in self.boards:
+            await b.advertise()
+
+    def board_at(self, address: str) -> VirtualBoard:
+        return next(b for b in self.boards if b.address.lower() == address.lower())
 
     async def start_scanning(self) -> None:
         assert self.central is not None
@@ -267,9 +301,18 @@ class BumbleBleakScanner(BaseBleakScanner):
         if not self.is_allowed_uuid(uuids):
             return
         name = data.get(AdvertisingData.COMPLETE_LOCAL_NAME)
+        address = adv.address.to_string(with_type_qualifier=False)
+        if name is None:
+            # a name too long to share the advert (KneeRoll-A1B2C3) is only in the scan
+            # response, which Bumble's LocalLink does not carry: an active scan gets it from
+            # the board's own scan-response payload (the firmware's, see advertise())
+            board = next((b for b in self._world.boards if b.address.lower() == address.lower()),
+                         None)  # fmt: skip
+            if board is not None and board.scan_response:
+                resp = AdvertisingData.from_bytes(board.scan_response)
+                name = resp.get(AdvertisingData.COMPLETE_LOCAL_NAME)
         if isinstance(name, bytes):
             name = name.decode()
-        address = adv.address.to_string(with_type_qualifier=False)
         ad = AdvertisementData(
             local_name=name,
             manufacturer_data={},
@@ -314,7 +357,7 @@ class BumbleBleakClient(BaseBleakClient):
 
     @property
     def name(self) -> str:
-        return self._world.board_name
+        return self._world.board_at(self.address).name
 
     @property
     def mtu_size(self) -> int:

@@ -264,9 +264,12 @@ def test_a_schema_1_history_still_opens_and_takes_multi_sessions(tmp_path, capsy
     out = capsys.readouterr().out
     lines = out.splitlines()
     head = lines[0].split()
-    assert "apart" in head and "shoulder" in head
-    k = f"{want['left']['knees'][0]}/{want['right']['knees'][0]}"
-    sh = f"{want['left']['shoulders'][0]}/{want['right']['shoulders'][0]}"
+    assert "apart%" in head and "shoulder%" in head
+
+    def rates(kind: str) -> str:  # % of the checked reps per side, from the truth
+        return "/".join(f"{100 * want[s][kind][0] / want[s][kind][1]:.0f}" for s in SIDES)
+
+    k, sh = rates("knees"), rates("shoulders")
     new_row = next(ln for ln in lines if ln.rstrip().endswith("session-a"))
     old_row = next(ln for ln in lines if ln.rstrip().endswith("old.csv"))
     assert f"  {k}  " in new_row and f"  {sh}  " in new_row
@@ -456,3 +459,59 @@ def test_a_damaged_multi_section_in_a_summary_never_breaks_the_report(tmp_path, 
     assert rc == 0, err
     md = (tmp_path / "again" / "report.md").read_text()
     assert "Traceback" not in err and "## Reps" in md
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_history_rates_and_trend_of_multi_sessions_follow_the_truth(tmp_path, capsys):
+    from imu_host.history.export import multi_trend
+
+    db = tmp_path / "h.sqlite3"
+    single = tmp_path / "single.csv"
+    shutil.copy(GOLDEN.parent / "controlled_medium_s1.csv", single)
+    assert main(["replay", str(single), "--db", str(db)]) == 0
+    # a history of single-board sessions only: the trend as before (six panels)
+    assert main(["history", "--db", str(db), "--plot", str(tmp_path / "one.png")]) == 0
+    srcs = [_copy(f, tmp_path, f"session{i}") for i, f in enumerate(FOLDERS)]
+    for src in srcs:
+        assert main(["replay", str(src), "--db", str(db)]) == 0
+    assert main(["history", "--db", str(db), "--plot", str(tmp_path / "all.png")]) == 0
+    capsys.readouterr()
+    w, h_one = _png_size(tmp_path / "one.png")
+    assert _png_size(tmp_path / "all.png") == (w, h_one + h_one // 3)  # a fourth row of panels
+    with HistoryDB(db) as h:
+        rows = h.sessions()
+    tr = multi_trend(rows)
+    by_source = {r.source: i for i, r in enumerate(rows)}
+    i0 = by_source[str(single)]
+    assert tr["separation_max_deg"][i0] is None and tr["knees_apart_pct"]["left"][i0] is None
+    assert tr["separation_limit_deg"] == [8.0] and tr["trunk_roll_limit_deg"] == [10.0]
+    for folder, src in zip(FOLDERS, srcs, strict=True):
+        truth = _truth(folder)
+        want = _expected(truth)
+        i = by_source[str(src)]
+        r = rows[i]
+        for side in SIDES:
+            for kind, key, rate in (("knees", "knees_apart_pct", r.knees_apart_rate(side)),
+                                    ("shoulders", "shoulder_lift_pct",
+                                     r.shoulder_lift_rate(side))):  # fmt: skip
+                flagged, checked = want[side][kind]
+                expect = None if not checked else 100 * flagged / checked
+                got = tr[key][side][i]
+                assert got == (None if rate is None else 100 * rate)
+                assert (got is None) == (expect is None) and (
+                    got is None or abs(got - expect) < 1e-9), (folder.name, side, kind)  # fmt: skip
+        drop = truth["dropout"]
+
+        def seen(rep: dict, needs: tuple[str, ...], drop: dict | None = drop) -> bool:
+            return drop is None or drop["role"] not in needs or rep["end_s"] < drop["t_s"]
+
+        sep = max(t["separation_deg"] for t in truth["reps"]
+                  if seen(t, ("left-thigh", "right-thigh")))  # fmt: skip
+        trunk = max(t["trunk_roll_deg"] for t in truth["reps"] if seen(t, ("sternum",)))
+        assert abs(tr["separation_max_deg"][i] - sep) < 3.0, folder.name
+        assert abs(tr["trunk_roll_max_deg"][i] - trunk) < 3.0, folder.name

@@ -3,7 +3,8 @@
 Reached from ``cli/live.py`` when more than one board is given. Each board gets a role
 (``--role``, in the order of the ``--serial`` boards, then the ``--ble`` boards), or the
 role remembered for its board id from an earlier session (``<data dir>/boards.json``);
-the roles used are remembered at the end of the session.
+the roles used are remembered at the end of the session. A board's id is its unique id
+(``uid:HEX``, firmware 1.1) once it has answered, else ``serial:PORT`` / ``ble:ADDRESS``.
 """
 
 from __future__ import annotations
@@ -66,12 +67,15 @@ def run_multi(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         raise InputError("the same board is given twice")
     if len(boards) > 3:
         raise InputError("at most three boards: left-thigh, right-thigh and sternum")
-    roles = assign_roles(ids, list(getattr(args, "role", None) or []), load_roles())
+    given = list(getattr(args, "role", None) or [])
+    if len(given) > len(ids):
+        raise InputError(f"{len(given)} --role given for {len(ids)} boards")
+    assign_roles(ids[: len(given)], given, {})  # a wrong --role: one line before connecting
     sources = []
-    for (kind, addr), bid, role in zip(boards, ids, roles, strict=True):
+    for i, ((kind, addr), bid) in enumerate(zip(boards, ids, strict=True)):
         t = open_transport(serial=addr if kind == "serial" else None,
                            ble=addr if kind == "ble" else None, baudrate=args.baud)  # fmt: skip
-        sources.append(BoardSource(role, bid, t))
+        sources.append(BoardSource(given[i] if i < len(given) else "", bid, t))
     mode = "json" if args.json_events else "lines"
     opts = MultiLiveOptions(
         target=args.target,
@@ -81,12 +85,12 @@ def run_multi(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         record_path=record_folder(args),
         settings=settings_from_args(args),
     )
-    if mode == "lines":
-        for s in sources:
-            out.write(f"-- {s.role}: {s.board_id}\n")
-    session = MultiLiveSession(sources, opts, out=out, err=sys.stderr)
+    session = MultiLiveSession(
+        sources, opts, out=out, err=sys.stderr,
+        assign=lambda found: assign_roles(found, given, load_roles()),
+    )  # fmt: skip
     summary = session.run()
-    save_roles(dict(zip(ids, roles, strict=True)))
+    save_roles({ln.board_id: ln.role for ln in session.links})
     print_multi_summary(summary, mode, out)
     return finish_multi(session, summary, args, sys.stderr if mode == "json" else out)
 
@@ -135,19 +139,22 @@ def print_multi_summary(summary: dict[str, Any], mode: str, out: IO[str]) -> Non
 
 
 def render_multi(summary: dict[str, Any]) -> str:
-    """Per-rep table with the multi-board figures, and the plain-word feedback."""
+    """Per-rep table with the multi-board figures, and the plain-word feedback (faults
+    in the report's words: :func:`imu_host.report.text.flag_words`)."""
+    from imu_host.report.text import flag_words
+
     m = summary["multi"]
 
     def f(v: Any, spec: str) -> str:
         width = int(spec.split(".")[0])
         return "-".rjust(width) if v is None else format(v, spec)
 
-    lines = [f"{'#':>3} {'side':<5} {'apart°':>6} {'lag s':>5} {'trunk°':>6}  flags"]
+    lines = [f"{'#':>3} {'side':<5} {'apart°':>6} {'lag s':>5} {'trunk°':>6}  how it went"]
     for r, fig in zip(summary["reps"], m["reps"], strict=True):
         lines.append(
             f"{r['index']:>3} {r['side']:<5} {f(fig['separation_deg'], '6.0f')} "
             f"{f(fig['lag_s'], '5.2f')} {f(fig['trunk_roll_deg'], '6.0f')}  "
-            f"{', '.join(r['flags'])}"
+            f"{flag_words(r['flags'])}"
         )
     lines.append("")
     lines.append(

@@ -13,6 +13,7 @@ import io
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from imu_host.errors import InputError
 from imu_host.history.store import SessionRow
@@ -42,12 +43,17 @@ TABLE_HEADER = (
 
 
 # shown before ``source`` only when a multi-board session is in the table (a table of
-# single-board sessions stays as it was): reps flagged per side, left/right
-MULTI_TABLE_HEADER = ("apart L/R", "shoulder L/R")
+# single-board sessions stays as it was): the share of the checked reps to the left/right
+# that were flagged, in %
+MULTI_TABLE_HEADER = ("apart% L/R", "shoulder% L/R")
 
 
-def _pair(a: int | None, b: int | None) -> str:
-    return "-" if a is None or b is None else f"{a}/{b}"
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}"
+
+
+def _rates(a: float | None, b: float | None) -> str:
+    return "-" if a is None and b is None else f"{_pct(a)}/{_pct(b)}"
 
 
 def _has_multi(rows: Sequence[SessionRow]) -> bool:
@@ -73,8 +79,8 @@ def table_rows(rows: Sequence[SessionRow]) -> list[list[str]]:
                 _f(fdr, ".0f"),
                 *(
                     [
-                        _pair(r.knees_apart_left, r.knees_apart_right),
-                        _pair(r.shoulder_lift_left, r.shoulder_lift_right),
+                        _rates(r.knees_apart_rate("left"), r.knees_apart_rate("right")),
+                        _rates(r.shoulder_lift_rate("left"), r.shoulder_lift_rate("right")),
                     ]
                     if multi
                     else []
@@ -93,8 +99,9 @@ def table_header(rows: Sequence[SessionRow]) -> tuple[str, ...]:
 
 
 MULTI_NOTE = (
-    "apart L/R, shoulder L/R: reps to the left/right on which the knees came apart and the "
-    "opposite shoulder lifted (sessions with two or three sensors; - : not checked)"
+    "apart% L/R, shoulder% L/R: of the reps to the left/right, how many (%) the knees came "
+    "apart on and the opposite shoulder lifted on (sessions with two or three sensors; "
+    "- : not checked)"
 )
 
 
@@ -142,6 +149,19 @@ CSV_COLUMNS = (
     "knees_apart_right",
     "shoulder_lift_left",
     "shoulder_lift_right",
+    # ... and the reps checked, the rates (% of the checked reps) and the largest figures
+    "knees_checked_left",
+    "knees_checked_right",
+    "trunk_checked_left",
+    "trunk_checked_right",
+    "knees_apart_left_pct",
+    "knees_apart_right_pct",
+    "shoulder_lift_left_pct",
+    "shoulder_lift_right_pct",
+    "separation_max_left_deg",
+    "separation_max_right_deg",
+    "trunk_roll_max_left_deg",
+    "trunk_roll_max_right_deg",
 )
 
 
@@ -184,6 +204,28 @@ def write_csv(rows: Sequence[SessionRow], path: str | Path) -> Path:
                         r.knees_apart_right,
                         r.shoulder_lift_left,
                         r.shoulder_lift_right,
+                        r.knees_checked_left,
+                        r.knees_checked_right,
+                        r.trunk_checked_left,
+                        r.trunk_checked_right,
+                    )
+                ),
+                *(
+                    num(None if v is None else 100 * v, 1)
+                    for v in (
+                        r.knees_apart_rate("left"),
+                        r.knees_apart_rate("right"),
+                        r.shoulder_lift_rate("left"),
+                        r.shoulder_lift_rate("right"),
+                    )
+                ),
+                *(
+                    num(v, 1)
+                    for v in (
+                        r.separation_max_left_deg,
+                        r.separation_max_right_deg,
+                        r.trunk_roll_max_left_deg,
+                        r.trunk_roll_max_right_deg,
                     )
                 ),
             ]  # fmt: skip
@@ -238,7 +280,9 @@ def sessions_per_week(rows: Sequence[SessionRow]) -> list[tuple[date, int]]:
 
 def plot_history(rows: Sequence[SessionRow], path: str | Path) -> Path:
     """Trend PNG (six panels): reps done vs prescribed, clean %, range of motion per side,
-    asymmetry, fast-drop rate and sessions per week.
+    asymmetry, fast-drop rate and sessions per week; when the history holds multi-board
+    sessions, two more (:func:`_multi_panels`): knees-apart and shoulder-lift rates per
+    side, and the largest gap between the knees and upper-body roll with their limits.
 
     Sessions are drawn one per step on the x axis (labelled with their date, and the time
     when a day has several), so ticks stay readable however the sessions fall in time.
@@ -264,9 +308,15 @@ def plot_history(rows: Sequence[SessionRow], path: str | Path) -> Path:
     def val(v: float | None, scale: float = 1.0) -> float:
         return nan if v is None else v * scale
 
-    fig = Figure(figsize=(13, 9), dpi=100, layout="constrained")
+    multi = _has_multi(rows)
+    fig = Figure(figsize=(13, 12 if multi else 9), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
-    (a_reps, a_clean), (a_rom, a_asym), (a_fast, a_week) = fig.subplots(3, 2)
+    axes = fig.subplots(4 if multi else 3, 2)
+    (a_reps, a_clean), (a_rom, a_asym), (a_fast, a_week) = axes[:3]
+    per_session = [a_reps, a_clean, a_rom, a_asym, a_fast]
+    if multi:
+        _multi_panels(rows, x, axes[3][0], axes[3][1])
+        per_session += list(axes[3])
     w = 0.38
     a_reps.bar([i - w / 2 for i in x], [r.reps_left for r in rows], w, color=SIDE_COLORS["left"],
                label="left")  # fmt: skip
@@ -313,7 +363,7 @@ def plot_history(rows: Sequence[SessionRow], path: str | Path) -> Path:
 
     labels = session_labels(rows)
     step = max(1, -(-n // MAX_TICK_LABELS))
-    for ax in (a_reps, a_clean, a_rom, a_asym, a_fast):
+    for ax in per_session:
         ax.set_xticks(x[::step], labels[::step], fontsize=8)
         ax.set_xlim(0.4, n + 0.6)
         ax.grid(alpha=0.3)
@@ -340,3 +390,78 @@ def plot_history(rows: Sequence[SessionRow], path: str | Path) -> Path:
     fig.savefig(buf, format="png")
     _write_new(p, buf.getvalue(), "plot")
     return p
+
+
+def multi_trend(rows: Sequence[SessionRow]) -> dict[str, Any]:
+    """The series of the multi-board trend panels, one value per session (None: a
+    single-board session, or a check the session could not do): per side the % of checked
+    reps flagged knees apart / shoulder lift; the largest gap between the knees and the
+    largest upper-body roll (deg, either side); the limits the sessions used."""
+
+    def pct(v: float | None) -> float | None:
+        return None if v is None else 100.0 * v
+
+    def top(a: float | None, b: float | None) -> float | None:
+        vals = [v for v in (a, b) if v is not None]
+        return max(vals) if vals else None
+
+    return {
+        "knees_apart_pct": {s: [pct(r.knees_apart_rate(s)) for r in rows] for s in SIDES},
+        "shoulder_lift_pct": {s: [pct(r.shoulder_lift_rate(s)) for r in rows] for s in SIDES},
+        "separation_max_deg": [
+            top(r.separation_max_left_deg, r.separation_max_right_deg) for r in rows
+        ],
+        "trunk_roll_max_deg": [
+            top(r.trunk_roll_max_left_deg, r.trunk_roll_max_right_deg) for r in rows
+        ],
+        "separation_limit_deg": sorted(
+            {r.separation_limit_deg for r in rows if r.separation_limit_deg is not None}
+        ),
+        "trunk_roll_limit_deg": sorted(
+            {r.trunk_roll_limit_deg for r in rows if r.trunk_roll_limit_deg is not None}
+        ),
+    }
+
+
+SIDES = ("left", "right")
+# the four rate series side by side within a session step, so equal values stay visible
+RATE_OFFSETS = {("knees", "left"): -0.12, ("knees", "right"): -0.04,
+                ("shoulder", "left"): 0.04, ("shoulder", "right"): 0.12}  # fmt: skip
+
+
+def _multi_panels(rows: Sequence[SessionRow], x: list[int], a_rate: Any, a_fig: Any) -> None:
+    """Draw :func:`multi_trend`: the rates per side (knees: solid, shoulders: dashed) and
+    the largest figures with their limits. Single-board sessions leave a gap."""
+    from imu_host.report.figure import GAP_COLOR, SIDE_COLORS, TRUNK_COLOR
+
+    tr = multi_trend(rows)
+
+    def f(vals: Sequence[float | None]) -> list[float]:
+        return [float("nan") if v is None else v for v in vals]
+
+    for side in SIDES:
+        for kind, key, marker, ls, words in (
+            ("knees", "knees_apart_pct", "D", "-", "knees came apart"),
+            ("shoulder", "shoulder_lift_pct", "P", "--", "shoulder lifted"),
+        ):
+            off = RATE_OFFSETS[(kind, side)]
+            a_rate.plot([i + off for i in x], f(tr[key][side]), marker=marker, ms=6, ls=ls,
+                        color=SIDE_COLORS[side], label=f"{words}, {side}")  # fmt: skip
+    a_rate.set_ylim(-3, 140)  # room for the legend above 100 %
+    a_rate.set_title("Knees apart and shoulder lift (two or three sensors)")
+    a_rate.set_ylabel("% of checked reps")
+    a_rate.legend(loc="upper left", fontsize=8, ncol=2)
+
+    gap, trunk = f(tr["separation_max_deg"]), f(tr["trunk_roll_max_deg"])
+    a_fig.plot(x, gap, marker="D", ms=6, color=GAP_COLOR, label="largest gap between the knees")
+    a_fig.plot(x, trunk, marker="P", ms=7, color=TRUNK_COLOR, label="largest upper-body roll")
+    limits = [(v, GAP_COLOR, "knees apart above") for v in tr["separation_limit_deg"]] + [
+        (v, TRUNK_COLOR, "shoulder lift above") for v in tr["trunk_roll_limit_deg"]
+    ]
+    for lim, color, words in limits:
+        a_fig.axhline(lim, color=color, ls=":", lw=1.2, label=f"limit: {words} {lim:.0f}°")
+    finite = [v for v in gap + trunk + [lim for lim, _c, _w in limits] if v == v]
+    a_fig.set_ylim(0, max(finite + [10.0]) * 1.45)
+    a_fig.set_title("Largest gap between the knees and upper-body roll")
+    a_fig.set_ylabel("degrees")
+    a_fig.legend(loc="upper left", fontsize=8, ncol=2)

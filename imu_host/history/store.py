@@ -165,6 +165,26 @@ class SessionRow:
     knees_apart_right: int | None = None
     shoulder_lift_left: int | None = None
     shoulder_lift_right: int | None = None
+    # read from the stored summary's ``multi`` section (report.summary.multi_block); None
+    # where the session lacked the boards (knees: both thighs; trunk: the sternum)
+    knees_checked_left: int | None = None  # reps checked for knees apart
+    knees_checked_right: int | None = None
+    trunk_checked_left: int | None = None  # reps checked for shoulder lift
+    trunk_checked_right: int | None = None
+    separation_max_left_deg: float | None = None  # largest gap between the knees
+    separation_max_right_deg: float | None = None
+    trunk_roll_max_left_deg: float | None = None  # largest upper-body roll
+    trunk_roll_max_right_deg: float | None = None
+    separation_limit_deg: float | None = None  # the limits the session used
+    trunk_roll_limit_deg: float | None = None
+
+    def knees_apart_rate(self, side: str) -> float | None:
+        """Fraction (0..1) of the reps to ``side`` checked for knees apart that were flagged."""
+        return _rate(getattr(self, f"knees_apart_{side}"), getattr(self, f"knees_checked_{side}"))
+
+    def shoulder_lift_rate(self, side: str) -> float | None:
+        """Fraction (0..1) of the reps to ``side`` checked for shoulder lift that were flagged."""
+        return _rate(getattr(self, f"shoulder_lift_{side}"), getattr(self, f"trunk_checked_{side}"))
 
     @property
     def reps_total(self) -> int:
@@ -186,7 +206,44 @@ class SessionRow:
         d["reps_total"] = self.reps_total
         d["clean_pct"] = self.clean_pct
         d["fast_drop_rate"] = self.fast_drop_rate
+        for side in ("left", "right"):
+            d[f"knees_apart_rate_{side}"] = self.knees_apart_rate(side)
+            d[f"shoulder_lift_rate_{side}"] = self.shoulder_lift_rate(side)
         return d
+
+
+def _rate(flagged: int | None, checked: int | None) -> float | None:
+    return None if flagged is None or not checked else flagged / checked
+
+
+def multi_figures(summary_text: Any, boards: tuple[str, ...] | None) -> dict[str, Any]:
+    """The checked-rep counts, largest figures and limits per side of a multi-board
+    session, from its stored summary JSON (all None if damaged or not multi-board)."""
+    from imu_host.report.summary import multi_block
+
+    out: dict[str, Any] = {}
+    if boards is None or not isinstance(summary_text, str):
+        return out
+    try:
+        obj = json.loads(summary_text)
+    except (ValueError, RecursionError):
+        return out
+    m = multi_block(obj.get("multi") if isinstance(obj, dict) else None)
+    if m is None:
+        return out
+    knees = "left-thigh" in boards and "right-thigh" in boards
+    trunk = "sternum" in boards
+    for side in ("left", "right"):
+        d = m["per_side"][side]
+        if knees:
+            out[f"knees_checked_{side}"] = d["reps_checked_knees"]
+            out[f"separation_max_{side}_deg"] = d["separation_deg_max"]
+        if trunk:
+            out[f"trunk_checked_{side}"] = d["reps_checked_trunk"]
+            out[f"trunk_roll_max_{side}_deg"] = d["trunk_roll_deg_max"]
+    out["separation_limit_deg"] = m["settings"]["separation_deg"] if knees else None
+    out["trunk_roll_limit_deg"] = m["settings"]["trunk_roll_deg"] if trunk else None
+    return out
 
 
 @dataclass(frozen=True)
@@ -241,7 +298,7 @@ def _row(r: Sequence[Any]) -> SessionRow:
         ):
             raise ValueError(f"unreadable {name} {v!r}"[:120])
         vals[name] = v
-    for name, v in zip(_MULTI_COLUMNS, r[n:], strict=True):
+    for name, v in zip(_MULTI_COLUMNS, r[n : n + len(_MULTI_COLUMNS)], strict=True):
         if name == "boards":
             if v is not None and not isinstance(v, str):
                 raise ValueError(f"unreadable {name} {v!r}"[:120])
@@ -250,6 +307,8 @@ def _row(r: Sequence[Any]) -> SessionRow:
             raise ValueError(f"unreadable {name} {v!r}"[:120])
         else:
             vals[name] = v
+    extra = r[n + len(_MULTI_COLUMNS)] if len(r) > n + len(_MULTI_COLUMNS) else None
+    vals.update(multi_figures(extra, vals["boards"]))
     return SessionRow(
         id=int(r[0]),
         started_at=_stored_time(r[1], "started_at"),
@@ -738,7 +797,9 @@ class HistoryDB:
     def sessions(self, since: date | None = None) -> list[SessionRow]:
         """Stored sessions in start order; ``since``: on or after that local calendar day."""
         cols = ", ".join(_NUMBER_COLUMNS + _MULTI_COLUMNS)
-        sql = f"SELECT id, started_at, saved_at, source, {cols} FROM sessions"
+        # the summary of multi-board sessions only: their per-side checked counts and figures
+        multi = "CASE WHEN boards IS NOT NULL THEN summary_json END"
+        sql = f"SELECT id, started_at, saved_at, source, {cols}, {multi} FROM sessions"
         params: tuple[Any, ...] = ()
         if since is not None:
             sql += " WHERE started_at >= ?"

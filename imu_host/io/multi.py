@@ -3,7 +3,7 @@
 ::
 
     SESSION/                  created exclusively (an existing folder is never reused)
-      manifest.json           format, roles, board ids, files, clock alignment
+      manifest.json           format, roles, board ids and unique ids, files, clock alignment
       left-thigh.csv          recording v1 of each board, in its own device time
       right-thigh.csv
       sternum.csv
@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ MANIFEST = "manifest.json"
 FEEDS = "feeds.csv"
 FEEDS_HEADER = "role,samples,host_s"
 SYNTH_BLOCK_S = 0.1  # without feeds.csv: blocks of this much device time per board
+_UID_RE = re.compile(r"^[0-9A-Fa-f]{0,16}$")  # the DEVICE frame holds up to 8 bytes
 
 
 def is_multi_recording(path: str | os.PathLike[str]) -> bool:
@@ -55,6 +57,7 @@ class BoardRecording:
     samples: Samples
     sample_rate_hz: float
     clock: dict[str, float] = field(default_factory=dict)  # offset_s, drift_ppm (to session)
+    unique_id: str | None = None  # the firmware's unique id (None: older firmware / manifest)
 
 
 @dataclass
@@ -88,16 +91,25 @@ class MultiRecordingWriter:
         self._write_manifest({})
 
     def add_board(
-        self, role: str, board_id: str, sample_rate_hz: float, has_gyro: bool, device: str = ""
+        self,
+        role: str,
+        board_id: str,
+        sample_rate_hz: float,
+        has_gyro: bool,
+        device: str = "",
+        unique_id: str | None = None,
     ) -> None:
+        """``unique_id``: the board's own id from its DEVICE frame (firmware 1.1), else None."""
         if role in self.writers:
             return
         file = f"{role}.csv"
         meta = {**self.meta, "role": role, "board_id": board_id, "device": device}
+        if unique_id:
+            meta["unique_id"] = unique_id
         self.writers[role] = RecordingWriter(self.folder / file, sample_rate_hz, has_gyro, meta)
-        self.boards[role] = {"role": role, "board_id": board_id, "file": file,
-                             "sample_rate_hz": sample_rate_hz, "has_gyro": has_gyro,
-                             "device": device}  # fmt: skip
+        self.boards[role] = {"role": role, "board_id": board_id, "unique_id": unique_id or None,
+                             "file": file, "sample_rate_hz": sample_rate_hz,
+                             "has_gyro": has_gyro, "device": device}  # fmt: skip
         self.counts[role] = 0
         self._write_manifest({})
 
@@ -198,9 +210,14 @@ def read_multi_recording(folder: str | os.PathLike[str]) -> MultiRecording:
         if Path(f).name != f:
             raise InputError("must be a file name inside the folder", path=str(mpath),
                              field=f"{where}.file")  # fmt: skip
+        uid = b.get("unique_id")  # absent in manifests written before firmware 1.1 ids
+        if uid is not None and not (isinstance(uid, str) and _UID_RE.match(uid)):
+            raise InputError("expected the board's unique id in hex, or null", path=str(mpath),
+                             field=f"{where}.unique_id")  # fmt: skip
         rec = read_recording(root / f)
         boards[role] = BoardRecording(role, str(b.get("board_id", role)), f, rec.samples,
-                                      rec.sample_rate_hz, b.get("clock") or {})  # fmt: skip
+                                      rec.sample_rate_hz, b.get("clock") or {},
+                                      uid or None)  # fmt: skip
     feeds = _read_feeds(root / FEEDS, boards) if (root / FEEDS).is_file() else None
     return MultiRecording(str(root), doc, boards, feeds)
 

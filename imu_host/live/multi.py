@@ -9,9 +9,16 @@ link is reopened with backoff (:class:`~imu_host.transport.base.ReconnectingTran
 meanwhile the session carries on with the other boards (the pipeline marks the board
 dropped and, when it streams again, back).
 
+Board ids: when the links are open the session first asks every board for its info
+(``info`` only, no ``start``) and waits for its DEVICE frame (firmware 1.1 and later): a
+board's id is then ``uid:<unique id>`` (hex of ``machine.unique_id()``; its BLE name ends
+with the last 6 digits), the same over any USB port or BLE. Firmware 1.0 sends no DEVICE
+frame; a board without a unique id keeps ``serial:PORT`` / ``ble:ADDRESS``. Only then are
+the roles settled and streaming started.
+
 Roles: each board is ``left-thigh``, ``right-thigh`` or ``sternum``, given on the command
-line or remembered per board id in ``<data dir>/boards.json`` from an earlier session.
-Board ids are ``serial:PORT`` / ``ble:ADDRESS`` until the firmware reports unique ids.
+line or remembered per board id in ``<data dir>/boards.json`` from an earlier session, so
+a board keeps its role when it moves to another port.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from imu_host.core.samples import Samples
 from imu_host.errors import InputError
 from imu_host.paths import create_exclusive, data_dir
 from imu_host.protocol.frames import (
+    DeviceHealth,
     DeviceInfo,
     FrameDecoder,
     SampleAssembler,
@@ -49,6 +57,12 @@ from imu_host.protocol.frames import (
 from imu_host.transport.base import Backoff, ReconnectingTransport, Transport
 
 ROLES_FILE = "boards.json"
+UID_PREFIX = "uid:"  # board id of a board that reports its unique id
+DEVICE_FRAME_FIRMWARE = (1, 1)  # the first firmware that sends DEVICE frames (unique id)
+# a reconnection running in the background (BLE) is looked at least this often (s), so a
+# board back in range streams again within this of being connected (the backoff's later
+# delays would be seconds); each look costs nothing while it runs
+BACKGROUND_POLL_S = 0.5
 
 
 # ------------------------------------------------------------------ roles per board
@@ -113,9 +127,24 @@ def assign_roles(board_ids: list[str], given: list[str], stored: dict[str, str])
 
 @dataclass
 class BoardSource:
-    role: str
-    board_id: str
+    role: str  # "" = settled once the board has said who it is (MultiLiveSession assign)
+    board_id: str  # the fallback id (serial:PORT / ble:ADDRESS) for boards without a unique id
     transport: Transport
+
+
+def board_id_of(health: DeviceHealth | None, fallback: str) -> str:
+    """``uid:<unique id>`` when the board reported one, else ``fallback``."""
+    if health is not None and health.unique_id:
+        return UID_PREFIX + health.unique_id.upper()
+    return fallback
+
+
+def _sends_device_frames(info: DeviceInfo) -> bool:
+    try:
+        version = tuple(int(x) for x in info.firmware_version.split(".")[:2])
+    except ValueError:
+        return False
+    return version >= DEVICE_FRAME_FIRMWARE
 
 
 @dataclass
@@ -129,6 +158,7 @@ class MultiLiveOptions:
     flush_interval_s: float = 1.0
     info_timeout_s: float = 10.0
     stall_s: float = 2.0  # connected but no samples this long -> ask the board again
+    device_wait_s: float = 1.0  # after a firmware >= 1.1 info: wait this long for its DEVICE frame
     settings: MultiSettings | None = None
     backoff: Backoff = field(default_factory=Backoff)
 
@@ -137,10 +167,16 @@ class _Link:
     def __init__(self, src: BoardSource, backoff: Backoff) -> None:
         self.src = src
         self.role = src.role
+        if getattr(src.transport, "background_reconnect", False):
+            backoff = Backoff(backoff.initial, backoff.factor,
+                              min(backoff.maximum, BACKGROUND_POLL_S))  # fmt: skip
         self.link = ReconnectingTransport(src.transport, backoff=backoff)
         self.decoder = FrameDecoder()
         self.assembler = SampleAssembler()
         self.info: DeviceInfo | None = None
+        self.health: DeviceHealth | None = None  # the first DEVICE frame (unique id)
+        self.info_at: float | None = None
+        self.board_id = src.board_id  # uid:... once the board has said so
         self.connected = False
         self.connected_at = 0.0
         self.next_request = 0.0
@@ -162,26 +198,42 @@ class MultiLiveSession:
         err: IO[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_event: Callable[[object], None] | None = None,
+        assign: Callable[[list[str]], list[str]] | None = None,
     ) -> None:
+        """``assign(board_ids) -> roles`` settles the roles once every board has said who
+        it is (the CLI: the ``--role`` given, else the stored role of each board id);
+        without it every source must have its role."""
         if options.mode not in ("lines", "json"):
             raise ValueError("mode must be 'lines' or 'json'")
         roles = [s.role for s in sources]
-        if len(set(roles)) != len(roles) or not set(roles) <= set(ROLES):
-            raise ValueError(f"each board needs its own role out of {ROLES}")
+        if assign is None:
+            self._check_roles(roles)
+        self.assign = assign
         self.options = options
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.clock = clock
         self.on_event = on_event
+        for s in sources:
+            if hasattr(s.transport, "background_reconnect"):
+                # BLE: a board reconnecting (seconds of scanning) must not hold up the others
+                s.transport.background_reconnect = True
         self.links = [_Link(s, options.backoff) for s in sources]
         for ln in self.links:
             ln.link.on_connect = lambda n, ln=ln: self._on_connect(ln, n)
             ln.link.on_lost = lambda why, ln=ln: self._on_lost(ln, why)
-        self.multi = MultiPipeline(roles, options.settings)
+        # with ``assign`` the roles are settled by _identify (all three stand in until then)
+        self.multi = MultiPipeline(roles if assign is None else ROLES, options.settings)
+        self._identifying = True  # until every board has said who it is
         self.writer: Any = None
         self.events: list[object] = []
         self.stop_reason = ""
         self._t0: float | None = None
+
+    @staticmethod
+    def _check_roles(roles: list[str]) -> None:
+        if len(set(roles)) != len(roles) or not set(roles) <= set(ROLES):
+            raise ValueError(f"each board needs its own role out of {ROLES}")
 
     # ---------------------------------------------------------------- links
 
@@ -190,7 +242,10 @@ class MultiLiveSession:
         ln.decoder.reset()
         ln.connected = True
         ln.connected_at = self.clock()
-        self._request_start(ln)
+        if self._identifying:
+            self._request_info(ln)
+        else:
+            self._request_start(ln)
         if n > 1:
             ln.reconnects += 1
             self._notice(ln, "connected", f"{ln.role} reconnected ({ln.link.description})")
@@ -198,6 +253,10 @@ class MultiLiveSession:
     def _on_lost(self, ln: _Link, why: str) -> None:
         ln.connected = False
         self._notice(ln, "lost", f"{ln.role} link lost ({why}); reconnecting")
+
+    def _request_info(self, ln: _Link) -> None:
+        ln.link.write(encode_command("info"))
+        ln.next_request = self.clock() + 1.0
 
     def _request_start(self, ln: _Link) -> None:
         ln.link.write(encode_command("info"))
@@ -211,8 +270,15 @@ class MultiLiveSession:
             if isinstance(frame, DeviceInfo):
                 if ln.info is None:
                     ln.info = frame
+                    ln.info_at = arrived
+            elif isinstance(frame, DeviceHealth):
+                if ln.health is None:
+                    ln.health = frame
+                continue
             elif not isinstance(frame, SampleFrame):
                 continue
+            if self._identifying:
+                continue  # samples streamed before this session asked for them
             for block in ln.assembler.push(frame):
                 self._feed_block(ln, block, arrived)
 
@@ -227,8 +293,9 @@ class MultiLiveSession:
             # added on its first samples, exactly as the replay of the recording does
             self.multi.add_board(ln.role, info.odr_hz, has_gyro)
             if self.writer is not None:
-                self.writer.add_board(ln.role, ln.src.board_id, info.odr_hz, has_gyro,
-                                      f"{info.sensor_model} firmware {info.firmware_version}")  # fmt: skip
+                self.writer.add_board(ln.role, ln.board_id, info.odr_hz, has_gyro,
+                                      f"{info.sensor_model} firmware {info.firmware_version}",
+                                      unique_id=ln.health.unique_id if ln.health else None)  # fmt: skip
         if self.writer is not None:
             block = self.writer.write(ln.role, block, arrived)
         else:
@@ -292,6 +359,7 @@ class MultiLiveSession:
             for ln in self.links:
                 ln.link.open()  # a board that cannot be reached: one line, nothing written
                 opened.append(ln)
+            self._identify()  # Ctrl-C here: nothing streamed, nothing recorded
             if opts.record_path is not None:
                 from imu_host.io.multi import MultiRecordingWriter
 
@@ -342,6 +410,55 @@ class MultiLiveSession:
                                                      if isinstance(e, BoardEvent)]})  # fmt: skip
         return self.summary()
 
+    def _identified(self, ln: _Link, now: float) -> bool:
+        if ln.info is None:
+            return False
+        if ln.health is not None or not _sends_device_frames(ln.info):
+            return True
+        return ln.info_at is not None and now - ln.info_at >= self.options.device_wait_s
+
+    def _identify(self) -> None:
+        """Ask every board who it is; settle the board ids and roles; start streaming."""
+        opts = self.options
+        deadline = self.clock() + opts.info_timeout_s + opts.device_wait_s
+        while True:
+            pending = []
+            for ln in self.links:
+                data = ln.link.read(opts.read_timeout)
+                now = self.clock()
+                if data:
+                    self.feed_bytes(ln, data, now)
+                if not self._identified(ln, now):
+                    pending.append(ln)
+                    self._keep_alive(ln, now)
+            if not pending:
+                break
+            if self.clock() > deadline:  # e.g. a link lost before the board answered
+                raise InputError(
+                    f"{', '.join(ln.link.description for ln in pending)}: no device info from "
+                    f"the board in {opts.info_timeout_s:g} s (is it running the imu-host "
+                    "firmware?)"
+                )
+        for ln in self.links:
+            ln.board_id = board_id_of(ln.health, ln.src.board_id)
+        ids = [ln.board_id for ln in self.links]
+        if len(set(ids)) != len(ids):
+            same = sorted({i for i in ids if ids.count(i) > 1})
+            raise InputError(f"two of the links reach the same board ({', '.join(same)})")
+        if self.assign is not None:
+            roles = self.assign(ids)
+            self._check_roles(roles)
+            for ln, role in zip(self.links, roles, strict=True):
+                ln.role = role
+            self.multi = MultiPipeline(roles, opts.settings)
+        self._identifying = False
+        if opts.mode == "lines":
+            for ln in self.links:
+                self._write(f"-- {ln.role}: {ln.board_id} ({ln.link.description})\n")
+        for ln in self.links:
+            ln.connected_at = self.clock()
+            self._request_start(ln)
+
     def _keep_alive(self, ln: _Link, now: float) -> None:
         if not ln.connected:
             return
@@ -352,7 +469,13 @@ class MultiLiveSession:
                     f"{self.options.info_timeout_s:g} s (is it running the imu-host firmware?)"
                 )
             if now >= ln.next_request:
-                self._request_start(ln)
+                if self._identifying:
+                    self._request_info(ln)
+                else:
+                    self._request_start(ln)
+        elif self._identifying:
+            if now >= ln.next_request:
+                self._request_info(ln)
         elif (
             ln.last_wall is not None
             and now - max(ln.last_wall, ln.connected_at) > self.options.stall_s
@@ -367,7 +490,8 @@ class MultiLiveSession:
             "recording": None if self.writer is None else str(self.writer.folder),
             "boards": {
                 ln.role: {
-                    "board_id": ln.src.board_id,
+                    "board_id": ln.board_id,
+                    "unique_id": ln.health.unique_id if ln.health and ln.health.unique_id else None,
                     "source": ln.link.description,
                     "samples": ln.samples,
                     "samples_lost": ln.assembler.samples_lost,
@@ -381,7 +505,10 @@ class MultiLiveSession:
 
 
 def format_multi_event(ev: object) -> str:
-    """One line per event, plain words for the multi-board cues."""
+    """One line per event, faults in the plain words the report uses
+    (:data:`imu_host.report.text.FLAG_WORDS`), never the internal flag names."""
+    from imu_host.report.text import FLAG_WORDS, flag_words
+
     if isinstance(ev, MultiRepEvent):
         r, f = ev.rep, ev.figures
         bits = []
@@ -391,19 +518,19 @@ def format_multi_event(ev: object) -> str:
             bits.append(f"lag {f['lag_s']:.2f}s")
         if f.get("trunk_roll_deg") is not None:
             bits.append(f"trunk {f['trunk_roll_deg']:.0f} deg")
-        fl = f"  flags: {', '.join(r.flags)}" if r.flags else ""
+        fl = f"  {flag_words(r.flags)}" if r.flags else ""
         return (f"{ev.t_s:8.2f}s  REP  #{r.index} {r.side:<5} range {r.rom_deg:.0f} deg  "
                 f"{'  '.join(bits)}{fl}")  # fmt: skip
     if isinstance(ev, RepEvent):
         r = ev.rep
-        return f"{ev.t_s:8.2f}s  REP  #{r.index} {r.side:<5} range {r.rom_deg:.0f} deg"
+        fl = f"  {flag_words(r.flags)}" if r.flags else ""
+        return f"{ev.t_s:8.2f}s  REP  #{r.index} {r.side:<5} range {r.rom_deg:.0f} deg{fl}"
     if isinstance(ev, FlagEvent):
+        words = FLAG_WORDS.get(ev.kind, ev.kind.replace("_", " "))
         if ev.kind in CUES:
-            unit = "deg"
-            return (f"{ev.t_s:8.2f}s  CUE  {CUES[ev.kind]} ({ev.kind.replace('_', ' ')}, "
-                    f"{ev.side}, {ev.value:.0f} {unit})")  # fmt: skip
+            return f"{ev.t_s:8.2f}s  CUE  {CUES[ev.kind]} ({words}, {ev.side}, {ev.value:.0f} deg)"
         unit = "deg" if ev.kind == "bounce" else "deg/s"
-        return f"{ev.t_s:8.2f}s  FLAG {ev.kind.upper().replace('_', ' ')} ({ev.side}) {ev.value:.0f} {unit}"
+        return f"{ev.t_s:8.2f}s  FLAG {words} ({ev.side}) {ev.value:.0f} {unit}"
     if isinstance(ev, BoardEvent):
         rest = ", ".join(ev.remaining) or "none"
         what = "dropped out" if ev.state == "dropped" else "is back"
@@ -414,7 +541,9 @@ def format_multi_event(ev: object) -> str:
 
 
 __all__ = [
+    "UID_PREFIX",
     "BoardSource",
+    "board_id_of",
     "MultiLiveOptions",
     "MultiLiveSession",
     "assign_roles",

@@ -5,11 +5,19 @@ own event loop in a background thread: notifications land in a thread-safe queue
 :meth:`BleTransport.read` drains, writes are scheduled onto that loop. ``client_backend``
 and ``scanner_backend`` are passed straight to ``BleakClient(backend=...)`` and
 ``BleakScanner(backend=...)`` (tests plug in a Bumble-driven backend there).
+
+Several boards at once (``live --ble A --ble B``): the transports share nothing but may
+share one event loop, and the session reads them in turn from one thread. With
+``background_reconnect`` a reconnection (scan + connect: seconds, or ``scan_timeout``
+each try while the board is out of range) runs on the event loop while ``open()``
+returns at once (:class:`LinkLost` "reconnecting" until it is done), so the other
+boards are read meanwhile. The first ``open()`` always waits (a wrong name fails fast).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import queue
 import re
@@ -123,6 +131,9 @@ class BleTransport(Transport):
         self._owns_loop = loop is None
         self._thread: threading.Thread | None = None
         self._pending_lost = False
+        self.background_reconnect = False  # reopen without blocking (see module docstring)
+        self._connected_once = False
+        self._connecting: concurrent.futures.Future[None] | None = None
 
     # -------------------------------------------------------------- loop thread
 
@@ -223,14 +234,40 @@ class BleTransport(Transport):
             f" ({device.name})" if device.name and device.name != self.target else ""
         )
 
-    def open(self) -> None:
+    def _fresh(self) -> None:
         self._drop_client()
         self._pending_lost = False
         # drain notifications of earlier connections: the reassembler starts afresh
         with contextlib.suppress(queue.Empty):
             while True:
                 self._q.get_nowait()
+
+    def open(self) -> None:
+        if self.background_reconnect and self._connected_once:
+            self._open_in_background()
+            return
+        self._fresh()
         self._run(self._connect(), self.scan_timeout + self.connect_timeout + 5.0)
+        self._connected_once = True
+
+    def _open_in_background(self) -> None:
+        """Start a reconnection on the event loop, or pick up the one started earlier.
+        Raises :class:`LinkLost` until it has succeeded (then returns, connected)."""
+        fut = self._connecting
+        if fut is None:
+            self._fresh()
+            self._connecting = asyncio.run_coroutine_threadsafe(
+                self._connect(), self._ensure_loop()
+            )
+            raise LinkLost(f"{self.description}: reconnecting")
+        if not fut.done():
+            raise LinkLost(f"{self.description}: still reconnecting")
+        self._connecting = None
+        err = fut.exception()
+        if isinstance(err, LinkLost):
+            raise err
+        if err is not None:
+            raise LinkLost(f"{self.description}: {err or type(err).__name__}")
 
     def read(self, timeout: float) -> bytes:
         if self._pending_lost or self._client is None:
@@ -281,6 +318,11 @@ class BleTransport(Transport):
                 self._run(client.disconnect(), 5.0)
 
     def close(self) -> None:
+        fut, self._connecting = self._connecting, None
+        if fut is not None and not fut.done():
+            fut.cancel()
+            with contextlib.suppress(Exception):
+                fut.result(5.0)  # cancelled: returns at once; connected meanwhile: dropped below
         self._drop_client()
         if not self._owns_loop:
             return
