@@ -47,7 +47,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from imu_host.core.events import LEFT, RIGHT, Event, FlagEvent, Rep, RepEvent
+from imu_host.core.events import (
+    KNEES_APART,
+    LEFT,
+    MULTI_FLAGS,
+    RIGHT,
+    SHOULDER_LIFT,
+    Event,
+    FlagEvent,
+    Rep,
+    RepEvent,
+)
 from imu_host.core.iir import IIRFilter, butter2_lowpass
 from imu_host.core.pipeline import Pipeline, Settings
 from imu_host.core.samples import Samples
@@ -59,9 +69,7 @@ STERNUM = "sternum"
 THIGHS = (LEFT_THIGH, RIGHT_THIGH)
 ROLES = (LEFT_THIGH, RIGHT_THIGH, STERNUM)
 
-KNEES_APART = "knees_apart"  # the thighs' roll differ, or one leg lags (FlagEvent.kind)
-SHOULDER_LIFT = "shoulder_lift"  # the upper trunk rolls toward the knees (FlagEvent.kind)
-MULTI_FLAGS = (KNEES_APART, SHOULDER_LIFT)
+# KNEES_APART, SHOULDER_LIFT, MULTI_FLAGS: core flags (imu_host.core.events), re-exported
 CUES = {KNEES_APART: "keep the knees together", SHOULDER_LIFT: "shoulders down"}
 
 
@@ -891,6 +899,7 @@ def feedback_lines(per_side: dict[str, dict]) -> list[str]:
 __all__ = [
     "CUES",
     "KNEES_APART",
+    "MULTI_FLAGS",
     "ROLES",
     "SHOULDER_LIFT",
     "ArrivalClock",
