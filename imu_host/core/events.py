@@ -57,9 +57,7 @@ def _side(d: Mapping[str, Any]) -> str:
 
 def _kind(v: Any, key: str) -> str:
     if v not in KNOWN_FLAGS:
-        raise ValueError(
-            f"field '{key}': expected one of {', '.join(KNOWN_FLAGS)}, got {_show(v)}"
-        )
+        raise ValueError(f"field '{key}': expected one of {', '.join(KNOWN_FLAGS)}, got {_show(v)}")
     return str(v)
 
 
