@@ -798,7 +798,8 @@ class MultiPipeline:
             if tau_base is not None:
                 # a clock-error shift, measured on a rep where the knees moved together
                 # (a knee left behind moves less: its rate's shape is not the primary's)
-                together = (fig["separation_deg"] or math.inf) <= s.separation_deg
+                sep_deg = fig["separation_deg"]
+                together = sep_deg is not None and sep_deg <= s.separation_deg
                 if abs(tau_base) < s.refine_max_s and together:
                     ref = self._ref_clock()
                     ob.refine(self._to_device(ob, 0.5 * (t0 + t1), ref), tau_base, ref, s)
