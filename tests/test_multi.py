@@ -220,9 +220,9 @@ def test_seeded_suite_slice_meets_the_goals():
     sep = [e for s in scores for e in s["separation_err_deg"]]
     trunk = [e for s in scores for e in s["trunk_err_deg"]]
     assert float(np.median(sep)) <= 2.0 and float(np.median(trunk)) <= 2.0
-    for role in ("right-thigh", "sternum"):
+    for role in ("right-thigh", "sternum"):  # every board, every session (issue 12)
         errs = [s["align_err_s"][role] for s in scores if role in s["align_err_s"]]
-        assert float(np.median(errs)) <= 0.010, (role, errs)
+        assert max(errs) <= 0.010, (role, errs)
 
 
 def test_every_scenario_is_in_the_suite():

@@ -20,7 +20,16 @@ FAST_DROP = "fast_drop"  # momentum-driven descent (peak descent speed above thr
 BOUNCE = "bounce"  # reversal and re-push at end range ("bouncing at the sticking point")
 FAST_RETURN = "fast_return"  # yanked return (peak return speed above threshold)
 PARTIAL = "partial"  # range far below the person's own typical range for that side
+# one board's flags: every session has them, and they are the keys of ``flag_counts``
 ALL_FLAGS = (FAST_DROP, BOUNCE, FAST_RETURN, PARTIAL)
+# the multi-board flags (imu_host.core.multi): only a session with the boards a rule
+# needs raises them (both thighs; the sternum), so they are not among ALL_FLAGS and a
+# single-board session's ``flag_counts`` and JSON keys stay the same
+KNEES_APART = "knees_apart"  # the thighs' roll differ, or one leg lags the other
+SHOULDER_LIFT = "shoulder_lift"  # the upper trunk rolls toward the knees' side
+MULTI_FLAGS = (KNEES_APART, SHOULDER_LIFT)
+# every flag a rep or a FlagEvent may carry (what from_dict accepts)
+KNOWN_FLAGS = ALL_FLAGS + MULTI_FLAGS
 
 
 def _num(d: Mapping[str, Any], key: str) -> float:
@@ -47,8 +56,8 @@ def _side(d: Mapping[str, Any]) -> str:
 
 
 def _kind(v: Any, key: str) -> str:
-    if v not in ALL_FLAGS:
-        raise ValueError(f"field '{key}': expected one of {', '.join(ALL_FLAGS)}, got {_show(v)}")
+    if v not in KNOWN_FLAGS:
+        raise ValueError(f"field '{key}': expected one of {', '.join(KNOWN_FLAGS)}, got {_show(v)}")
     return str(v)
 
 
@@ -139,9 +148,10 @@ class FlagEvent:
     """A form cue raised while the person moves (e.g. a fast drop, while still falling)."""
 
     t_s: float  # stream time at which the detector became certain
-    kind: str  # one of ALL_FLAGS
+    kind: str  # one of KNOWN_FLAGS
     side: str
-    value: float  # the measured quantity (deg/s for speeds, deg for bounce size)
+    value: float  # the measured quantity (deg/s for speeds, deg for bounce size,
+    # separation or trunk roll in deg for knees_apart / shoulder_lift)
 
     def to_dict(self) -> dict:
         return {

@@ -21,10 +21,14 @@ Time alignment (every board has its own clock, drifting by up to a few hundred p
        a line through the last ``clock_buckets`` minima gives offset and drift
        (:class:`ArrivalClock`). Every board's time is mapped into the primary board's
        device time (the session time; the primary's reps keep their own times).
-    2. Shared motion: both thighs roll together, so on every rep the time shift that
-       best overlays the other thigh's roll on the primary's is measured. Shifts smaller
-       than ``refine_max_s`` are clock error (the median over the last ``refine_reps``
-       such reps corrects the other thigh's clock); larger ones are a lagging leg.
+    2. Shared motion (arrival times cannot see the boards' different latency floors):
+       both thighs roll together, so on every rep the time shift that best overlays the
+       other thigh's angular-rate magnitude (rates averaged over ``rate_smooth_s`` first)
+       on the primary's is measured. Shifts smaller than ``refine_max_s`` are clock error
+       (the median over the last ``refine_reps`` such reps corrects the other thigh's
+       clock); larger ones are a lagging leg. The trunk's roll is coupled to the knees':
+       on reps where the chest turned fast enough (``trunk_refine_min_dps``) the shift of
+       the sternum's rate magnitude against a thigh's corrects the sternum's clock alike.
 
 Rules (per rep of the primary; figures in :class:`MultiRepEvent.figures`)
     ``knees_apart``: the thighs' roll angles differ by more than ``separation_deg``
@@ -47,7 +51,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from imu_host.core.events import LEFT, RIGHT, Event, FlagEvent, Rep, RepEvent
+from imu_host.core.events import (
+    KNEES_APART,
+    LEFT,
+    MULTI_FLAGS,
+    RIGHT,
+    SHOULDER_LIFT,
+    Event,
+    FlagEvent,
+    Rep,
+    RepEvent,
+)
 from imu_host.core.iir import IIRFilter, butter2_lowpass
 from imu_host.core.pipeline import Pipeline, Settings
 from imu_host.core.samples import Samples
@@ -59,9 +73,7 @@ STERNUM = "sternum"
 THIGHS = (LEFT_THIGH, RIGHT_THIGH)
 ROLES = (LEFT_THIGH, RIGHT_THIGH, STERNUM)
 
-KNEES_APART = "knees_apart"  # the thighs' roll differ, or one leg lags (FlagEvent.kind)
-SHOULDER_LIFT = "shoulder_lift"  # the upper trunk rolls toward the knees (FlagEvent.kind)
-MULTI_FLAGS = (KNEES_APART, SHOULDER_LIFT)
+# KNEES_APART, SHOULDER_LIFT, MULTI_FLAGS: core flags (imu_host.core.events), re-exported
 CUES = {KNEES_APART: "keep the knees together", SHOULDER_LIFT: "shoulders down"}
 
 
@@ -82,6 +94,12 @@ class MultiSettings:
     clock_jump_s: float = 0.5  # minima this far above the fit, 3 in a row: clock restarted
     refine_max_s: float = 0.06  # per-rep thigh shifts below this are clock error
     refine_reps: int = 9  # clock correction: median shift of the last this many such reps
+    rate_smooth_s: float = 0.05  # angular rates are averaged over this (centred, no delay)
+    # before their magnitude is compared: the magnitude of white gyro noise is a floor that
+    # differs between boards and, on a rep faster out than back, biases the shift found
+    trunk_refine_min_dps: float = 10.0  # a rep refines the sternum's clock only when the
+    # chest's rate magnitude spans this much (a lifting shoulder: 14+ deg of trunk roll);
+    # with the shoulders down (2-5 deg) the chest turns at 1-5 deg/s and the shift is noise
     dropout_s: float = 1.5  # a board this far behind the others has dropped out
     max_wait_s: float = 25.0  # a rep waits at most this long for a board's angles: a thigh
     # still learning its roll axis holds them back (up to OrientationSettings.backfill_s,
@@ -275,17 +293,24 @@ class _Trunk:
 
 
 def _best_shift(
-    tp: np.ndarray, ap: np.ndarray, to: np.ndarray, ao: np.ndarray, s: MultiSettings
+    tp: np.ndarray,
+    ap: np.ndarray,
+    to: np.ndarray,
+    ao: np.ndarray,
+    s: MultiSettings,
+    search_s: float | None = None,
 ) -> float | None:
-    """Shift tau (s) that best overlays the other thigh on the primary: ao(t + tau) ~ ap(t)
-    (largest normalised correlation of the two, each about its own mean)."""
+    """Shift tau (s) that best overlays the other board on the primary: ao(t + tau) ~ ap(t)
+    (largest normalised correlation of the two, each about its own mean), looked for
+    within +-``search_s`` (default ``lag_search_s``)."""
     ok = np.isfinite(ap)
     tp, ap = tp[ok], ap[ok]
     oko = np.isfinite(ao)
     to, ao = to[oko], ao[oko]
     if len(tp) < 10 or len(to) < 10 or float(np.ptp(ap)) < s.min_lag_motion_deg:
         return None
-    taus = np.arange(-s.lag_search_s, s.lag_search_s + 1e-9, s.lag_step_s)
+    span = s.lag_search_s if search_s is None else search_s
+    taus = np.arange(-span, span + 1e-9, s.lag_step_s)
     grid = tp[None, :] + taus[:, None]
     inside = (grid >= to[0]) & (grid <= to[-1])
     vals = np.interp(grid, to, ao)
@@ -331,8 +356,9 @@ class _Board:
         self.flags: list[Event] = []  # this board's own cues and gaps
         self.dropped = False
         self.samples = 0
-        self.correction_s = 0.0  # shared-motion correction of the clock (other thigh)
-        self.shifts: list[float] = []
+        self.correction_s = 0.0  # shared-motion correction of the clock (other boards)
+        self.shifts: list[float] = []  # the kept shifts, against the arrival clock now
+        self._shift_log: list[tuple[float, float, float]] = []  # (t_dev, arrival map, shift)
         self.dropped_at: float | None = None
         self.sign = 1.0  # thighs: +1 when this board's angle has the primary's sign
         self._sxy = 0.0
@@ -341,14 +367,14 @@ class _Board:
     def feed(self, samples: Samples) -> None:
         self.samples += len(samples)
         self.last_dev_t = float(samples.t_s[-1])
+        if samples.gyro_dps is not None:  # raw rates: the shared-motion clock refinement
+            for k in range(3):
+                self.gyro[k].append(samples.t_s, samples.gyro_dps[:, k])
         if self.trunk is not None:
             self.hist.append(samples.t_s, self.trunk.process(samples.accel_g))
             return
         p = self.pipeline
         assert p is not None
-        if samples.gyro_dps is not None:
-            for k in range(3):
-                self.gyro[k].append(samples.t_s, samples.gyro_dps[:, k])
         for ev in p.feed(samples):
             if isinstance(ev, RepEvent):
                 self.reps.append(ev.rep)
@@ -383,6 +409,19 @@ class _Board:
         while self.trace_k < len(tt):
             self.hist.append(tt[self.trace_k], td[self.trace_k])
             self.trace_k += 1
+
+    def refine(self, t_dev: float, tau: float, ref: ArrivalClock, s: MultiSettings) -> None:
+        """A shift ``tau`` measured at this board's device time ``t_dev``: the arrival-time
+        mapping then put the shared motion ``tau`` late. The arrival fits move on (the
+        first minutes especially), so every kept shift is re-expressed against today's
+        mapping (``tau + now(t_dev) - then(t_dev)``) before the median of the last
+        ``refine_reps`` becomes the correction."""
+        arrival = float(self.to_session(t_dev, ref)) - self.correction_s
+        self._shift_log = (self._shift_log + [(t_dev, arrival, tau)])[-s.refine_reps :]
+        now = self.to_session(np.array([d for d, _, _ in self._shift_log]), ref)
+        self.shifts = [float(t + (n - self.correction_s) - a)
+                       for (_, a, t), n in zip(self._shift_log, now, strict=True)]  # fmt: skip
+        self.correction_s = -float(np.median(self.shifts))
 
     def to_session(self, t_dev: np.ndarray | float, ref: ArrivalClock) -> np.ndarray:
         """This board's device time -> the primary's device time (session time)."""
@@ -611,7 +650,11 @@ class MultiPipeline:
             r0, r1 = rep or (t0, t1)
             inr = (b.to_session(td, ref) >= r0) & (b.to_session(td, ref) <= r1)
             if len(td) and inr.any():
-                v = np.column_stack([p[1] - p[1][inr].mean() for p in parts])
+                # centred moving average over rate_smooth_s (odd length: no delay)
+                n = 2 * int(round(0.5 * self.settings.rate_smooth_s * b.odr_hz)) + 1
+                k = np.ones(n) / n
+                sm = [np.convolve(p[1], k, mode="same") if len(td) >= n else p[1] for p in parts]
+                v = np.column_stack([x - x[inr].mean() for x in sm])
                 x = np.sqrt((v * v).sum(axis=1))
             else:
                 td, x = td[:0], np.zeros(0)
@@ -744,13 +787,6 @@ class MultiPipeline:
             tq, aq = self._angles(p, t0, t1, gyro=gy) if gy else (tp, ap)
             to, ao = self._angles(o, t0 - s.lag_search_s, w1, gyro=gy, rep=(t0, t1))
             tau_base = _best_shift(tq, aq, to - ob.correction_s, ao, s)
-            if tau_base is not None:
-                if abs(tau_base) < s.refine_max_s:
-                    ob.shifts = (ob.shifts + [tau_base])[-s.refine_reps :]
-                    ob.correction_s = -float(np.median(ob.shifts))
-                lag = tau_base + ob.correction_s
-                fig["lag_s"] = round(float(abs(lag)), 3)
-                fig["lagging"] = (o if lag > 0 else p) if abs(lag) >= s.lag_step_s else None
             tw, aw = self._angles(p, t0, w1)
             to, ao = self._angles(o, t0 - 1.0, w1 + 1.0)
             ok = np.isfinite(aw)
@@ -759,6 +795,17 @@ class MultiPipeline:
                 sep = np.abs(diff - self._baseline)
                 if np.isfinite(sep).any():
                     fig["separation_deg"] = round(float(np.nanmax(sep)), 2)
+            if tau_base is not None:
+                # a clock-error shift, measured on a rep where the knees moved together
+                # (a knee left behind moves less: its rate's shape is not the primary's)
+                sep_deg = fig["separation_deg"]
+                together = sep_deg is not None and sep_deg <= s.separation_deg
+                if abs(tau_base) < s.refine_max_s and together:
+                    ref = self._ref_clock()
+                    ob.refine(self._to_device(ob, 0.5 * (t0 + t1), ref), tau_base, ref, s)
+                lag = tau_base + ob.correction_s
+                fig["lag_s"] = round(float(abs(lag)), 3)
+                fig["lagging"] = (o if lag > 0 else p) if abs(lag) >= s.lag_step_s else None
             if (fig["separation_deg"] or 0.0) > s.separation_deg or (fig["lag_s"] or 0.0) > s.lag_s:
                 flags.append(KNEES_APART)
         if STERNUM in self.active():
@@ -767,6 +814,7 @@ class MultiPipeline:
                 fig["trunk_roll_deg"] = round(float(np.nanmax(at)), 2)
                 if fig["trunk_roll_deg"] > s.trunk_roll_deg:
                     flags.append(SHOULDER_LIFT)
+            self._refine_sternum(rep, fig)
         for kind in flags:
             cue_t = self._cued_in(kind, t0, t1)
             if cue_t is None:
@@ -779,6 +827,36 @@ class MultiPipeline:
         self.figures.append(fig)
         out.append(MultiRepEvent(t1, new, fig))
         return out
+
+    def _refine_sternum(self, rep: Rep, fig: dict) -> None:
+        """Refine the sternum's clock by the motion it shares with the knees (the trunk's
+        roll is coupled to theirs): on a rep where the chest turned fast enough
+        (``trunk_refine_min_dps``), the shift that best overlays its angular-rate
+        magnitude on a thigh's that moved with the knees (the primary, or the other thigh
+        when the primary lagged); shifts under ``refine_max_s`` are clock error, the median
+        of the last ``refine_reps`` corrects the clock (as for the other thigh)."""
+        s = self.settings
+        sb = self.boards[STERNUM]
+        thigh = self.primary
+        if fig["lagging"] == thigh and (fig["lag_s"] or 0.0) >= s.refine_max_s:
+            o = self._other_thigh()
+            if o is None:
+                return
+            thigh = o
+        if not (sb.has_gyro and self.boards[thigh].has_gyro):
+            return
+        t0, t1 = rep.start_s, rep.end_s
+        tq, aq = self._angles(thigh, t0, t1, gyro=True)
+        pad = s.refine_max_s + s.lag_step_s
+        ts, at = self._angles(STERNUM, t0 - pad, t1 + pad, gyro=True, rep=(t0, t1))
+        inr = (ts >= t0) & (ts <= t1)
+        if not inr.any() or float(np.ptp(at[inr])) < s.trunk_refine_min_dps:
+            return
+        tau = _best_shift(tq, aq, ts - sb.correction_s, at, s, search_s=s.refine_max_s)
+        if tau is None or abs(tau) >= s.refine_max_s:
+            return
+        ref = self._ref_clock()
+        sb.refine(self._to_device(sb, 0.5 * (t0 + t1), ref), tau, ref, s)
 
     def _cued_in(self, kind: str, t0: float, t1: float) -> float | None:
         for e in reversed(self._cue_log):
@@ -891,6 +969,7 @@ def feedback_lines(per_side: dict[str, dict]) -> list[str]:
 __all__ = [
     "CUES",
     "KNEES_APART",
+    "MULTI_FLAGS",
     "ROLES",
     "SHOULDER_LIFT",
     "ArrivalClock",
