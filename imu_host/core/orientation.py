@@ -145,6 +145,11 @@ def _dot3(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     return m[:, 0] * v[0] + m[:, 1] * v[1] + m[:, 2] * v[2]
 
 
+def _dot_rows(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Row-wise dot product of two (n, 3) arrays (the same arithmetic as :func:`_dot3`)."""
+    return m[:, 0] * v[:, 0] + m[:, 1] * v[:, 1] + m[:, 2] * v[:, 2]
+
+
 def _cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cross product of two 3-vectors (np.cross is slow for single vectors)."""
     a0, a1, a2 = float(a[0]), float(a[1]), float(a[2])
@@ -253,6 +258,12 @@ class RollEstimator:
         self._reset_pending = False  # tell the detector to start afresh on release
         self._off_epochs = 0  # epochs in a row with the recent motion off the axis
         self._u_last_ang: np.ndarray | None = None  # last "up" measured about the axis
+        # deferred angles (see _flush_angles): segments whose angles are not computed yet,
+        # each with the axis it is measured about; None = the reference path (per epoch)
+        self.defer_angles = True
+        self._deferred: list[tuple[tuple, np.ndarray]] = []
+        self._deferred_n = 0
+        self._tbe_mark: int | None = None  # _theta_before_epoch = theta at this deferred count
 
     # ---------------------------------------------------------------- public
 
@@ -279,6 +290,7 @@ class RollEstimator:
             if self._pos == self.epoch_n:
                 self._end_epoch(out)
                 self._pos = 0
+        self._flush_angles(out)
         return out
 
     def _prefilter_split(
@@ -525,6 +537,9 @@ class RollEstimator:
                     self._held[0] = tuple(x[k:] for x in seg)
                 self._held_n -= k
                 excess -= k
+        elif self.defer_angles:
+            self._deferred.append(((t, u, c, active, calm), self.axis))
+            self._deferred_n += len(t)
         else:
             out.append(self._angles(t, u, c, active, calm))
 
@@ -551,17 +566,24 @@ class RollEstimator:
         k = len(t)
         return AngleSegment(t, np.full(k, np.nan), np.zeros(k), active, np.zeros(k, dtype=bool))
 
-    def _angles(self, t, u, c, active, calm) -> AngleSegment:  # noqa: ANN001
-        a = self.axis
-        assert a is not None
+    def _frame(self, a: np.ndarray, u0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Unit vectors (r, b) of the plane normal to axis ``a``: ``r`` is the reference
+        "up" (angle zero) projected on it, ``b = a x r`` (+90 deg). With no reference yet
+        (axis just accepted) the reference is ``u0``, the first "up" measured."""
         if self._ref is None:
-            r = u[0] - (u[0] @ a) * a
+            r = u0 - (u0 @ a) * a
             self._ref = r / max(np.linalg.norm(r), 1e-9)
             self._offset = 0.0
             self._theta_last = math.nan
         r = self._ref - (self._ref @ a) * a
         r = r / max(np.linalg.norm(r), 1e-9)
-        b = _cross3(a, r)
+        return r, _cross3(a, r)
+
+    def _angles(self, t, u, c, active, calm) -> AngleSegment:  # noqa: ANN001
+        """The reference path: one segment's angles about the current axis, deg."""
+        a = self.axis
+        assert a is not None
+        r, b = self._frame(a, u[0])
         theta_acc = -np.degrees(np.arctan2(_dot3(u, b), _dot3(u, r))) + self._offset
         if not self.has_gyro:
             # speed from two angles measured about the same axis (the axis may have moved)
@@ -601,6 +623,83 @@ class RollEstimator:
         rate = np.where(active, 0.0, rate)
         return AngleSegment(t, theta, rate, active, calm)
 
+    def _flush_angles(self, out: list[AngleSegment]) -> None:
+        """Angles of the deferred segments, as one output segment: each sample measured
+        about the axis of its own epoch, exactly as :meth:`_angles` would have done epoch
+        by epoch, but in one set of array operations. A complementary-filter re-seed due
+        inside them (after a gap) takes the reference path, segment by segment."""
+        if not self._deferred:
+            return
+        pend, self._deferred, self._deferred_n = self._deferred, [], 0
+        mark, self._tbe_mark = self._tbe_mark, None
+        theta_before = self._theta_last
+        if self._reseed_t and self._reseed_t[0] <= float(pend[-1][0][0][-1]):
+            axis, done = self.axis, 0
+            for seg, a in pend:
+                self.axis = a
+                out.append(self._angles(*seg))
+                done += len(seg[0])
+                if done == mark:
+                    theta_before = self._theta_last
+            self.axis = axis
+        else:
+            theta = self._angles_many(pend, out)
+            if mark is not None:
+                theta_before = float(theta[mark - 1])
+        if mark is not None:
+            self._theta_before_epoch = theta_before
+
+    def _angles_many(
+        self, pend: list[tuple[tuple, np.ndarray]], out: list[AngleSegment]
+    ) -> np.ndarray:
+        """Deferred segments -> one AngleSegment appended to ``out``; returns the angle
+        before masking (deg), whose last value is ``_theta_last``."""
+        segs = [seg for seg, _a in pend]
+        lens = [len(seg[0]) for seg in segs]
+        t, u, c, active, calm = (
+            seg_parts[0] if len(segs) == 1 else np.concatenate(seg_parts)
+            for seg_parts in zip(*segs, strict=True)
+        )
+        frames = [self._frame(a, seg[1][0]) for seg, a in pend]
+        r_k = np.array([f[0] for f in frames])
+        b_k = np.array([f[1] for f in frames])
+        R = np.repeat(r_k, lens, axis=0)
+        B = np.repeat(b_k, lens, axis=0)
+        theta_acc = -np.degrees(np.arctan2(_dot_rows(u, B), _dot_rows(u, R))) + self._offset
+        if not self.has_gyro:
+            # speed from two angles about the same axis: each segment's first sample against
+            # the sample before it, measured about this segment's axis
+            starts = np.cumsum([0, *lens[:-1]])
+            up = np.empty((len(segs), 3))
+            up[0] = self._u_last_ang if self._u_last_ang is not None else u[0]
+            up[1:] = u[starts[1:] - 1]
+            prev = np.empty(len(t))
+            prev[1:] = theta_acc[:-1]
+            prev[starts] = (
+                -np.degrees(np.arctan2(_dot_rows(up, b_k), _dot_rows(up, r_k))) + self._offset
+            )
+            self._u_last_ang = u[-1].copy()
+            steps = self._step_s(t)
+            rate = (theta_acc - prev) / np.where(
+                steps > LOST_SAMPLE_STEPS * self.dt, steps, self.dt
+            )
+            self._theta_last = float(theta_acc[-1])
+            out.append(AngleSegment(t, np.where(active, np.nan, theta_acc),
+                                    np.where(active, 0.0, rate), active, calm))  # fmt: skip
+            return theta_acc
+        A = np.repeat(np.array([a for _seg, a in pend]), lens, axis=0)
+        rate = _dot_rows(c, A)
+        al = self._alpha
+        x = al * rate * self._step_s(t) + (1.0 - al) * theta_acc
+        if not self._comp_ready:
+            self._comp.reset(float(theta_acc[0]))
+            self._comp_ready = True
+        theta = self._comp(x)
+        self._theta_last = float(theta[-1])
+        out.append(AngleSegment(t, np.where(active, np.nan, theta), np.where(active, 0.0, rate),
+                                active, calm))  # fmt: skip
+        return theta
+
     def _end_epoch(self, out: list[AngleSegment]) -> None:
         """The slow update, once per epoch, as a list of named steps (state changes only
         here, at fixed sample counts, so any chunking gives the same result)."""
@@ -615,15 +714,18 @@ class RollEstimator:
         self._accumulate_evidence(c, act)
         self._detect_walking(t_end)
         self._gate_posture(t_end)
-        if self._forget_if_moving(bool(act.any())):
+        any_active = bool(act.any())
+        if any_active and self.axis is not None:
+            self._flush_angles(out)  # the angles so far, about the axis about to be forgotten
+        if self._forget_if_moving(any_active):
             return
         turn_dps = self._learn_bias(u, graw)
         if self.axis is None:
             self._acquire_axis(turn_dps, t_end, out)
             return
-        if self._check_axis_change(u):
+        if self._check_axis_change(u, out):
             return
-        self._follow_axis(c, u, dyn_max)
+        self._follow_axis(c, u, dyn_max, out)
 
     # ------------------------------------------------------------ epoch steps
 
@@ -707,7 +809,7 @@ class RollEstimator:
         self._ref = None
         self._release_held(out)
 
-    def _check_axis_change(self, u: np.ndarray) -> bool:
+    def _check_axis_change(self, u: np.ndarray, out: list[AngleSegment]) -> bool:
         """The recent motion turns about another axis for ``axis_change_s`` s: within
         60 deg of the old axis the sensor turned (re-reference, angle continuous); else a
         different movement (learn afresh, re-analyse the last ``rewind_s`` s). Returns
@@ -725,6 +827,7 @@ class RollEstimator:
         if self._off_epochs < self._change_epochs:
             return False
         self._off_epochs = 0
+        self._flush_angles(out)  # the angles so far (and _theta_last), about the old axis
         _w, v = np.linalg.eigh(np.array(Sf))
         n = v[:, 2]
         cosang = float(n @ a)
@@ -759,7 +862,9 @@ class RollEstimator:
         self._held, self._held_n = held, k
         return True
 
-    def _follow_axis(self, c: np.ndarray, u: np.ndarray, dyn_max: float) -> None:
+    def _follow_axis(
+        self, c: np.ndarray, u: np.ndarray, dyn_max: float, out: list[AngleSegment]
+    ) -> None:
         """Keep the axis: a strap slip (rotation off the axis by > ``slip_off_axis_deg``
         within the epoch while |a| stays within ``slip_max_dyn_g`` of 1 g) carries it
         along and re-references the angle; otherwise one power-iteration step."""
@@ -774,6 +879,7 @@ class RollEstimator:
             off_deg > s.slip_off_axis_deg and off_deg > 1.5 * on_deg and dyn_max < s.slip_max_dyn_g
         )
         if slipped:
+            self._flush_angles(out)  # the angles so far (and _theta_before_epoch)
             # the sensor turned on the thigh: carry the axis along (inverse rotation)
             self.axis = _rotate(a, -np.radians(off))
             self._zi_S = self._zi_S * 0.05
@@ -786,7 +892,10 @@ class RollEstimator:
             self._theta_last = self._offset
         else:
             self.axis = _power_step(_sym(self._zi_S[0] / self._lam), a)
-        self._theta_before_epoch = self._theta_last
+        if self._deferred:  # the angle at the end of this epoch is not computed yet
+            self._tbe_mark = self._deferred_n
+        else:
+            self._theta_before_epoch = self._theta_last
 
     # ------------------------------------------------------------ flags
 
