@@ -58,6 +58,8 @@ from imu_host.core.iir import IIRFilter, butter2_lowpass
 
 LOST_SAMPLE_STEPS = 1.5  # a step this many periods long means samples were lost
 _MAX_CUTOFF = 0.99  # highest filter cutoff, fraction of Nyquist
+_SCATTER_I = np.array([0, 1, 2, 0, 0, 1])  # scatter entries xx, yy, zz, xy, xz, yz:
+_SCATTER_J = np.array([0, 1, 2, 1, 2, 2])  # products c[i] * c[j]
 _AXES = {"+x": (1, 0, 0), "-x": (-1, 0, 0), "+y": (0, 1, 0), "-y": (0, -1, 0),
          "+z": (0, 0, 1), "-z": (0, 0, -1)}  # fmt: skip
 
@@ -145,6 +147,11 @@ def _dot3(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     return m[:, 0] * v[0] + m[:, 1] * v[1] + m[:, 2] * v[2]
 
 
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The pieces of one epoch as one array (no copy when it came in one piece)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _dot_rows(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Row-wise dot product of two (n, 3) arrays (the same arithmetic as :func:`_dot3`)."""
     return m[:, 0] * v[:, 0] + m[:, 1] * v[:, 1] + m[:, 2] * v[:, 2]
@@ -167,7 +174,7 @@ def _power_step(S: list[list[float]], a: np.ndarray) -> np.ndarray:
 
 
 def _sym(s6: np.ndarray) -> list[list[float]]:
-    a, b, c, d, e, f = (float(x) for x in s6)
+    a, b, c, d, e, f = s6.tolist()
     return [[a, d, e], [d, b, f], [e, f, c]]
 
 
@@ -222,6 +229,7 @@ class RollEstimator:
         k = np.arange(self.epoch_n)[::-1]
         self._wS = ((1.0 - self._lam) * self._lam**k)[:, None]
         self._wSf = ((1.0 - self._lam_f) * self._lam_f**k)[:, None]
+        self._wS2 = np.stack([self._wS, self._wSf], axis=1)  # (epoch_n, 2, 1)
         self._lamn = self._lam**self.epoch_n
         self._lamn_f = self._lam_f**self.epoch_n
         self._zi_Sf = np.zeros((1, 6))  # recent-motion scatter
@@ -704,11 +712,11 @@ class RollEstimator:
         """The slow update, once per epoch, as a list of named steps (state changes only
         here, at fixed sample counts, so any chunking gives the same result)."""
         ep = self._ep
-        c = np.concatenate(ep["c"])
-        u = np.concatenate(ep["u"])
-        act = np.concatenate(ep["act"])
-        graw = np.concatenate(ep["graw"]) if ep["graw"] else None
-        dyn_max = float(np.concatenate(ep["dyn"]).max())
+        c = _joined(ep["c"])
+        u = _joined(ep["u"])
+        act = _joined(ep["act"])
+        graw = _joined(ep["graw"]) if ep["graw"] else None
+        dyn = _joined(ep["dyn"])
         self._ep = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
         t_end = float(self._last_t)
         self._accumulate_evidence(c, act)
@@ -725,7 +733,7 @@ class RollEstimator:
             return
         if self._check_axis_change(u, out):
             return
-        self._follow_axis(c, u, dyn_max, out)
+        self._follow_axis(c, u, dyn, out)
 
     # ------------------------------------------------------------ epoch steps
 
@@ -734,13 +742,11 @@ class RollEstimator:
         samples not moving about (slow memory ``axis_time_constant_s`` and fast memory
         ``fast_time_constant_s``); an epoch always has the same length, so fixed weights
         give the same result however the samples arrived."""
-        cw = c * (~act)[:, None]
-        outer = np.column_stack([
-            cw[:, 0] * c[:, 0], cw[:, 1] * c[:, 1], cw[:, 2] * c[:, 2],
-            cw[:, 0] * c[:, 1], cw[:, 0] * c[:, 2], cw[:, 1] * c[:, 2],
-        ])  # fmt: skip
-        self._zi_S = self._lamn * self._zi_S + self._lam * (outer * self._wS).sum(axis=0)
-        self._zi_Sf = self._lamn_f * self._zi_Sf + self._lam_f * (outer * self._wSf).sum(axis=0)
+        cw = c * (~act)[:, None] if act.any() else c
+        outer = cw[:, _SCATTER_I] * c[:, _SCATTER_J]  # (n, 6): xx, yy, zz, xy, xz, yz
+        slow, fast = (outer[:, None, :] * self._wS2).sum(axis=0)  # both memories at once
+        self._zi_S = self._lamn * self._zi_S + self._lam * slow
+        self._zi_Sf = self._lamn_f * self._zi_Sf + self._lam_f * fast
         self._Sf6 = self._zi_Sf[0] / self._lam_f
         self._fast_axis = _power_step(_sym(self._Sf6), self._fast_axis)
 
@@ -778,12 +784,12 @@ class RollEstimator:
         not still). Returns gravity's turn rate over the epoch, deg/s."""
         s = self.s
         turn_dps = math.degrees(math.acos(min(1.0, float(u[0] @ u[-1])))) / (len(u) * self.dt)
-        if (
-            graw is not None
-            and turn_dps < s.still_dps
-            and math.sqrt(float(graw.var(axis=0).sum())) < s.still_gyro_std_dps
-        ):
-            self.bias_dps = self.bias_dps + self._epoch_beta * (graw.mean(axis=0) - self.bias_dps)
+        if graw is None or turn_dps >= s.still_dps:
+            return turn_dps
+        mean = graw.sum(axis=0) / len(graw)  # (graw.mean and graw.var, one sum for both)
+        dev = graw - mean
+        if math.sqrt(float(((dev * dev).sum(axis=0) / len(graw)).sum())) < s.still_gyro_std_dps:
+            self.bias_dps = self.bias_dps + self._epoch_beta * (mean - self.bias_dps)
         return turn_dps
 
     def _acquire_axis(self, turn_dps: float, t_end: float, out: list[AngleSegment]) -> None:
@@ -863,7 +869,7 @@ class RollEstimator:
         return True
 
     def _follow_axis(
-        self, c: np.ndarray, u: np.ndarray, dyn_max: float, out: list[AngleSegment]
+        self, c: np.ndarray, u: np.ndarray, dyn: np.ndarray, out: list[AngleSegment]
     ) -> None:
         """Keep the axis: a strap slip (rotation off the axis by > ``slip_off_axis_deg``
         within the epoch while |a| stays within ``slip_max_dyn_g`` of 1 g) carries it
@@ -876,7 +882,9 @@ class RollEstimator:
         off_deg = float(np.linalg.norm(off))
         on_deg = abs(float(rot @ a))
         slipped = (
-            off_deg > s.slip_off_axis_deg and off_deg > 1.5 * on_deg and dyn_max < s.slip_max_dyn_g
+            off_deg > s.slip_off_axis_deg
+            and off_deg > 1.5 * on_deg
+            and float(dyn.max()) < s.slip_max_dyn_g
         )
         if slipped:
             self._flush_angles(out)  # the angles so far (and _theta_before_epoch)
