@@ -192,8 +192,14 @@ class RollEstimator:
     """Streaming roll-angle estimator (see module docstring)."""
 
     def __init__(
-        self, odr_hz: float, has_gyro: bool, settings: OrientationSettings | None = None
+        self,
+        odr_hz: float,
+        has_gyro: bool,
+        settings: OrientationSettings | None = None,
+        reference: bool = False,
     ) -> None:
+        """``reference``: compute the angles epoch by epoch (the plain path the deferred
+        one, :meth:`_flush_angles`, is tested against; same output, slower)."""
         s = settings or OrientationSettings()
         if s.thigh_axis not in _AXES:
             raise ValueError(f"thigh_axis must be one of {', '.join(_AXES)}")
@@ -268,7 +274,7 @@ class RollEstimator:
         self._u_last_ang: np.ndarray | None = None  # last "up" measured about the axis
         # deferred angles (see _flush_angles): segments whose angles are not computed yet,
         # each with the axis it is measured about; None = the reference path (per epoch)
-        self.defer_angles = True
+        self.defer_angles = not reference
         self._deferred: list[tuple[tuple, np.ndarray]] = []
         self._deferred_n = 0
         self._tbe_mark: int | None = None  # _theta_before_epoch = theta at this deferred count
