@@ -30,10 +30,14 @@ class Analysis:
 FEED_SAMPLES = 16384
 
 
-def analyze(rec: Recording, settings: Settings | None = None, chunk: int | None = None) -> Analysis:
+def analyze(
+    rec: Recording, settings: Settings | None = None, chunk: int | None = None, trace: bool = True
+) -> Analysis:
     """Run a loaded recording through the streaming pipeline, ``chunk`` samples per feed
-    (default :data:`FEED_SAMPLES`; the results do not depend on it)."""
-    p = Pipeline(rec.sample_rate_hz, rec.samples.has_gyro, settings, keep_trace=True)
+    (default :data:`FEED_SAMPLES`; the results do not depend on it). ``trace=False``: no
+    angle trace (``angle_t_s`` / ``angle_deg`` empty; a summary needs none, and 1 h of
+    trace is ~12 MB)."""
+    p = Pipeline(rec.sample_rate_hz, rec.samples.has_gyro, settings, keep_trace=trace)
     s = rec.samples
     step = FEED_SAMPLES if chunk is None else chunk
     for i in range(0, len(s), step):

@@ -108,3 +108,20 @@ def test_fast_path_equals_reference_when_the_strap_turns(axis, deg, ramp_s, rese
         assert events == ref_events
         np.testing.assert_array_equal(t, t_ref)
         np.testing.assert_array_equal(a, a_ref)
+
+
+def test_replay_without_the_angle_trace_gives_the_same_results() -> None:
+    """``replay`` keeps no angle trace unless it writes a report: same reps, events and
+    summary as with the trace, and the simulator's true count."""
+    from imu_host.analysis import analyze
+    from imu_host.io.recording import Recording
+
+    sim = simulate("fast_drops_mixed", seed=4)
+    rec = Recording("sim", sim.samples, sim.sample_rate_hz, {})
+    with_trace = analyze(rec)
+    without = analyze(rec, trace=False)
+    assert len(with_trace.angle_t_s) > 0.9 * len(sim.samples)
+    assert len(without.angle_t_s) == 0
+    assert without.events == with_trace.events
+    assert without.summary == with_trace.summary
+    assert without.summary["reps_total"] == len(sim.truth["reps"])
