@@ -147,6 +147,36 @@ def _dot3(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     return m[:, 0] * v[0] + m[:, 1] * v[1] + m[:, 2] * v[2]
 
 
+@dataclass(frozen=True)
+class _EpochMotion:
+    """An epoch's axis-free results (pass 1), for its axis steps (pass 2)."""
+
+    t_end: float  # time of the epoch's last sample, s
+    any_active: bool  # moving about at some sample
+    unsettled: bool  # an impact, walking or shaking in it
+    turn_dps: float  # gravity's turn rate over it, deg/s (nan if moving about)
+
+
+def _scatter_sums(c: np.ndarray, act: np.ndarray, w2: np.ndarray) -> np.ndarray:
+    """Weighted scatter sums of whole epochs: ``c`` (epochs, n, 3) deg/s, ``act``
+    (epochs, n) moving about (left out), ``w2`` (n, 2, 1) the slow and fast memories'
+    weights. Returns (epochs, 2, 6): sum of w * c_i * c_j for xx, yy, zz, xy, xz, yz.
+    Every epoch's sums are the same numbers whether computed alone or with others."""
+    cw = c * (~act)[:, :, None]
+    outer = cw[:, :, _SCATTER_I] * c[:, :, _SCATTER_J]  # (epochs, n, 6)
+    return (outer[:, :, None, :] * w2[None]).sum(axis=1)
+
+
+def _gyro_stats(graw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per epoch of ``graw`` (epochs, n, 3) deg/s: the mean (epochs, 3) and the summed
+    variance of the three axes (epochs,), deg^2/s^2 (``mean`` and ``var`` of numpy, one
+    sum for both)."""
+    n = graw.shape[1]
+    mean = graw.sum(axis=1) / n
+    dev = graw - mean[:, None, :]
+    return mean, ((dev * dev).sum(axis=1) / n).sum(axis=1)
+
+
 def _joined(parts: list[np.ndarray]) -> np.ndarray:
     """The pieces of one epoch as one array (no copy when it came in one piece)."""
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -261,7 +291,8 @@ class RollEstimator:
         self._comp_ready = False  # False: re-seed it from gravity at the next sample
         self.bias_dps = np.zeros(3)
         self._pos = 0  # samples into the current epoch
-        self._ep: dict[str, list] = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
+        self._ep: dict[str, list] = {"c": [], "u": [], "act": [], "dyn": []}  # pass 2
+        self._ep_motion: dict[str, list] = {"u": [], "act": [], "graw": []}  # pass 1
         self._held: list[tuple] = []  # held-back raw segments while the axis is unknown
         self._held_n = 0
         self._theta_before_epoch = 0.0  # angle at the start of the epoch, deg
@@ -273,8 +304,9 @@ class RollEstimator:
         self._off_epochs = 0  # epochs in a row with the recent motion off the axis
         self._u_last_ang: np.ndarray | None = None  # last "up" measured about the axis
         # deferred angles (see _flush_angles): segments whose angles are not computed yet,
-        # each with the axis it is measured about; None = the reference path (per epoch)
+        # each with the axis it is measured about (reference: angles epoch by epoch)
         self.defer_angles = not reference
+        self._reference = reference  # also: evidence epoch by epoch, not per feed
         self._deferred: list[tuple[tuple, np.ndarray]] = []
         self._deferred_n = 0
         self._tbe_mark: int | None = None  # _theta_before_epoch = theta at this deferred count
@@ -292,20 +324,77 @@ class RollEstimator:
         if self._settle_t == -math.inf:
             self._settle_t = float(t_s[0])  # no history yet: quiet is counted from here
             self._t_first = self._settle_t
-        pre = self._prefilter_split(t_s, accel_g, gyro_dps)
-        i = 0
-        while i < n:
-            take = min(n - i, self.epoch_n - self._pos)
-            sl = slice(i, i + take)
-            u, ev, shaking, dyn = (x[sl] for x in pre)
-            self._segment(t_s[sl], u, ev, shaking, dyn, out)
-            self._pos += take
-            i += take
-            if self._pos == self.epoch_n:
-                self._end_epoch(out)
-                self._pos = 0
+        u, ev, shaking, dyn = self._prefilter_split(t_s, accel_g, gyro_dps)
+        pieces = self._epoch_pieces(n)
+        # the epochs wholly inside this feed have their statistics computed all at once
+        full = [k for k, (a, b, _e) in enumerate(pieces) if b - a == self.epoch_n]
+        span = (pieces[full[0]][0], pieces[full[-1]][1]) if full and not self._reference else None
+        c, act, calm, motion = self._pass_motion(t_s, u, ev, shaking, dyn, pieces, span)
+        sums = None
+        if span is not None:
+            e, (f0, f1) = len(full), span
+            sums = _scatter_sums(
+                c[f0:f1].reshape(e, self.epoch_n, 3), act[f0:f1].reshape(e, self.epoch_n), self._wS2
+            )
+        # pass 2: the axis and the angles, epoch by epoch
+        j = k = 0
+        for a, b, ends in pieces:
+            sl = slice(a, b)
+            self._segment(t_s[sl], u[sl], c[sl], act[sl], calm[sl], dyn[sl], out)
+            self._pos = (self._pos + b - a) % self.epoch_n
+            if ends:
+                ep_sums = None
+                if sums is not None and b - a == self.epoch_n:
+                    ep_sums = sums[j]
+                    j += 1
+                self._end_epoch(motion[k], ep_sums, out)
+                k += 1
         self._flush_angles(out)
         return out
+
+    def _pass_motion(self, t, u, ev, shaking, dyn, pieces, span):  # noqa: ANN001, ANN202
+        """Pass 1, axis-free, piece by piece: impacts, moving about, walking and the gyro
+        bias (none of it depends on the axis, so it runs ahead of pass 2). Returns the
+        rotation evidence ``c`` (bias-corrected gyro, or gravity's turn rate), ``active``,
+        ``calm`` per sample and each epoch's :class:`_EpochMotion`. ``span``: (start,
+        stop) of the whole epochs whose gyro statistics are computed at once, or None."""
+        n = len(t)
+        c = np.empty_like(ev) if self.has_gyro else ev
+        act = np.empty(n, dtype=bool)
+        calm = np.empty(n, dtype=bool)
+        motion: list[_EpochMotion] = []
+        gyro_stats = None
+        if span is not None and self.has_gyro:
+            f0, f1 = span
+            gyro_stats = _gyro_stats(ev[f0:f1].reshape((f1 - f0) // self.epoch_n, self.epoch_n, 3))
+        j = 0
+        ep = self._ep_motion
+        for a, b, ends in pieces:
+            act[a:b], calm[a:b] = self._motion(t[a:b], shaking[a:b], dyn[a:b])
+            ep["u"].append(u[a:b])
+            ep["act"].append(act[a:b])
+            if self.has_gyro:
+                c[a:b] = ev[a:b] - self.bias_dps  # the bias learned up to this epoch
+                ep["graw"].append(ev[a:b])
+            if ends:
+                stats = None
+                if gyro_stats is not None and b - a == self.epoch_n:
+                    stats = (gyro_stats[0][j], float(gyro_stats[1][j]))
+                    j += 1
+                motion.append(self._end_epoch_motion(stats))
+                ep = self._ep_motion
+        return c, act, calm, motion
+
+    def _epoch_pieces(self, n: int) -> list[tuple[int, int, bool]]:
+        """The feed cut at epoch boundaries: (start, stop, ends an epoch) per piece."""
+        pieces = []
+        i, pos = 0, self._pos
+        while i < n:
+            take = min(n - i, self.epoch_n - pos)
+            pos = (pos + take) % self.epoch_n
+            pieces.append((i, i + take, pos == 0))
+            i += take
+        return pieces
 
     def _prefilter_split(
         self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None
@@ -513,25 +602,40 @@ class RollEstimator:
         self._hits = hits[hits > float(t[-1]) - s.cue_lag_s - s.cue_quiet_s - 1.0]
         return (tl - prev > s.cue_quiet_s) & (t > self._walking_until)
 
-    def _segment(self, t, u, ev, shaking, dyn, out: list[AngleSegment]) -> None:  # noqa: ANN001
+    def _motion(self, t, shaking, dyn) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+        """Pass 1, per piece: (active, calm) per sample (moving about: shaking or walking;
+        calm: no impact lately and not moving about)."""
         active = shaking | (t <= self._walking_until)
         calm = self._impacts(t, dyn) & ~active
         if active.any():
             self._unsettle = True
-        if self.has_gyro:
-            graw = ev
-            c = graw - self.bias_dps
-        else:
-            graw = None
-            c = ev
         self._last_t = t[-1]
+        return active, calm
+
+    def _end_epoch_motion(self, stats: tuple[np.ndarray, float] | None) -> _EpochMotion:
+        """Pass 1, once per epoch (axis-free steps): detect walking, learn the gyro bias
+        unless moving about; what pass 2's :meth:`_end_epoch` needs of it. ``stats``: the
+        epoch's gyro statistics if already computed (:func:`_gyro_stats`)."""
+        ep = self._ep_motion
+        u = _joined(ep["u"])
+        act = _joined(ep["act"])
+        graw = _joined(ep["graw"]) if ep["graw"] else None
+        self._ep_motion = {"u": [], "act": [], "graw": []}
+        t_end = float(self._last_t)
+        self._detect_walking(t_end)
+        unsettled, self._unsettle = self._unsettle, False
+        any_active = bool(act.any())
+        turn_dps = math.nan if any_active else self._learn_bias(u, graw, stats)
+        return _EpochMotion(t_end, any_active, unsettled, turn_dps)
+
+    def _segment(self, t, u, c, active, calm, dyn, out: list[AngleSegment]) -> None:  # noqa: ANN001
+        """Pass 2, per piece: keep the epoch's samples, the recent history, and either
+        hold the samples back (axis unknown) or queue their angles."""
         ep = self._ep
         ep["c"].append(c)
         ep["u"].append(u)
         ep["act"].append(active)
         ep["dyn"].append(dyn)
-        if graw is not None:
-            ep["graw"].append(graw)
         # recent raw history, re-analysed if the axis turns out to have changed
         self._recent.append((t, u, c, active, calm))
         self._recent_n += len(t)
@@ -714,28 +818,28 @@ class RollEstimator:
                                 active, calm))  # fmt: skip
         return theta
 
-    def _end_epoch(self, out: list[AngleSegment]) -> None:
+    def _end_epoch(self, m: _EpochMotion, sums: np.ndarray | None, out: list[AngleSegment]) -> None:
         """The slow update, once per epoch, as a list of named steps (state changes only
-        here, at fixed sample counts, so any chunking gives the same result)."""
+        here, at fixed sample counts, so any chunking gives the same result). ``m``: the
+        epoch's axis-free steps (walking, bias: :meth:`_end_epoch_motion`, run ahead);
+        ``sums``: its evidence sums if already computed (:func:`_scatter_sums`)."""
         ep = self._ep
         c = _joined(ep["c"])
         u = _joined(ep["u"])
         act = _joined(ep["act"])
-        graw = _joined(ep["graw"]) if ep["graw"] else None
         dyn = _joined(ep["dyn"])
-        self._ep = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
-        t_end = float(self._last_t)
-        self._accumulate_evidence(c, act)
-        self._detect_walking(t_end)
-        self._gate_posture(t_end)
-        any_active = bool(act.any())
-        if any_active and self.axis is not None:
+        self._ep = {"c": [], "u": [], "act": [], "dyn": []}
+        t_end = m.t_end
+        if sums is None:
+            sums = _scatter_sums(c[None], act[None], self._wS2)[0]
+        self._accumulate_evidence(sums)
+        self._gate_posture(m.unsettled, t_end)
+        if m.any_active and self.axis is not None:
             self._flush_angles(out)  # the angles so far, about the axis about to be forgotten
-        if self._forget_if_moving(any_active):
+        if self._forget_if_moving(m.any_active):
             return
-        turn_dps = self._learn_bias(u, graw)
         if self.axis is None:
-            self._acquire_axis(turn_dps, t_end, out)
+            self._acquire_axis(m.turn_dps, t_end, out)
             return
         if self._check_axis_change(u, out):
             return
@@ -743,14 +847,12 @@ class RollEstimator:
 
     # ------------------------------------------------------------ epoch steps
 
-    def _accumulate_evidence(self, c: np.ndarray, act: np.ndarray) -> None:
+    def _accumulate_evidence(self, sums: np.ndarray) -> None:
         """Rotation evidence, deg^2/s^2: exponentially weighted scatter of ``c`` over the
         samples not moving about (slow memory ``axis_time_constant_s`` and fast memory
-        ``fast_time_constant_s``); an epoch always has the same length, so fixed weights
-        give the same result however the samples arrived."""
-        cw = c * (~act)[:, None] if act.any() else c
-        outer = cw[:, _SCATTER_I] * c[:, _SCATTER_J]  # (n, 6): xx, yy, zz, xy, xz, yz
-        slow, fast = (outer[:, None, :] * self._wS2).sum(axis=0)  # both memories at once
+        ``fast_time_constant_s``); ``sums``: this epoch's weighted sums (2, 6) from
+        :func:`_scatter_sums`."""
+        slow, fast = sums
         self._zi_S = self._lamn * self._zi_S + self._lam * slow
         self._zi_Sf = self._lamn_f * self._zi_Sf + self._lam_f * fast
         self._Sf6 = self._zi_Sf[0] / self._lam_f
@@ -763,10 +865,10 @@ class RollEstimator:
         if self._imp_chain >= s.walk_impacts and t_end - self._imp_start <= s.walk_max_step_s:
             self._walking_until = t_end + s.walk_hold_s
 
-    def _gate_posture(self, t_end: float) -> None:
-        """Impacts, walking or shaking while the axis is unknown: not lying quietly; the
-        axis is learned only from what follows (``posture_changed`` flag)."""
-        unsettled, self._unsettle = self._unsettle, False
+    def _gate_posture(self, unsettled: bool, t_end: float) -> None:
+        """Impacts, walking or shaking (``unsettled``) in the epoch while the axis is
+        unknown: not lying quietly; the axis is learned only from what follows
+        (``posture_changed`` flag)."""
         if unsettled and self.axis is None:
             self._settle(t_end)
 
@@ -783,7 +885,9 @@ class RollEstimator:
         self._zi_S = self._zi_S * 0.0
         return True
 
-    def _learn_bias(self, u: np.ndarray, graw: np.ndarray | None) -> float:
+    def _learn_bias(
+        self, u: np.ndarray, graw: np.ndarray | None, stats: tuple[np.ndarray, float] | None
+    ) -> float:
         """Gyro bias, deg/s, learned only in genuine stillness: gravity turning slower than
         ``still_dps`` over the epoch and the gyro varying less than
         ``still_gyro_std_dps`` (gait, which returns to the same pose once per stride, is
@@ -792,9 +896,11 @@ class RollEstimator:
         turn_dps = math.degrees(math.acos(min(1.0, float(u[0] @ u[-1])))) / (len(u) * self.dt)
         if graw is None or turn_dps >= s.still_dps:
             return turn_dps
-        mean = graw.sum(axis=0) / len(graw)  # (graw.mean and graw.var, one sum for both)
-        dev = graw - mean
-        if math.sqrt(float(((dev * dev).sum(axis=0) / len(graw)).sum())) < s.still_gyro_std_dps:
+        if stats is None:
+            means, spreads = _gyro_stats(graw[None])
+            stats = (means[0], float(spreads[0]))
+        mean, spread = stats
+        if math.sqrt(spread) < s.still_gyro_std_dps:
             self.bias_dps = self.bias_dps + self._epoch_beta * (mean - self.bias_dps)
         return turn_dps
 
