@@ -45,6 +45,14 @@ between calls; the slow parameters (axis, bias, reference) change only at fixed 
 boundaries (every ``epoch_s``), so any split of the stream gives bit-identical output.
 Until the axis is known the output is held back (up to ``backfill_s``) and released
 once it is, so the first rep is not lost.
+
+Speed (one feed of many epochs): pass 1 runs the axis-free steps (impacts, walking, gyro
+bias) epoch by epoch ahead of the rest; the evidence sums and gyro statistics of every
+whole epoch in the feed are then computed at once (:func:`_scatter_sums`,
+:func:`_gyro_stats`); pass 2 runs the axis steps epoch by epoch; the angles are computed
+once per feed, each sample about its own epoch's axis (:meth:`RollEstimator._flush_angles`).
+Every number is the one the epoch-by-epoch reference path (``reference=True``) computes;
+``tests/test_speed_fastpath.py`` holds the two equal.
 """
 
 from __future__ import annotations
