@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
 import subprocess
 import sys
@@ -133,6 +134,40 @@ def processing_rate(rec: Path, repeat: int) -> float:
     return len(s) / best
 
 
+def phases(rec: Path, repeat: int) -> list[tuple[str, float]]:
+    """Where a replay's time goes, in-process (best of ``repeat``, seconds): parsing, the
+    roll estimator, the rep detector (fed the estimator's output), the summary."""
+    from imu_host.analysis import FEED_SAMPLES
+    from imu_host.core.orientation import RollEstimator
+    from imu_host.core.reps.detector import RepDetector
+    from imu_host.core.stats import summarize
+
+    best = {"parse (read_recording)": math.inf, "roll estimator": math.inf,
+            "rep detector": math.inf, "summary": math.inf}  # fmt: skip
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        loaded = read_recording(rec)
+        t1 = time.perf_counter()
+        s, rate = loaded.samples, loaded.sample_rate_hz
+        est = RollEstimator(rate, s.has_gyro)
+        segs = []
+        for i in range(0, len(s), FEED_SAMPLES):
+            g = None if s.gyro_dps is None else s.gyro_dps[i : i + FEED_SAMPLES]
+            segs += est.process(s.t_s[i : i + FEED_SAMPLES], s.accel_g[i : i + FEED_SAMPLES], g)
+        t2 = time.perf_counter()
+        det = RepDetector(rate, has_gyro=s.has_gyro)
+        events = []
+        for seg in segs:
+            events += det.feed(seg.t_s, seg.theta_deg, seg.rate_dps, seg.calm)
+        events += det.finish()
+        t3 = time.perf_counter()
+        summarize(det.reps, float(s.t_s[-1] - s.t_s[0]), events)
+        t4 = time.perf_counter()
+        for k, dt in zip(best, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            best[k] = min(best[k], dt)
+    return list(best.items())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=1.0)
@@ -157,6 +192,8 @@ def main() -> None:
         rss_ours = max(x[1] for x in ours)
         rss_base = max(x[1] for x in theirs)
         rate = processing_rate(rec, args.repeat)
+        split = phases(rec, args.repeat)
+        t_start = min(timed([exe, "--version"], env)[0] for _ in range(args.repeat))
         for f in (rec, plain):
             f.unlink()
         rec4, plain4, n4 = fusion_inputs(tmp, args.long_hours)
@@ -177,6 +214,12 @@ def main() -> None:
           f"<= 2x file ({2 * size_mb:.0f}) |")  # fmt: skip
     print(f"| peak RSS {h4} (MB) | {rss4_ours:.0f} | {rss4_base:.0f} | "
           f"{rss4_ours / rss4_base:.2f} | <= 2x file ({2 * size4_mb:.0f}) |")  # fmt: skip
+    print(f"\nwhere the {h} replay's time goes (in-process, best of {args.repeat}):\n")
+    print("| phase | s |")
+    print("|---|---|")
+    print(f"| start-up (`imu-host --version`) | {t_start:.2f} |")
+    for name, dt in split:
+        print(f"| {name} | {dt:.2f} |")
 
 
 if __name__ == "__main__":
