@@ -185,6 +185,12 @@ def _gyro_stats(graw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, ((dev * dev).sum(axis=1) / n).sum(axis=1)
 
 
+def _norm(v: np.ndarray) -> float:
+    """Euclidean norm of a vector: what ``np.linalg.norm`` computes (``sqrt(v.dot(v))``),
+    without its Python-level overhead."""
+    return math.sqrt(float(v.dot(v)))
+
+
 def _joined(parts: list[np.ndarray]) -> np.ndarray:
     """The pieces of one epoch as one array (no copy when it came in one piece)."""
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -218,12 +224,12 @@ def _sym(s6: np.ndarray) -> list[list[float]]:
 
 def _rotate(v: np.ndarray, rotvec: np.ndarray) -> np.ndarray:
     """Rotate ``v`` by the rotation vector ``rotvec`` (radians), Rodrigues' formula."""
-    ang = float(np.linalg.norm(rotvec))
+    ang = _norm(rotvec)
     if ang < 1e-12:
         return v
     k = rotvec / ang
     out = v * math.cos(ang) + np.cross(k, v) * math.sin(ang) + k * (k @ v) * (1 - math.cos(ang))
-    return out / np.linalg.norm(out)
+    return out / _norm(out)
 
 
 class RollEstimator:
@@ -698,11 +704,11 @@ class RollEstimator:
         (axis just accepted) the reference is ``u0``, the first "up" measured."""
         if self._ref is None:
             r = u0 - (u0 @ a) * a
-            self._ref = r / max(np.linalg.norm(r), 1e-9)
+            self._ref = r / max(_norm(r), 1e-9)
             self._offset = 0.0
             self._theta_last = math.nan
         r = self._ref - (self._ref @ a) * a
-        r = r / max(np.linalg.norm(r), 1e-9)
+        r = r / max(_norm(r), 1e-9)
         return r, _cross3(a, r)
 
     def _angles(self, t, u, c, active, calm) -> AngleSegment:  # noqa: ANN001
@@ -961,7 +967,7 @@ class RollEstimator:
             self.axis = n if cosang > 0 else -n
             self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
             r2 = u[-1] - (u[-1] @ self.axis) * self.axis
-            self._ref = r2 / max(np.linalg.norm(r2), 1e-9)
+            self._ref = r2 / max(_norm(r2), 1e-9)
             self._offset = self._theta_last
             self._comp.reset(self._offset)
             self._comp_ready = True
@@ -998,9 +1004,10 @@ class RollEstimator:
         a = self.axis
         assert a is not None
         rot = c.sum(axis=0) * self.dt  # integrated rotation vector, deg (small-angle)
-        off = rot - (rot @ a) * a
-        off_deg = float(np.linalg.norm(off))
-        on_deg = abs(float(rot @ a))
+        along = rot @ a
+        off = rot - along * a
+        off_deg = _norm(off)
+        on_deg = abs(float(along))
         slipped = (
             off_deg > s.slip_off_axis_deg
             and off_deg > 1.5 * on_deg
@@ -1013,7 +1020,7 @@ class RollEstimator:
             self._zi_S = self._zi_S * 0.05
             # re-reference so the angle continues from where it was before the slip
             r2 = u[-1] - (u[-1] @ a) * a
-            self._ref = r2 / max(np.linalg.norm(r2), 1e-9)
+            self._ref = r2 / max(_norm(r2), 1e-9)
             self._offset = self._theta_before_epoch
             self._comp.reset(self._offset)
             self._comp_ready = True
@@ -1059,7 +1066,7 @@ class RollEstimator:
         if len(u) < 2:
             return "small"
         r = u[0] - (u[0] @ ax) * ax
-        nr = float(np.linalg.norm(r))
+        nr = _norm(r)
         if nr < 1e-6:
             return "small"
         r = r / nr
