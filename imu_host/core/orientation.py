@@ -242,8 +242,8 @@ class RollEstimator:
         settings: OrientationSettings | None = None,
         reference: bool = False,
     ) -> None:
-        """``reference``: compute the angles epoch by epoch (the plain path the deferred
-        one, :meth:`_flush_angles`, is tested against; same output, slower)."""
+        """``reference``: compute the angles and the evidence epoch by epoch (the plain
+        path the per-feed one is tested against; same output, slower)."""
         s = settings or OrientationSettings()
         if s.thigh_axis not in _AXES:
             raise ValueError(f"thigh_axis must be one of {', '.join(_AXES)}")
@@ -319,8 +319,7 @@ class RollEstimator:
         self._u_last_ang: np.ndarray | None = None  # last "up" measured about the axis
         # deferred angles (see _flush_angles): segments whose angles are not computed yet,
         # each with the axis it is measured about (reference: angles epoch by epoch)
-        self.defer_angles = not reference
-        self._reference = reference  # also: evidence epoch by epoch, not per feed
+        self._reference = reference  # angles and evidence epoch by epoch, not per feed
         self._deferred: list[tuple[tuple, np.ndarray]] = []
         self._deferred_n = 0
         self._tbe_mark: int | None = None  # _theta_before_epoch = theta at this deferred count
@@ -669,7 +668,7 @@ class RollEstimator:
                     self._held[0] = tuple(x[k:] for x in seg)
                 self._held_n -= k
                 excess -= k
-        elif self.defer_angles:
+        elif not self._reference:
             self._deferred.append(((t, u, c, active, calm), self.axis))
             self._deferred_n += len(t)
         else:
