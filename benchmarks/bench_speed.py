@@ -8,7 +8,10 @@ summary) is timed against it, best of ``--repeat`` runs each, alternating, so ma
 noise hits both alike. Also printed: processing alone (``Pipeline.feed`` on samples
 already in memory) in samples/s, and peak RSS of each command.
 
-    .venv/bin/python benchmarks/bench_speed.py [--hours 1] [--repeat 3]
+    .venv/bin/python benchmarks/bench_speed.py [--hours 1] [--long-hours 4] [--repeat 3]
+
+Peak RSS is also measured for a ``--long-hours`` recording (one run each). The history
+database goes to a temporary folder (the replay saves as usual, not into yours).
 
 imufusion is installed into the running environment if missing (it is a benchmark
 baseline, not a dependency of imu-host).
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
 import subprocess
 import sys
@@ -81,7 +85,7 @@ def header_lines(path: Path) -> int:
     return n
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, peak RSS MB) of one command run as a child process."""
     code = (
         "import resource, subprocess, sys, time;"
@@ -91,58 +95,131 @@ def timed(cmd: list[str]) -> tuple[float, float]:
         "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024;"
         "print(dt, rss, r.returncode)"
     )
-    out = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *cmd], capture_output=True, text=True, env=env
+    )
     dt, rss, rc = out.stdout.split()
     if int(rc) != 0:
         raise SystemExit(f"command failed: {' '.join(cmd)}")
     return float(dt), float(rss)
 
 
+def fusion_inputs(tmp: Path, hours: float) -> tuple[Path, Path, int]:
+    """(v1 recording, the same rows without the header for loadtxt, samples)."""
+    rec = tmp / f"rec_{hours:g}h.csv"
+    n = build(rec, hours)
+    skip = header_lines(rec)
+    plain = tmp / f"plain_{hours:g}h.csv"
+    with open(rec, encoding="utf-8") as src, open(plain, "w", encoding="utf-8") as dst:
+        for i, line in enumerate(src):
+            if i >= skip:
+                dst.write(line)
+    return rec, plain, n
+
+
+def processing_rate(rec: Path, repeat: int) -> float:
+    """Samples/s of the pipeline alone (samples in memory, fed as a replay feeds them)."""
+    from imu_host.analysis import FEED_SAMPLES
+
+    loaded = read_recording(rec)
+    s = loaded.samples
+    best = float("inf")
+    for _ in range(repeat):
+        p = Pipeline(loaded.sample_rate_hz, s.has_gyro, keep_trace=True)
+        t0 = time.perf_counter()
+        for i in range(0, len(s), FEED_SAMPLES):
+            p.feed(s.slice(i, i + FEED_SAMPLES))
+        p.finish()
+        best = min(best, time.perf_counter() - t0)
+    return len(s) / best
+
+
+def phases(rec: Path, repeat: int) -> list[tuple[str, float]]:
+    """Where a replay's time goes, in-process (best of ``repeat``, seconds): parsing, the
+    roll estimator, the rep detector (fed the estimator's output), the summary."""
+    from imu_host.analysis import FEED_SAMPLES
+    from imu_host.core.orientation import RollEstimator
+    from imu_host.core.reps.detector import RepDetector
+    from imu_host.core.stats import summarize
+
+    best = {"parse (read_recording)": math.inf, "roll estimator": math.inf,
+            "rep detector": math.inf, "summary": math.inf}  # fmt: skip
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        loaded = read_recording(rec)
+        t1 = time.perf_counter()
+        s, rate = loaded.samples, loaded.sample_rate_hz
+        est = RollEstimator(rate, s.has_gyro)
+        segs = []
+        for i in range(0, len(s), FEED_SAMPLES):
+            g = None if s.gyro_dps is None else s.gyro_dps[i : i + FEED_SAMPLES]
+            segs += est.process(s.t_s[i : i + FEED_SAMPLES], s.accel_g[i : i + FEED_SAMPLES], g)
+        t2 = time.perf_counter()
+        det = RepDetector(rate, has_gyro=s.has_gyro)
+        events = []
+        for seg in segs:
+            events += det.feed(seg.t_s, seg.theta_deg, seg.rate_dps, seg.calm)
+        events += det.finish()
+        t3 = time.perf_counter()
+        summarize(det.reps, float(s.t_s[-1] - s.t_s[0]), events)
+        t4 = time.perf_counter()
+        for k, dt in zip(best, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            best[k] = min(best[k], dt)
+    return list(best.items())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=1.0)
+    ap.add_argument("--long-hours", type=float, default=4.0, help="second size, RSS only")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     ensure_imufusion()
     exe = str(Path(sys.executable).parent / "imu-host")
-    with tempfile.TemporaryDirectory() as tmp:
-        rec = Path(tmp) / "hour.csv"
-        n = build(rec, args.hours)
-        size_mb = rec.stat().st_size / 1e6
-        # the baseline's loadtxt needs the header skipped: write a header-free copy
-        skip = header_lines(rec)
-        plain = Path(tmp) / "plain.csv"
-        with open(rec, encoding="utf-8") as src, open(plain, "w", encoding="utf-8") as dst:
-            for i, line in enumerate(src):
-                if i >= skip:
-                    dst.write(line)
-        base_py = Path(tmp) / "fusion_baseline.py"
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        env = {**os.environ, "IMU_HOST_DB": str(tmp / "h.sqlite3"), "XDG_DATA_HOME": str(tmp)}
+        base_py = tmp / "fusion_baseline.py"
         base_py.write_text(FUSION_BASELINE)
+        rec, plain, n = fusion_inputs(tmp, args.hours)
+        size_mb = rec.stat().st_size / 1e6
         ours, theirs = [], []
-        for _ in range(args.repeat):
-            theirs.append(timed([sys.executable, str(base_py), str(plain)]))
-            ours.append(timed([exe, "replay", str(rec), "--json"]))
+        for _ in range(args.repeat):  # alternating, so machine noise hits both alike
+            theirs.append(timed([sys.executable, str(base_py), str(plain)], env))
+            ours.append(timed([exe, "replay", str(rec), "--json"], env))
         t_ours = min(x[0] for x in ours)
         t_base = min(x[0] for x in theirs)
         rss_ours = max(x[1] for x in ours)
         rss_base = max(x[1] for x in theirs)
-        rec_loaded = read_recording(rec)
-        s = rec_loaded.samples
-        best = float("inf")
-        for _ in range(args.repeat):
-            p = Pipeline(rec_loaded.sample_rate_hz, s.has_gyro)
-            t0 = time.perf_counter()
-            p.feed(s)
-            p.finish()
-            best = min(best, time.perf_counter() - t0)
-    print(f"\n{args.hours:g} h at 100 Hz: {n:,} samples, {size_mb:.1f} MB v1 CSV, "
-          f"best of {args.repeat} (this machine: {os.cpu_count()} cores)\n")  # fmt: skip
-    print("| measure | imu-host | Fusion baseline | ratio |")
-    print("|---|---|---|---|")
-    print(f"| whole command (s) | {t_ours:.2f} | {t_base:.2f} | {t_ours / t_base:.2f} |")
-    print(f"| peak RSS (MB) | {rss_ours:.0f} | {rss_base:.0f} | {rss_ours / rss_base:.2f} |")
-    print(f"| processing alone (samples/s) | {n / best:,.0f} | | |")
-    print("\ngoals: whole-command ratio <= 1.0 (toward 0.4); processing >= 1,000,000 samples/s")
+        rate = processing_rate(rec, args.repeat)
+        split = phases(rec, args.repeat)
+        t_start = min(timed([exe, "--version"], env)[0] for _ in range(args.repeat))
+        for f in (rec, plain):
+            f.unlink()
+        rec4, plain4, n4 = fusion_inputs(tmp, args.long_hours)
+        size4_mb = rec4.stat().st_size / 1e6
+        _t4, rss4_ours = timed([exe, "replay", str(rec4), "--json"], env)
+        _t4b, rss4_base = timed([sys.executable, str(base_py), str(plain4)], env)
+    h, h4 = f"{args.hours:g} h", f"{args.long_hours:g} h"
+    print(f"\n{h} at 100 Hz: {n:,} samples, {size_mb:.1f} MB v1 CSV; {h4}: {n4:,} samples, "
+          f"{size4_mb:.1f} MB; best of {args.repeat}, this machine: {os.cpu_count()} cores\n")  # fmt: skip
+    print("| measure | imu-host | Fusion baseline | ratio | goal |")
+    print("|---|---|---|---|---|")
+    print(f"| whole `replay --json`, {h} (s) | {t_ours:.2f} | {t_base:.2f} | "
+          f"{t_ours / t_base:.2f} | <= 1.0 (toward 0.4) |")  # fmt: skip
+    print(f"| processing alone (samples/s) | {rate:,.0f} | | | >= 1,000,000 |")
+    print("| `batch` 100 files --jobs 2 vs shell loop | see `benchmarks/bench_batch.py` | | | "
+          "<= 0.1 |")  # fmt: skip
+    print(f"| peak RSS {h} (MB) | {rss_ours:.0f} | {rss_base:.0f} | {rss_ours / rss_base:.2f} | "
+          f"<= 2x file ({2 * size_mb:.0f}) |")  # fmt: skip
+    print(f"| peak RSS {h4} (MB) | {rss4_ours:.0f} | {rss4_base:.0f} | "
+          f"{rss4_ours / rss4_base:.2f} | <= 2x file ({2 * size4_mb:.0f}) |")  # fmt: skip
+    print(f"\nwhere the {h} replay's time goes (in-process, best of {args.repeat}):\n")
+    print("| phase | s |")
+    print("|---|---|")
+    print(f"| start-up (`imu-host --version`) | {t_start:.2f} |")
+    for name, dt in split:
+        print(f"| {name} | {dt:.2f} |")
 
 
 if __name__ == "__main__":

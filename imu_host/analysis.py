@@ -24,15 +24,24 @@ class Analysis:
     recording: Recording
 
 
-def analyze(rec: Recording, settings: Settings | None = None, chunk: int | None = None) -> Analysis:
-    """Run a loaded recording through the streaming pipeline (whole, or in chunks)."""
-    p = Pipeline(rec.sample_rate_hz, rec.samples.has_gyro, settings, keep_trace=True)
+# samples per Pipeline.feed in a replay (~2.7 min at 100 Hz): any split gives the same
+# results, and bounded feeds keep the per-sample intermediates small (peak memory of a
+# 1 h replay 198 -> 87 MB) at no cost in speed (benchmarks/bench_speed.py)
+FEED_SAMPLES = 16384
+
+
+def analyze(
+    rec: Recording, settings: Settings | None = None, chunk: int | None = None, trace: bool = True
+) -> Analysis:
+    """Run a loaded recording through the streaming pipeline, ``chunk`` samples per feed
+    (default :data:`FEED_SAMPLES`; the results do not depend on it). ``trace=False``: no
+    angle trace (``angle_t_s`` / ``angle_deg`` empty; a summary needs none, and 1 h of
+    trace is ~12 MB)."""
+    p = Pipeline(rec.sample_rate_hz, rec.samples.has_gyro, settings, keep_trace=trace)
     s = rec.samples
-    if chunk is None:
-        p.feed(s)
-    else:
-        for i in range(0, len(s), chunk):
-            p.feed(s.slice(i, i + chunk))
+    step = FEED_SAMPLES if chunk is None else chunk
+    for i in range(0, len(s), step):
+        p.feed(s.slice(i, i + step))
     p.finish()
     t, a = p.angle_trace()
     summ = p.summary()

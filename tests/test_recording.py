@@ -222,3 +222,20 @@ def test_header_write_failure_closes_the_file_and_is_one_line(tmp_path, monkeypa
     assert "No space left" in str(err.value) and "\n" not in str(err.value)
     assert opened and opened[0].closed
     assert not path.exists()
+
+
+def test_loading_a_v1_recording_imports_no_foreign_format_reader() -> None:
+    """A v1 file is told by its magic line before the importers (and the wire protocol
+    they use for raw captures) are imported: start-up of ``replay`` stays light."""
+    from pathlib import Path
+
+    rec = Path(__file__).resolve().parents[1] / "recordings" / "controlled_medium_s1.csv"
+    code = (
+        "import sys; from imu_host.io.recording import load; r = load(sys.argv[1]); "
+        "print(len(r.samples), 'imu_host.io.importers' in sys.modules, "
+        "'imu_host.protocol.frames' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(rec)], capture_output=True,
+                         text=True, check=True).stdout.split()  # fmt: skip
+    assert int(out[0]) > 1000
+    assert out[1:] == ["False", "False"]

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     rec = load(args.file, import_options(args))
     print_notices(rec.notices, args.file)
-    a = analyze(rec, settings)
+    a = analyze(rec, settings, trace=bool(args.report))  # the trace is only for the report
     if args.report:
         from imu_host.core.events import FlagEvent
         from imu_host.report.summary import write_report

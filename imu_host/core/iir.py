@@ -187,6 +187,32 @@ class IIRFilter:
         self._pos = j
         return np.array(out)
 
+    def _block_starts(self, ends_r: np.ndarray, ends_i: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The chain of block starts ``a[b+1] = p (p^(L-1) (a[b] + end[b]))`` over whole
+        blocks (``ends``: each block's running sum, shape (blocks, channels)); returns
+        the starts of these blocks (real, imaginary) and leaves the next in ``_ar/_ai``.
+
+        Python complex numbers: CPython multiplies ``(a.re b.re - a.im b.im,
+        a.re b.im + a.im b.re)``, each product rounded on its own, which is the
+        arithmetic of :meth:`_scalar` written out; so both give the same bits."""
+        assert self._ar is not None
+        nb, ch = ends_r.shape
+        p = complex(self._pr, self._pi)
+        p_last = complex(float(self._pj_r[self._L - 1]), float(self._pj_i[self._L - 1]))
+        ends = np.empty((nb, ch), dtype=complex)
+        ends.real = ends_r
+        ends.imag = ends_i
+        starts = np.empty((nb, ch), dtype=complex)
+        for c in range(ch):
+            a = complex(float(self._ar[c]), float(self._ai[c]))
+            col = []
+            for e in ends[:, c].tolist():
+                col.append(a)
+                a = p * (p_last * (a + e))
+            starts[:, c] = col
+            self._ar[c], self._ai[c] = a.real, a.imag
+        return starts.real, starts.imag
+
     def _vector(self, x2: np.ndarray) -> np.ndarray:
         n, ch = x2.shape
         L = self._L
@@ -201,27 +227,8 @@ class IIRFilter:
                 xs = x2[i : i + nb * L].reshape(nb, L, ch)
                 br = np.cumsum(self._qj_r[None, :, None] * xs, axis=1)
                 bi = np.cumsum(self._qj_i[None, :, None] * xs, axis=1)
-                pr, pi = self._pr, self._pi
-                pl_r, pl_i = float(self._pj_r[L - 1]), float(self._pj_i[L - 1])
                 assert self._ar is not None
-                ends_r, ends_i = br[:, L - 1].tolist(), bi[:, L - 1].tolist()
-                st_r_l, st_i_l = [], []
-                for c in range(ch):  # the block-start chain, in Python floats (same arithmetic)
-                    ar, ai = float(self._ar[c]), float(self._ai[c])
-                    col_r, col_i = [], []
-                    for blk in range(nb):
-                        col_r.append(ar)
-                        col_i.append(ai)
-                        sr_ = ar + ends_r[blk][c]
-                        si_ = ai + ends_i[blk][c]
-                        wr_ = pl_r * sr_ - pl_i * si_
-                        wi_ = pl_r * si_ + pl_i * sr_
-                        ar, ai = pr * wr_ - pi * wi_, pr * wi_ + pi * wr_
-                    st_r_l.append(col_r)
-                    st_i_l.append(col_i)
-                    self._ar[c], self._ai[c] = ar, ai
-                st_r = np.array(st_r_l).T
-                st_i = np.array(st_i_l).T
+                st_r, st_i = self._block_starts(br[:, L - 1], bi[:, L - 1])
                 sr = st_r[:, None, :] + br
                 si = st_i[:, None, :] + bi
                 wr = self._pj_r[None, :, None] * sr - self._pj_i[None, :, None] * si

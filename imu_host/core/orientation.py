@@ -45,6 +45,14 @@ between calls; the slow parameters (axis, bias, reference) change only at fixed 
 boundaries (every ``epoch_s``), so any split of the stream gives bit-identical output.
 Until the axis is known the output is held back (up to ``backfill_s``) and released
 once it is, so the first rep is not lost.
+
+Speed (one feed of many epochs): pass 1 runs the axis-free steps (impacts, walking, gyro
+bias) epoch by epoch ahead of the rest; the evidence sums and gyro statistics of every
+whole epoch in the feed are then computed at once (:func:`_scatter_sums`,
+:func:`_gyro_stats`); pass 2 runs the axis steps epoch by epoch; the angles are computed
+once per feed, each sample about its own epoch's axis (:meth:`RollEstimator._flush_angles`).
+Every number is the one the epoch-by-epoch reference path (``reference=True``) computes;
+``tests/test_speed_fastpath.py`` holds the two equal.
 """
 
 from __future__ import annotations
@@ -58,6 +66,8 @@ from imu_host.core.iir import IIRFilter, butter2_lowpass
 
 LOST_SAMPLE_STEPS = 1.5  # a step this many periods long means samples were lost
 _MAX_CUTOFF = 0.99  # highest filter cutoff, fraction of Nyquist
+_SCATTER_I = np.array([0, 1, 2, 0, 0, 1])  # scatter entries xx, yy, zz, xy, xz, yz:
+_SCATTER_J = np.array([0, 1, 2, 1, 2, 2])  # products c[i] * c[j]
 _AXES = {"+x": (1, 0, 0), "-x": (-1, 0, 0), "+y": (0, 1, 0), "-y": (0, -1, 0),
          "+z": (0, 0, 1), "-z": (0, 0, -1)}  # fmt: skip
 
@@ -145,6 +155,52 @@ def _dot3(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     return m[:, 0] * v[0] + m[:, 1] * v[1] + m[:, 2] * v[2]
 
 
+@dataclass(frozen=True)
+class _EpochMotion:
+    """An epoch's axis-free results (pass 1), for its axis steps (pass 2)."""
+
+    t_end: float  # time of the epoch's last sample, s
+    any_active: bool  # moving about at some sample
+    unsettled: bool  # an impact, walking or shaking in it
+    turn_dps: float  # gravity's turn rate over it, deg/s (nan if moving about)
+
+
+def _scatter_sums(c: np.ndarray, act: np.ndarray, w2: np.ndarray) -> np.ndarray:
+    """Weighted scatter sums of whole epochs: ``c`` (epochs, n, 3) deg/s, ``act``
+    (epochs, n) moving about (left out), ``w2`` (n, 2, 1) the slow and fast memories'
+    weights. Returns (epochs, 2, 6): sum of w * c_i * c_j for xx, yy, zz, xy, xz, yz.
+    Every epoch's sums are the same numbers whether computed alone or with others."""
+    cw = c * (~act)[:, :, None]
+    outer = cw[:, :, _SCATTER_I] * c[:, :, _SCATTER_J]  # (epochs, n, 6)
+    return (outer[:, :, None, :] * w2[None]).sum(axis=1)
+
+
+def _gyro_stats(graw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per epoch of ``graw`` (epochs, n, 3) deg/s: the mean (epochs, 3) and the summed
+    variance of the three axes (epochs,), deg^2/s^2 (``mean`` and ``var`` of numpy, one
+    sum for both)."""
+    n = graw.shape[1]
+    mean = graw.sum(axis=1) / n
+    dev = graw - mean[:, None, :]
+    return mean, ((dev * dev).sum(axis=1) / n).sum(axis=1)
+
+
+def _norm(v: np.ndarray) -> float:
+    """Euclidean norm of a vector: what ``np.linalg.norm`` computes (``sqrt(v.dot(v))``),
+    without its Python-level overhead."""
+    return math.sqrt(float(v.dot(v)))
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The pieces of one epoch as one array (no copy when it came in one piece)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _dot_rows(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Row-wise dot product of two (n, 3) arrays (the same arithmetic as :func:`_dot3`)."""
+    return m[:, 0] * v[:, 0] + m[:, 1] * v[:, 1] + m[:, 2] * v[:, 2]
+
+
 def _cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cross product of two 3-vectors (np.cross is slow for single vectors)."""
     a0, a1, a2 = float(a[0]), float(a[1]), float(a[2])
@@ -162,26 +218,32 @@ def _power_step(S: list[list[float]], a: np.ndarray) -> np.ndarray:
 
 
 def _sym(s6: np.ndarray) -> list[list[float]]:
-    a, b, c, d, e, f = (float(x) for x in s6)
+    a, b, c, d, e, f = s6.tolist()
     return [[a, d, e], [d, b, f], [e, f, c]]
 
 
 def _rotate(v: np.ndarray, rotvec: np.ndarray) -> np.ndarray:
     """Rotate ``v`` by the rotation vector ``rotvec`` (radians), Rodrigues' formula."""
-    ang = float(np.linalg.norm(rotvec))
+    ang = _norm(rotvec)
     if ang < 1e-12:
         return v
     k = rotvec / ang
     out = v * math.cos(ang) + np.cross(k, v) * math.sin(ang) + k * (k @ v) * (1 - math.cos(ang))
-    return out / np.linalg.norm(out)
+    return out / _norm(out)
 
 
 class RollEstimator:
     """Streaming roll-angle estimator (see module docstring)."""
 
     def __init__(
-        self, odr_hz: float, has_gyro: bool, settings: OrientationSettings | None = None
+        self,
+        odr_hz: float,
+        has_gyro: bool,
+        settings: OrientationSettings | None = None,
+        reference: bool = False,
     ) -> None:
+        """``reference``: compute the angles and the evidence epoch by epoch (the plain
+        path the per-feed one is tested against; same output, slower)."""
         s = settings or OrientationSettings()
         if s.thigh_axis not in _AXES:
             raise ValueError(f"thigh_axis must be one of {', '.join(_AXES)}")
@@ -217,6 +279,7 @@ class RollEstimator:
         k = np.arange(self.epoch_n)[::-1]
         self._wS = ((1.0 - self._lam) * self._lam**k)[:, None]
         self._wSf = ((1.0 - self._lam_f) * self._lam_f**k)[:, None]
+        self._wS2 = np.stack([self._wS, self._wSf], axis=1)  # (epoch_n, 2, 1)
         self._lamn = self._lam**self.epoch_n
         self._lamn_f = self._lam_f**self.epoch_n
         self._zi_Sf = np.zeros((1, 6))  # recent-motion scatter
@@ -242,7 +305,8 @@ class RollEstimator:
         self._comp_ready = False  # False: re-seed it from gravity at the next sample
         self.bias_dps = np.zeros(3)
         self._pos = 0  # samples into the current epoch
-        self._ep: dict[str, list] = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
+        self._ep: dict[str, list] = {"c": [], "u": [], "act": [], "dyn": []}  # pass 2
+        self._ep_motion: dict[str, list] = {"u": [], "act": [], "graw": []}  # pass 1
         self._held: list[tuple] = []  # held-back raw segments while the axis is unknown
         self._held_n = 0
         self._theta_before_epoch = 0.0  # angle at the start of the epoch, deg
@@ -253,6 +317,12 @@ class RollEstimator:
         self._reset_pending = False  # tell the detector to start afresh on release
         self._off_epochs = 0  # epochs in a row with the recent motion off the axis
         self._u_last_ang: np.ndarray | None = None  # last "up" measured about the axis
+        # deferred angles (see _flush_angles): segments whose angles are not computed yet,
+        # each with the axis it is measured about (reference: angles epoch by epoch)
+        self._reference = reference  # angles and evidence epoch by epoch, not per feed
+        self._deferred: list[tuple[tuple, np.ndarray]] = []
+        self._deferred_n = 0
+        self._tbe_mark: int | None = None  # _theta_before_epoch = theta at this deferred count
 
     # ---------------------------------------------------------------- public
 
@@ -267,19 +337,77 @@ class RollEstimator:
         if self._settle_t == -math.inf:
             self._settle_t = float(t_s[0])  # no history yet: quiet is counted from here
             self._t_first = self._settle_t
-        pre = self._prefilter_split(t_s, accel_g, gyro_dps)
-        i = 0
-        while i < n:
-            take = min(n - i, self.epoch_n - self._pos)
-            sl = slice(i, i + take)
-            u, ev, shaking, dyn = (x[sl] for x in pre)
-            self._segment(t_s[sl], u, ev, shaking, dyn, out)
-            self._pos += take
-            i += take
-            if self._pos == self.epoch_n:
-                self._end_epoch(out)
-                self._pos = 0
+        u, ev, shaking, dyn = self._prefilter_split(t_s, accel_g, gyro_dps)
+        pieces = self._epoch_pieces(n)
+        # the epochs wholly inside this feed have their statistics computed all at once
+        full = [k for k, (a, b, _e) in enumerate(pieces) if b - a == self.epoch_n]
+        span = (pieces[full[0]][0], pieces[full[-1]][1]) if full and not self._reference else None
+        c, act, calm, motion = self._pass_motion(t_s, u, ev, shaking, dyn, pieces, span)
+        sums = None
+        if span is not None:
+            e, (f0, f1) = len(full), span
+            sums = _scatter_sums(
+                c[f0:f1].reshape(e, self.epoch_n, 3), act[f0:f1].reshape(e, self.epoch_n), self._wS2
+            )
+        # pass 2: the axis and the angles, epoch by epoch
+        j = k = 0
+        for a, b, ends in pieces:
+            sl = slice(a, b)
+            self._segment(t_s[sl], u[sl], c[sl], act[sl], calm[sl], dyn[sl], out)
+            self._pos = (self._pos + b - a) % self.epoch_n
+            if ends:
+                ep_sums = None
+                if sums is not None and b - a == self.epoch_n:
+                    ep_sums = sums[j]
+                    j += 1
+                self._end_epoch(motion[k], ep_sums, out)
+                k += 1
+        self._flush_angles(out)
         return out
+
+    def _pass_motion(self, t, u, ev, shaking, dyn, pieces, span):  # noqa: ANN001, ANN202
+        """Pass 1, axis-free, piece by piece: impacts, moving about, walking and the gyro
+        bias (none of it depends on the axis, so it runs ahead of pass 2). Returns the
+        rotation evidence ``c`` (bias-corrected gyro, or gravity's turn rate), ``active``,
+        ``calm`` per sample and each epoch's :class:`_EpochMotion`. ``span``: (start,
+        stop) of the whole epochs whose gyro statistics are computed at once, or None."""
+        n = len(t)
+        c = np.empty_like(ev) if self.has_gyro else ev
+        act = np.empty(n, dtype=bool)
+        calm = np.empty(n, dtype=bool)
+        motion: list[_EpochMotion] = []
+        gyro_stats = None
+        if span is not None and self.has_gyro:
+            f0, f1 = span
+            gyro_stats = _gyro_stats(ev[f0:f1].reshape((f1 - f0) // self.epoch_n, self.epoch_n, 3))
+        j = 0
+        ep = self._ep_motion
+        for a, b, ends in pieces:
+            act[a:b], calm[a:b] = self._motion(t[a:b], shaking[a:b], dyn[a:b])
+            ep["u"].append(u[a:b])
+            ep["act"].append(act[a:b])
+            if self.has_gyro:
+                c[a:b] = ev[a:b] - self.bias_dps  # the bias learned up to this epoch
+                ep["graw"].append(ev[a:b])
+            if ends:
+                stats = None
+                if gyro_stats is not None and b - a == self.epoch_n:
+                    stats = (gyro_stats[0][j], float(gyro_stats[1][j]))
+                    j += 1
+                motion.append(self._end_epoch_motion(stats))
+                ep = self._ep_motion
+        return c, act, calm, motion
+
+    def _epoch_pieces(self, n: int) -> list[tuple[int, int, bool]]:
+        """The feed cut at epoch boundaries: (start, stop, ends an epoch) per piece."""
+        pieces = []
+        i, pos = 0, self._pos
+        while i < n:
+            take = min(n - i, self.epoch_n - pos)
+            pos = (pos + take) % self.epoch_n
+            pieces.append((i, i + take, pos == 0))
+            i += take
+        return pieces
 
     def _prefilter_split(
         self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None
@@ -487,25 +615,40 @@ class RollEstimator:
         self._hits = hits[hits > float(t[-1]) - s.cue_lag_s - s.cue_quiet_s - 1.0]
         return (tl - prev > s.cue_quiet_s) & (t > self._walking_until)
 
-    def _segment(self, t, u, ev, shaking, dyn, out: list[AngleSegment]) -> None:  # noqa: ANN001
+    def _motion(self, t, shaking, dyn) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+        """Pass 1, per piece: (active, calm) per sample (moving about: shaking or walking;
+        calm: no impact lately and not moving about)."""
         active = shaking | (t <= self._walking_until)
         calm = self._impacts(t, dyn) & ~active
         if active.any():
             self._unsettle = True
-        if self.has_gyro:
-            graw = ev
-            c = graw - self.bias_dps
-        else:
-            graw = None
-            c = ev
         self._last_t = t[-1]
+        return active, calm
+
+    def _end_epoch_motion(self, stats: tuple[np.ndarray, float] | None) -> _EpochMotion:
+        """Pass 1, once per epoch (axis-free steps): detect walking, learn the gyro bias
+        unless moving about; what pass 2's :meth:`_end_epoch` needs of it. ``stats``: the
+        epoch's gyro statistics if already computed (:func:`_gyro_stats`)."""
+        ep = self._ep_motion
+        u = _joined(ep["u"])
+        act = _joined(ep["act"])
+        graw = _joined(ep["graw"]) if ep["graw"] else None
+        self._ep_motion = {"u": [], "act": [], "graw": []}
+        t_end = float(self._last_t)
+        self._detect_walking(t_end)
+        unsettled, self._unsettle = self._unsettle, False
+        any_active = bool(act.any())
+        turn_dps = math.nan if any_active else self._learn_bias(u, graw, stats)
+        return _EpochMotion(t_end, any_active, unsettled, turn_dps)
+
+    def _segment(self, t, u, c, active, calm, dyn, out: list[AngleSegment]) -> None:  # noqa: ANN001
+        """Pass 2, per piece: keep the epoch's samples, the recent history, and either
+        hold the samples back (axis unknown) or queue their angles."""
         ep = self._ep
         ep["c"].append(c)
         ep["u"].append(u)
         ep["act"].append(active)
         ep["dyn"].append(dyn)
-        if graw is not None:
-            ep["graw"].append(graw)
         # recent raw history, re-analysed if the axis turns out to have changed
         self._recent.append((t, u, c, active, calm))
         self._recent_n += len(t)
@@ -525,6 +668,9 @@ class RollEstimator:
                     self._held[0] = tuple(x[k:] for x in seg)
                 self._held_n -= k
                 excess -= k
+        elif not self._reference:
+            self._deferred.append(((t, u, c, active, calm), self.axis))
+            self._deferred_n += len(t)
         else:
             out.append(self._angles(t, u, c, active, calm))
 
@@ -551,17 +697,24 @@ class RollEstimator:
         k = len(t)
         return AngleSegment(t, np.full(k, np.nan), np.zeros(k), active, np.zeros(k, dtype=bool))
 
-    def _angles(self, t, u, c, active, calm) -> AngleSegment:  # noqa: ANN001
-        a = self.axis
-        assert a is not None
+    def _frame(self, a: np.ndarray, u0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Unit vectors (r, b) of the plane normal to axis ``a``: ``r`` is the reference
+        "up" (angle zero) projected on it, ``b = a x r`` (+90 deg). With no reference yet
+        (axis just accepted) the reference is ``u0``, the first "up" measured."""
         if self._ref is None:
-            r = u[0] - (u[0] @ a) * a
-            self._ref = r / max(np.linalg.norm(r), 1e-9)
+            r = u0 - (u0 @ a) * a
+            self._ref = r / max(_norm(r), 1e-9)
             self._offset = 0.0
             self._theta_last = math.nan
         r = self._ref - (self._ref @ a) * a
-        r = r / max(np.linalg.norm(r), 1e-9)
-        b = _cross3(a, r)
+        r = r / max(_norm(r), 1e-9)
+        return r, _cross3(a, r)
+
+    def _angles(self, t, u, c, active, calm) -> AngleSegment:  # noqa: ANN001
+        """The reference path: one segment's angles about the current axis, deg."""
+        a = self.axis
+        assert a is not None
+        r, b = self._frame(a, u[0])
         theta_acc = -np.degrees(np.arctan2(_dot3(u, b), _dot3(u, r))) + self._offset
         if not self.has_gyro:
             # speed from two angles measured about the same axis (the axis may have moved)
@@ -601,44 +754,120 @@ class RollEstimator:
         rate = np.where(active, 0.0, rate)
         return AngleSegment(t, theta, rate, active, calm)
 
-    def _end_epoch(self, out: list[AngleSegment]) -> None:
+    def _flush_angles(self, out: list[AngleSegment]) -> None:
+        """Angles of the deferred segments, as one output segment: each sample measured
+        about the axis of its own epoch, exactly as :meth:`_angles` would have done epoch
+        by epoch, but in one set of array operations. A complementary-filter re-seed due
+        inside them (after a gap) takes the reference path, segment by segment."""
+        if not self._deferred:
+            return
+        pend, self._deferred, self._deferred_n = self._deferred, [], 0
+        mark, self._tbe_mark = self._tbe_mark, None
+        theta_before = self._theta_last
+        if self._reseed_t and self._reseed_t[0] <= float(pend[-1][0][0][-1]):
+            axis, done = self.axis, 0
+            for seg, a in pend:
+                self.axis = a
+                out.append(self._angles(*seg))
+                done += len(seg[0])
+                if done == mark:
+                    theta_before = self._theta_last
+            self.axis = axis
+        else:
+            theta = self._angles_many(pend, out)
+            if mark is not None:
+                theta_before = float(theta[mark - 1])
+        if mark is not None:
+            self._theta_before_epoch = theta_before
+
+    def _angles_many(
+        self, pend: list[tuple[tuple, np.ndarray]], out: list[AngleSegment]
+    ) -> np.ndarray:
+        """Deferred segments -> one AngleSegment appended to ``out``; returns the angle
+        before masking (deg), whose last value is ``_theta_last``."""
+        segs = [seg for seg, _a in pend]
+        lens = [len(seg[0]) for seg in segs]
+        t, u, c, active, calm = (
+            seg_parts[0] if len(segs) == 1 else np.concatenate(seg_parts)
+            for seg_parts in zip(*segs, strict=True)
+        )
+        frames = [self._frame(a, seg[1][0]) for seg, a in pend]
+        r_k = np.array([f[0] for f in frames])
+        b_k = np.array([f[1] for f in frames])
+        R = np.repeat(r_k, lens, axis=0)
+        B = np.repeat(b_k, lens, axis=0)
+        theta_acc = -np.degrees(np.arctan2(_dot_rows(u, B), _dot_rows(u, R))) + self._offset
+        if not self.has_gyro:
+            # speed from two angles about the same axis: each segment's first sample against
+            # the sample before it, measured about this segment's axis
+            starts = np.cumsum([0, *lens[:-1]])
+            up = np.empty((len(segs), 3))
+            up[0] = self._u_last_ang if self._u_last_ang is not None else u[0]
+            up[1:] = u[starts[1:] - 1]
+            prev = np.empty(len(t))
+            prev[1:] = theta_acc[:-1]
+            prev[starts] = (
+                -np.degrees(np.arctan2(_dot_rows(up, b_k), _dot_rows(up, r_k))) + self._offset
+            )
+            self._u_last_ang = u[-1].copy()
+            steps = self._step_s(t)
+            rate = (theta_acc - prev) / np.where(
+                steps > LOST_SAMPLE_STEPS * self.dt, steps, self.dt
+            )
+            self._theta_last = float(theta_acc[-1])
+            out.append(AngleSegment(t, np.where(active, np.nan, theta_acc),
+                                    np.where(active, 0.0, rate), active, calm))  # fmt: skip
+            return theta_acc
+        A = np.repeat(np.array([a for _seg, a in pend]), lens, axis=0)
+        rate = _dot_rows(c, A)
+        al = self._alpha
+        x = al * rate * self._step_s(t) + (1.0 - al) * theta_acc
+        if not self._comp_ready:
+            self._comp.reset(float(theta_acc[0]))
+            self._comp_ready = True
+        theta = self._comp(x)
+        self._theta_last = float(theta[-1])
+        out.append(AngleSegment(t, np.where(active, np.nan, theta), np.where(active, 0.0, rate),
+                                active, calm))  # fmt: skip
+        return theta
+
+    def _end_epoch(self, m: _EpochMotion, sums: np.ndarray | None, out: list[AngleSegment]) -> None:
         """The slow update, once per epoch, as a list of named steps (state changes only
-        here, at fixed sample counts, so any chunking gives the same result)."""
+        here, at fixed sample counts, so any chunking gives the same result). ``m``: the
+        epoch's axis-free steps (walking, bias: :meth:`_end_epoch_motion`, run ahead);
+        ``sums``: its evidence sums if already computed (:func:`_scatter_sums`)."""
         ep = self._ep
-        c = np.concatenate(ep["c"])
-        u = np.concatenate(ep["u"])
-        act = np.concatenate(ep["act"])
-        graw = np.concatenate(ep["graw"]) if ep["graw"] else None
-        dyn_max = float(np.concatenate(ep["dyn"]).max())
-        self._ep = {"c": [], "graw": [], "u": [], "act": [], "dyn": []}
-        t_end = float(self._last_t)
-        self._accumulate_evidence(c, act)
-        self._detect_walking(t_end)
-        self._gate_posture(t_end)
-        if self._forget_if_moving(bool(act.any())):
+        c = _joined(ep["c"])
+        u = _joined(ep["u"])
+        act = _joined(ep["act"])
+        dyn = _joined(ep["dyn"])
+        self._ep = {"c": [], "u": [], "act": [], "dyn": []}
+        t_end = m.t_end
+        if sums is None:
+            sums = _scatter_sums(c[None], act[None], self._wS2)[0]
+        self._accumulate_evidence(sums)
+        self._gate_posture(m.unsettled, t_end)
+        if m.any_active and self.axis is not None:
+            self._flush_angles(out)  # the angles so far, about the axis about to be forgotten
+        if self._forget_if_moving(m.any_active):
             return
-        turn_dps = self._learn_bias(u, graw)
         if self.axis is None:
-            self._acquire_axis(turn_dps, t_end, out)
+            self._acquire_axis(m.turn_dps, t_end, out)
             return
-        if self._check_axis_change(u):
+        if self._check_axis_change(u, out):
             return
-        self._follow_axis(c, u, dyn_max)
+        self._follow_axis(c, u, dyn, out)
 
     # ------------------------------------------------------------ epoch steps
 
-    def _accumulate_evidence(self, c: np.ndarray, act: np.ndarray) -> None:
+    def _accumulate_evidence(self, sums: np.ndarray) -> None:
         """Rotation evidence, deg^2/s^2: exponentially weighted scatter of ``c`` over the
         samples not moving about (slow memory ``axis_time_constant_s`` and fast memory
-        ``fast_time_constant_s``); an epoch always has the same length, so fixed weights
-        give the same result however the samples arrived."""
-        cw = c * (~act)[:, None]
-        outer = np.column_stack([
-            cw[:, 0] * c[:, 0], cw[:, 1] * c[:, 1], cw[:, 2] * c[:, 2],
-            cw[:, 0] * c[:, 1], cw[:, 0] * c[:, 2], cw[:, 1] * c[:, 2],
-        ])  # fmt: skip
-        self._zi_S = self._lamn * self._zi_S + self._lam * (outer * self._wS).sum(axis=0)
-        self._zi_Sf = self._lamn_f * self._zi_Sf + self._lam_f * (outer * self._wSf).sum(axis=0)
+        ``fast_time_constant_s``); ``sums``: this epoch's weighted sums (2, 6) from
+        :func:`_scatter_sums`."""
+        slow, fast = sums
+        self._zi_S = self._lamn * self._zi_S + self._lam * slow
+        self._zi_Sf = self._lamn_f * self._zi_Sf + self._lam_f * fast
         self._Sf6 = self._zi_Sf[0] / self._lam_f
         self._fast_axis = _power_step(_sym(self._Sf6), self._fast_axis)
 
@@ -649,10 +878,10 @@ class RollEstimator:
         if self._imp_chain >= s.walk_impacts and t_end - self._imp_start <= s.walk_max_step_s:
             self._walking_until = t_end + s.walk_hold_s
 
-    def _gate_posture(self, t_end: float) -> None:
-        """Impacts, walking or shaking while the axis is unknown: not lying quietly; the
-        axis is learned only from what follows (``posture_changed`` flag)."""
-        unsettled, self._unsettle = self._unsettle, False
+    def _gate_posture(self, unsettled: bool, t_end: float) -> None:
+        """Impacts, walking or shaking (``unsettled``) in the epoch while the axis is
+        unknown: not lying quietly; the axis is learned only from what follows
+        (``posture_changed`` flag)."""
         if unsettled and self.axis is None:
             self._settle(t_end)
 
@@ -669,19 +898,23 @@ class RollEstimator:
         self._zi_S = self._zi_S * 0.0
         return True
 
-    def _learn_bias(self, u: np.ndarray, graw: np.ndarray | None) -> float:
+    def _learn_bias(
+        self, u: np.ndarray, graw: np.ndarray | None, stats: tuple[np.ndarray, float] | None
+    ) -> float:
         """Gyro bias, deg/s, learned only in genuine stillness: gravity turning slower than
         ``still_dps`` over the epoch and the gyro varying less than
         ``still_gyro_std_dps`` (gait, which returns to the same pose once per stride, is
         not still). Returns gravity's turn rate over the epoch, deg/s."""
         s = self.s
         turn_dps = math.degrees(math.acos(min(1.0, float(u[0] @ u[-1])))) / (len(u) * self.dt)
-        if (
-            graw is not None
-            and turn_dps < s.still_dps
-            and math.sqrt(float(graw.var(axis=0).sum())) < s.still_gyro_std_dps
-        ):
-            self.bias_dps = self.bias_dps + self._epoch_beta * (graw.mean(axis=0) - self.bias_dps)
+        if graw is None or turn_dps >= s.still_dps:
+            return turn_dps
+        if stats is None:
+            means, spreads = _gyro_stats(graw[None])
+            stats = (means[0], float(spreads[0]))
+        mean, spread = stats
+        if math.sqrt(spread) < s.still_gyro_std_dps:
+            self.bias_dps = self.bias_dps + self._epoch_beta * (mean - self.bias_dps)
         return turn_dps
 
     def _acquire_axis(self, turn_dps: float, t_end: float, out: list[AngleSegment]) -> None:
@@ -707,7 +940,7 @@ class RollEstimator:
         self._ref = None
         self._release_held(out)
 
-    def _check_axis_change(self, u: np.ndarray) -> bool:
+    def _check_axis_change(self, u: np.ndarray, out: list[AngleSegment]) -> bool:
         """The recent motion turns about another axis for ``axis_change_s`` s: within
         60 deg of the old axis the sensor turned (re-reference, angle continuous); else a
         different movement (learn afresh, re-analyse the last ``rewind_s`` s). Returns
@@ -725,6 +958,7 @@ class RollEstimator:
         if self._off_epochs < self._change_epochs:
             return False
         self._off_epochs = 0
+        self._flush_angles(out)  # the angles so far (and _theta_last), about the old axis
         _w, v = np.linalg.eigh(np.array(Sf))
         n = v[:, 2]
         cosang = float(n @ a)
@@ -732,7 +966,7 @@ class RollEstimator:
             self.axis = n if cosang > 0 else -n
             self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
             r2 = u[-1] - (u[-1] @ self.axis) * self.axis
-            self._ref = r2 / max(np.linalg.norm(r2), 1e-9)
+            self._ref = r2 / max(_norm(r2), 1e-9)
             self._offset = self._theta_last
             self._comp.reset(self._offset)
             self._comp_ready = True
@@ -759,7 +993,9 @@ class RollEstimator:
         self._held, self._held_n = held, k
         return True
 
-    def _follow_axis(self, c: np.ndarray, u: np.ndarray, dyn_max: float) -> None:
+    def _follow_axis(
+        self, c: np.ndarray, u: np.ndarray, dyn: np.ndarray, out: list[AngleSegment]
+    ) -> None:
         """Keep the axis: a strap slip (rotation off the axis by > ``slip_off_axis_deg``
         within the epoch while |a| stays within ``slip_max_dyn_g`` of 1 g) carries it
         along and re-references the angle; otherwise one power-iteration step."""
@@ -767,26 +1003,33 @@ class RollEstimator:
         a = self.axis
         assert a is not None
         rot = c.sum(axis=0) * self.dt  # integrated rotation vector, deg (small-angle)
-        off = rot - (rot @ a) * a
-        off_deg = float(np.linalg.norm(off))
-        on_deg = abs(float(rot @ a))
+        along = rot @ a
+        off = rot - along * a
+        off_deg = _norm(off)
+        on_deg = abs(float(along))
         slipped = (
-            off_deg > s.slip_off_axis_deg and off_deg > 1.5 * on_deg and dyn_max < s.slip_max_dyn_g
+            off_deg > s.slip_off_axis_deg
+            and off_deg > 1.5 * on_deg
+            and float(dyn.max()) < s.slip_max_dyn_g
         )
         if slipped:
+            self._flush_angles(out)  # the angles so far (and _theta_before_epoch)
             # the sensor turned on the thigh: carry the axis along (inverse rotation)
             self.axis = _rotate(a, -np.radians(off))
             self._zi_S = self._zi_S * 0.05
             # re-reference so the angle continues from where it was before the slip
             r2 = u[-1] - (u[-1] @ a) * a
-            self._ref = r2 / max(np.linalg.norm(r2), 1e-9)
+            self._ref = r2 / max(_norm(r2), 1e-9)
             self._offset = self._theta_before_epoch
             self._comp.reset(self._offset)
             self._comp_ready = True
             self._theta_last = self._offset
         else:
             self.axis = _power_step(_sym(self._zi_S[0] / self._lam), a)
-        self._theta_before_epoch = self._theta_last
+        if self._deferred:  # the angle at the end of this epoch is not computed yet
+            self._tbe_mark = self._deferred_n
+        else:
+            self._theta_before_epoch = self._theta_last
 
     # ------------------------------------------------------------ flags
 
@@ -822,7 +1065,7 @@ class RollEstimator:
         if len(u) < 2:
             return "small"
         r = u[0] - (u[0] @ ax) * ax
-        nr = float(np.linalg.norm(r))
+        nr = _norm(r)
         if nr < 1e-6:
             return "small"
         r = r / nr

@@ -45,11 +45,13 @@ class Pipeline:
         has_gyro: bool,
         settings: Settings | None = None,
         keep_trace: bool = False,
+        reference: bool = False,
     ) -> None:
+        """``reference``: the estimator's plain per-epoch path (tests compare against it)."""
         self.settings = settings or Settings()
         self.odr_hz = float(odr_hz)
         self.has_gyro = has_gyro
-        self._orient = RollEstimator(odr_hz, has_gyro, self.settings.orientation)
+        self._orient = RollEstimator(odr_hz, has_gyro, self.settings.orientation, reference)
         self._det = RepDetector(
             odr_hz, self.settings.detector, keep_trace=keep_trace, has_gyro=has_gyro
         )

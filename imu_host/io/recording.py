@@ -49,7 +49,7 @@ from imu_host.io.limits import (
     MIN_RATE_HZ,
 )
 from imu_host.io.plausibility import check_samples, estimate_rate
-from imu_host.io.source import file_size, line_blocks, open_input, shown
+from imu_host.io.source import BOM, file_size, line_blocks, open_input, shown
 from imu_host.paths import create_exclusive
 
 MAGIC = "# imu-host recording v1"
@@ -486,9 +486,21 @@ def rate_from_times(path: str, t: np.ndarray) -> float:
     return rate
 
 
+def _starts_with_magic(path: str) -> bool:
+    """The file opens with the v1 magic line (after an optional UTF-8 BOM)."""
+    try:
+        with open_input(path) as fh:  # regular files only (never blocks on a pipe)
+            head = fh.read(len(BOM) + len(MAGIC))
+    except (InputError, OSError):
+        return False  # the readers name the problem
+    return head.removeprefix(BOM).startswith(MAGIC.encode())
+
+
 def load(path: str | os.PathLike[str], options: ImportOptions | None = None) -> Recording:
     """Load a v1 recording (or a raw byte capture, recognised by its content), or a
     foreign file when import options are given."""
+    if options is None and _starts_with_magic(str(path)):
+        return read_recording(path)  # (without importing the foreign-format readers)
     from imu_host.io.importers import import_file, looks_like_raw_capture
 
     if options is None:
