@@ -41,14 +41,23 @@ import math
 import os
 import stat
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from imu_host.core.events import FAST_DROP, FAST_RETURN, LEFT, RIGHT, FlagEvent, Rep
+from imu_host.core.events import (
+    FAST_DROP,
+    FAST_RETURN,
+    KNEES_APART,
+    LEFT,
+    MULTI_FLAGS,
+    RIGHT,
+    SHOULDER_LIFT,
+    FlagEvent,
+    Rep,
+)
 from imu_host.core.stats import SIDES, session_stats, side_stats, summarize
 from imu_host.errors import InputError
 from imu_host.paths import display_text
@@ -282,31 +291,10 @@ def build_summary(
     return _jsonable(out)
 
 
-# the multi-board flags (imu_host.core.multi.KNEES_APART / SHOULDER_LIFT; named here so
-# that reading a summary does not import the multi-board code)
-KNEES_APART = "knees_apart"
-SHOULDER_LIFT = "shoulder_lift"
-MULTI_FLAG_NAMES = (KNEES_APART, SHOULDER_LIFT)
+# the multi-board flags and roles (named in the core; reading a summary does not import
+# the multi-board code)
+MULTI_FLAG_NAMES = MULTI_FLAGS
 MULTI_ROLES = ("left-thigh", "right-thigh", "sternum")
-
-
-def rep_from_dict(d: Any) -> Rep:
-    """:meth:`Rep.from_dict` that also accepts the multi-board flags (``knees_apart``,
-    ``shoulder_lift``) a multi-board session's reps carry; same errors otherwise."""
-    flags = d.get("flags") if isinstance(d, Mapping) else None
-    if not isinstance(flags, list) or not any(f in MULTI_FLAG_NAMES for f in flags):
-        return Rep.from_dict(d)
-    rep = Rep.from_dict({**d, "flags": [f for f in flags if f not in MULTI_FLAG_NAMES]})
-    extra = tuple(dict.fromkeys(f for f in flags if f in MULTI_FLAG_NAMES))
-    return replace(rep, flags=tuple(rep.flags) + extra)
-
-
-def flag_event_from_dict(d: Any) -> FlagEvent:
-    """:meth:`FlagEvent.from_dict` that also accepts the multi-board cue kinds."""
-    if isinstance(d, Mapping) and d.get("kind") in MULTI_FLAG_NAMES:
-        ev = FlagEvent.from_dict({**d, "kind": FAST_DROP})
-        return replace(ev, kind=str(d["kind"]))
-    return FlagEvent.from_dict(d)
 
 
 def _opt_num(v: Any, hi: float) -> float | None:
@@ -383,7 +371,7 @@ def reps_from_dicts(items: Iterable[Mapping[str, Any]]) -> list[Rep]:
     out = []
     for n, d in enumerate(items, 1):
         try:
-            out.append(rep_from_dict(d))
+            out.append(Rep.from_dict(d))
         except ValueError as err:
             raise InputError(f"rep {n} is not a valid rep object ({err})", field="reps") from None
     return out
@@ -485,7 +473,7 @@ def summary_from_object(obj: Any, where: str) -> tuple[dict[str, Any], list[Rep]
     reps: list[Rep] = []
     for n, d in enumerate(items, 1):
         try:
-            rep = rep_from_dict(d)
+            rep = Rep.from_dict(d)
         except ValueError as err:
             raise bad(f"rep {n} is not a valid rep object ({err})", "reps") from None
         problem = _check_rep(rep)
@@ -502,7 +490,7 @@ def summary_from_object(obj: Any, where: str) -> tuple[dict[str, Any], list[Rep]
     events: list[FlagEvent] = []
     for n, d in enumerate(raw_events, 1):
         try:
-            ev = flag_event_from_dict(d)
+            ev = FlagEvent.from_dict(d)
         except ValueError as err:
             raise bad(f"flag event {n} is not valid ({err})", "flag_events") from None
         if not 0 <= ev.t_s <= MAX_TIME_S or not abs(ev.value) <= MAX_SPEED_DPS:
