@@ -67,7 +67,8 @@ def test_demo_text_output_in_a_pipe(tmp_path, truth):
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert out.count(" REP ") == len(truth["reps"])
-    assert "FLAG FAST DROP (left)" in out
+    assert "FLAG dropped too fast (left)" in out  # plain words, never a flag name
+    assert "fast_drop" not in out and "FAST DROP" not in out
     n = truth["reps_per_side"]
     assert f"reps: {len(truth['reps'])} (left {n['left']}, right {n['right']})" in out
     assert "recording: none" in out

@@ -122,7 +122,8 @@ def test_tty_view_and_bell(script_data, truth):
     s, _, _ = run(script_data, out, mode="tty", target=5)
     text = out.getvalue()
     assert text.count("\a") == len(truth["fast_reps"])
-    assert "FLAG FAST DROP (left)" in text
+    assert "FLAG dropped too fast (left)" in text  # plain words, never a flag name
+    assert "fast_drop" not in text and "FAST DROP" not in text
     view = "\n".join(s.render_view())
     n_left = truth["reps_per_side"]["left"]
     assert f"L {n_left:3d}/5" in view and "samples/s" in view and "crc errors 0" in view
@@ -177,3 +178,19 @@ def test_every_sink_sees_every_event_with_the_counts_so_far(script_data, truth):
         right += r["side"] == "right"
         assert (st.left, st.right) == (left, right) and ev.rep.side == r["side"]
     assert rec.ticks > 0 and rec.closed == 1
+
+
+def test_replay_table_names_faults_in_plain_words(tmp_path):
+    """The replay table says what went wrong as a user reads it (the rep flagged by the
+    simulator's truth as a momentum drop reads "dropped too fast", never ``fast_drop``)."""
+    from imu_host.analysis import analyze
+    from imu_host.cli.replay import render_table
+    from imu_host.io.recording import Recording
+    from imu_host.sim.generate import simulate
+
+    sim = simulate("fast_drops_mixed", seed=3)
+    a = analyze(Recording("sim", sim.samples, sim.sample_rate_hz, {}))
+    table = render_table(a)
+    assert any(r["fast_drop"] for r in sim.truth["reps"]), "the scenario has momentum drops"
+    assert "dropped too fast" in table and "clean" in table
+    assert "fast_drop" not in table

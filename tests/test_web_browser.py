@@ -129,6 +129,8 @@ def test_page_in_chromium_follows_demo_to_the_simulator_truth(browser, tmp_path)
             x <= y for x, y in zip([a for a, _ in seen], [a for a, _ in seen][1:], strict=False)
         )
         assert "bad" in page.get_attribute("#L", "class")  # the last left rep: fast drop
+        body = page.inner_text("body")  # faults in plain words, never a flag name
+        assert "dropped too fast" in body and "fast_drop" not in body
         shot = DOCS_SHOT if UPDATE_DOCS else tmp_path / "web-view.png"
         page.screenshot(path=str(shot))
         out, err = proc.communicate(timeout=60)

@@ -140,8 +140,8 @@ def print_multi_summary(summary: dict[str, Any], mode: str, out: IO[str]) -> Non
 
 def render_multi(summary: dict[str, Any]) -> str:
     """Per-rep table with the multi-board figures, and the plain-word feedback (faults
-    in the report's words: :func:`imu_host.report.text.flag_words`)."""
-    from imu_host.report.text import flag_words
+    in plain words: :func:`imu_host.core.events.flag_words`)."""
+    from imu_host.core.events import flag_words
 
     m = summary["multi"]
 

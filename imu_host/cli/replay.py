@@ -16,7 +16,7 @@ from imu_host.cli.options import (
     positive_int,
     settings_from_args,
 )
-from imu_host.core.events import LEFT, RIGHT
+from imu_host.core.events import LEFT, RIGHT, flag_words
 from imu_host.errors import InputError
 
 HELP = "Count reps per side in a recording and flag fast drops (same pipeline as live)."
@@ -41,13 +41,13 @@ def render_table(a: Analysis) -> str:
     s = a.summary
     lines = [
         f"{'#':>3} {'side':<5} {'start':>7} {'end':>7} {'ROM°':>5} {'down s':>6} "
-        f"{'hold s':>6} {'up s':>5} {'down°/s':>7} {'up°/s':>6}  flags",
+        f"{'hold s':>6} {'up s':>5} {'down°/s':>7} {'up°/s':>6}  how it went",
     ]
     for r in a.reps:
         lines.append(
             f"{r.index:>3} {r.side:<5} {r.start_s:>7.1f} {r.end_s:>7.1f} {r.rom_deg:>5.0f} "
             f"{r.descent_s:>6.1f} {r.hold_s:>6.1f} {r.return_s:>5.1f} "
-            f"{r.peak_descent_dps:>7.0f} {r.peak_return_dps:>6.0f}  {', '.join(r.flags)}"
+            f"{r.peak_descent_dps:>7.0f} {r.peak_return_dps:>6.0f}  {flag_words(r.flags)}"
         )
     rm, rx = s["rom_mean_deg"], s["rom_max_deg"]
     t = s["tempo"]

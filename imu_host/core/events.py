@@ -30,6 +30,22 @@ SHOULDER_LIFT = "shoulder_lift"  # the upper trunk rolls toward the knees' side
 MULTI_FLAGS = (KNEES_APART, SHOULDER_LIFT)
 # every flag a rep or a FlagEvent may carry (what from_dict accepts)
 KNOWN_FLAGS = ALL_FLAGS + MULTI_FLAGS
+# each flag in plain words: the one mapping every view uses (terminal, web, speech-free
+# lines, reports), so a user never reads an internal flag name
+FLAG_WORDS = {
+    FAST_DROP: "dropped too fast",
+    BOUNCE: "bounced at the end",
+    FAST_RETURN: "came back too fast",
+    PARTIAL: "partial range",
+    KNEES_APART: "knees came apart",  # two thigh boards (multi-board sessions)
+    SHOULDER_LIFT: "shoulder lifted",  # a sternum board
+}
+CLEAN_WORD = "clean"
+
+
+def flag_words(flags: Iterable[str]) -> str:
+    """A rep's faults in plain words (``clean`` when there are none)."""
+    return ", ".join(FLAG_WORDS.get(f, f.replace("_", " ")) for f in flags) or CLEAN_WORD
 
 
 def _num(d: Mapping[str, Any], key: str) -> float:

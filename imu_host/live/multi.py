@@ -506,8 +506,8 @@ class MultiLiveSession:
 
 def format_multi_event(ev: object) -> str:
     """One line per event, faults in the plain words the report uses
-    (:data:`imu_host.report.text.FLAG_WORDS`), never the internal flag names."""
-    from imu_host.report.text import FLAG_WORDS, flag_words
+    (:data:`imu_host.core.events.FLAG_WORDS`), never the internal flag names."""
+    from imu_host.core.events import FLAG_WORDS, flag_words
 
     if isinstance(ev, MultiRepEvent):
         r, f = ev.rep, ev.figures

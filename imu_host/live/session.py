@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from imu_host.core.events import FlagEvent, RepEvent
+from imu_host.core.events import FLAG_WORDS, FlagEvent, RepEvent
 from imu_host.core.samples import Samples
 from imu_host.errors import InputError
 from imu_host.live.recorder import SessionRecorder
@@ -276,7 +276,8 @@ class LiveSession:
             self._last_rep = ev.rep
             self._counts[ev.rep.side] = self._counts.get(ev.rep.side, 0) + 1
         elif isinstance(ev, FlagEvent):
-            self._flags_shown.append(f"{ev.kind} ({ev.side})")
+            words = FLAG_WORDS.get(ev.kind, ev.kind.replace("_", " "))
+            self._flags_shown.append(f"{words} ({ev.side})")
         state = self.state()
         for sink in self.sinks:
             sink.on_event(ev, state)

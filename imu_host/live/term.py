@@ -26,7 +26,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from imu_host.core.events import RepEvent
+from imu_host.core.events import RepEvent, flag_words
 from imu_host.live.view import LiveState, Notice, NullSink, PromptEvent, format_event
 
 FONT = {  # 3x5 block digits
@@ -219,7 +219,7 @@ class RichView(NullSink):
             t = Text(f"last #{r.index} {r.side} {r.rom_deg:.0f} deg  "
                      f"down {r.descent_s:.1f}s hold {r.hold_s:.1f}s up {r.return_s:.1f}s  ")  # fmt: skip
             t.append(
-                ", ".join(r.flags) if r.flags else "ok",
+                flag_words(r.flags),
                 style="bold red" if r.flags else "bold green",
             )
             parts.append(t)

@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
-from imu_host.core.events import FlagEvent, GapEvent, Rep, RepEvent
+from imu_host.core.events import FLAG_WORDS, FlagEvent, GapEvent, Rep, RepEvent, flag_words
 from imu_host.live.stream import LinkQuality
 
 
@@ -225,7 +225,7 @@ def render_lines(s: LiveState) -> list[str]:
     lines.append(f"  knee   {_gauge(s.angle_deg if math.isfinite(s.angle_deg) else None)}")
     r = s.last_rep
     if r is not None:
-        fl = ", ".join(r.flags) if r.flags else "ok"
+        fl = flag_words(r.flags)
         lines.append(
             f"  last   #{r.index} {r.side:<5} range {r.rom_deg:4.0f} deg  "
             f"down {r.descent_s:.1f}s hold {r.hold_s:.1f}s up {r.return_s:.1f}s  [{fl}]"
@@ -270,7 +270,7 @@ def format_event(ev: object) -> str:
     """One line per event for terminals and pipes."""
     if isinstance(ev, RepEvent):
         r = ev.rep
-        fl = f"  flags: {', '.join(r.flags)}" if r.flags else ""
+        fl = f"  flags: {flag_words(r.flags)}" if r.flags else ""
         return (
             f"{ev.t_s:8.2f}s  REP  #{r.index} {r.side:<5} range {r.rom_deg:.0f} deg  "
             f"down {r.descent_s:.1f}s hold {r.hold_s:.1f}s up {r.return_s:.1f}s  "
@@ -278,7 +278,8 @@ def format_event(ev: object) -> str:
         )
     if isinstance(ev, FlagEvent):
         unit = "deg" if ev.kind == "bounce" else "deg/s"
-        return f"{ev.t_s:8.2f}s  FLAG {ev.kind.upper().replace('_', ' ')} ({ev.side}) {ev.value:.0f} {unit}"
+        words = FLAG_WORDS.get(ev.kind, ev.kind.replace("_", " "))
+        return f"{ev.t_s:8.2f}s  FLAG {words} ({ev.side}) {ev.value:.0f} {unit}"
     if isinstance(ev, GapEvent):
         return f"{ev.t_s:8.2f}s  GAP  no data {ev.start_s:.2f}-{ev.end_s:.2f}s"
     if isinstance(ev, PromptEvent):

@@ -36,6 +36,7 @@ from importlib import resources
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
+from imu_host.core.events import FLAG_WORDS
 from imu_host.errors import InputError
 from imu_host.live.view import LiveState, NullSink
 
@@ -273,7 +274,10 @@ class WebView(NullSink):
     # ------------------------------------------------------------- serving
 
     def _load_page(self) -> bytes:
-        return resources.files("imu_host.live").joinpath("web_page.html").read_bytes()
+        """The page, with the one plain-words mapping of the flags (FLAG_WORDS) in it."""
+        page = resources.files("imu_host.live").joinpath("web_page.html").read_bytes()
+        words = json.dumps(FLAG_WORDS).encode()
+        return page.replace(b"/*FLAG_WORDS*/{}", words, 1)
 
     def _authorised(self, query: str) -> bool:
         if not self.token:

@@ -13,27 +13,22 @@ from imu_host.core.events import (
     BOUNCE,
     FAST_DROP,
     FAST_RETURN,
+    FLAG_WORDS,
+    KNEES_APART,
     LEFT,
     PARTIAL,
     RIGHT,
+    SHOULDER_LIFT,
     Rep,
+    flag_words,
 )
 from imu_host.core.stats import SIDES
-from imu_host.report.summary import KNEES_APART, SHOULDER_LIFT, session_start_text
+from imu_host.report.summary import session_start_text
 
 ASYMMETRY_FEEDBACK_PCT = 20.0  # above this, a feedback line about the tighter side
-# what each fault is called where people read it (never the internal flag names)
-FLAG_WORDS = {
-    FAST_DROP: "dropped too fast",
-    BOUNCE: "bounced at the end",
-    FAST_RETURN: "came back too fast",
-    PARTIAL: "partial range",
-    KNEES_APART: "knees came apart",  # two thigh boards (multi-board sessions)
-    SHOULDER_LIFT: "shoulder lifted",  # a sternum board
-}
+# what each board is called where people read it (FLAG_WORDS, in the core, names faults)
 ROLE_WORDS = {"left-thigh": "left thigh", "right-thigh": "right thigh", "sternum": "chest"}
 MULTI_TITLE = "Knees and shoulders"
-CLEAN_WORD = "clean"
 NO_REPS_LINES = (
     "**No reps were detected in this session.**",
     "",
@@ -41,11 +36,6 @@ NO_REPS_LINES = (
     "Check that the sensor is strapped above the knee and that the recording covers "
     "the exercise.",
 )
-
-
-def flag_words(flags: Sequence[str]) -> str:
-    """A rep's faults in plain words (``clean`` when there are none)."""
-    return ", ".join(FLAG_WORDS.get(f, f.replace("_", " ")) for f in flags) or CLEAN_WORD
 
 
 def _fmt(v: float | None, spec: str = ".1f", unit: str = "") -> str:
