@@ -84,7 +84,7 @@ def analyze_one(path: str, options: Any, settings: Any) -> dict[str, Any]:
 
     try:
         rec = load(path, options)
-        a = analyze(rec, settings)
+        a = analyze(rec, settings, trace=False)  # a summary needs no angle trace
     except InputError as err:
         return {"file": path, "error": str(err)}
     except Exception as err:  # noqa: BLE001  (one bad file must not stop the batch)

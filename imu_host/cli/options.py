@@ -144,7 +144,7 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
 
 def import_options(args: argparse.Namespace):  # noqa: ANN201  (ImportOptions | None)
     """ImportOptions from the parsed arguments; None for a v1 recording."""
-    from imu_host.io.importers import MEX_OPTIONS, ImportOptions
+    from imu_host.io.import_options import MEX_OPTIONS, ImportOptions
 
     fmt = args.format or ("csv" if args.columns else "v1")
     if fmt == "v1":
