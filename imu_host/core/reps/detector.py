@@ -60,6 +60,10 @@ TURN_FRACTION = 0.25  # out again by this fraction of the peak after halfway: a 
 BOUNCE_NEAR_DEG = 8.0  # a bounce starts within max(this, BOUNCE_NEAR_FRACTION * peak)...
 BOUNCE_NEAR_FRACTION = 0.3  # ...of the peak
 HOLD_FRACTION = 0.1  # within max(hold_tolerance_deg, this * peak) of the peak = holding
+# "came back halfway" also needs the rate to account for this fraction of the angle's way
+# back (an overshoot after a gap creeps back to gravity with the knees still: not a return)
+RATE_BACKED_FRACTION = 0.5
+MAX_RATE_STEP_PERIODS = 2.0  # the rate is integrated over steps up to this many periods
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,8 @@ class DetectorSettings:
 
 class _Excursion:
     __slots__ = ("sign", "start_s", "t", "depth", "rate", "peak", "peak_t", "cued",
-                 "min_after", "min_after_t", "bounced", "bmax", "bmin", "start_depth", "calm", "fast", "fast_t")  # fmt: skip
+                 "min_after", "min_after_t", "bounced", "bmax", "bmin", "start_depth", "calm", "fast", "fast_t",
+                 "back", "back_max")  # fmt: skip
 
     def __init__(self, sign: int, start_s: float) -> None:
         self.sign = sign
@@ -111,6 +116,8 @@ class _Excursion:
         self.calm = True  # began with no impact or walking just before (live cues allowed)
         self.fast = False  # the descent reached the fast-drop speed (at fast_t, s)
         self.fast_t = math.nan
+        self.back = 0.0  # way back since the peak by the integrated rate, deg
+        self.back_max = 0.0  # the most of it so far
 
 
 class RepDetector:
@@ -209,7 +216,7 @@ class RepDetector:
         e = self._exc
         if e is not None and e.depth:
             last = float(e.depth[-1][-1])
-            if last <= HALFWAY * e.peak:
+            if last <= HALFWAY * e.peak and self._back_halfway(e):
                 self._complete(float(e.t[-1][-1]))
         self._exc = None
         return self._events
@@ -379,10 +386,17 @@ class RepDetector:
         e.depth.append(depth)
         e.rate.append(ra)
         j = int(np.argmax(depth))
+        ret = self._rate_return(t, ra, sg)
         if depth[j] > e.peak:
             e.peak = float(depth[j])
             e.peak_t = float(t[j])
             e.min_after = math.inf
+            e.back = e.back_max = 0.0
+            ret = ret[j + 1 :]
+        if len(ret):
+            run = e.back + np.cumsum(ret)
+            e.back = float(run[-1])
+            e.back_max = max(e.back_max, float(run.max()))
         lo = int(np.argmin(depth))
         if depth[lo] < e.min_after and t[lo] >= e.peak_t:
             e.min_after = float(depth[lo])
@@ -411,7 +425,7 @@ class RepDetector:
             self._complete(t_end)
             self._exc = None
             self._last_calm_t = {1: t_end, -1: t_end}
-        elif e.min_after <= HALFWAY * e.peak:
+        elif self._back_halfway(e):
             turn = max(s.enter_deg, TURN_FRACTION * e.peak)
             if sg * d_end >= e.min_after + turn:  # came back halfway, now out again
                 tm = e.min_after_t
@@ -426,6 +440,20 @@ class RepDetector:
                 self.centre = c + self.s.partway_rest_weight * (rest - c)
                 self._last_calm_t = {1: t_end, -1: t_end}
         self._prev_d, self._prev_t = d_end, t_end
+
+    def _rate_return(self, t: np.ndarray, ra: np.ndarray, sg: int) -> np.ndarray:
+        """Per sample, the way back toward the centre by the rate, deg (real time steps,
+        each at most ``MAX_RATE_STEP_PERIODS`` periods)."""
+        dt = np.diff(t, prepend=self._prev_t)
+        dt = np.clip(dt, 0.0, MAX_RATE_STEP_PERIODS / self.odr_hz)
+        return -sg * ra * dt
+
+    def _back_halfway(self, e: _Excursion) -> bool:
+        """Came back at least halfway from the peak, and the rate shows the way back
+        (:func:`rules.return_is_real`)."""
+        if e.min_after > HALFWAY * e.peak:
+            return False
+        return rules.return_is_real(e.back_max, e.peak - e.min_after, RATE_BACKED_FRACTION)
 
     def _keep_pre(self, t: np.ndarray, ra: np.ndarray) -> None:
         """Remember the last second of blocks at centre (a drop can start inside the band)."""

@@ -35,3 +35,10 @@ def in_rebound(since_fast_s: float, rebound_s: float) -> bool:
     """Within ``rebound_s`` of a fast drop's speed: the knees rebound off the end stop
     (5-10 deg back and out again), which is part of the drop, not a bounce."""
     return since_fast_s < rebound_s
+
+
+def return_is_real(rate_return_deg: float, angle_return_deg: float, fraction: float) -> bool:
+    """The integrated rate accounts for at least ``fraction`` of the angle's way back from
+    the peak. After a gap inside a hard drop the angle can overshoot and then creep back to
+    gravity while the gyro shows the knees holding still: that creep is not a return."""
+    return rate_return_deg >= fraction * angle_return_deg
