@@ -410,8 +410,10 @@ class RepDetector:
                 if e.calm:
                     e.cued = True
                     self._events.append(FlagEvent(t_end, FAST_DROP, self._side(sg), v))
-        if e.fast and rules.in_rebound(t_end - e.fast_t, s.rebound_s):
+        if self._rebounding(e, t_end):
             e.bmax, e.bmin = -math.inf, math.inf  # a fast drop's rebound is not a bounce
+            e.min_after = math.inf  # ...nor a way back toward the centre
+            e.back = e.back_max = 0.0
         # bounce: back by bounce_deg from a max near the peak, then out again by as much
         self._bounce_track(e, depth, t_end)
         # end of the excursion?
@@ -454,6 +456,11 @@ class RepDetector:
         if e.min_after > HALFWAY * e.peak:
             return False
         return rules.return_is_real(e.back_max, e.peak - e.min_after, RATE_BACKED_FRACTION)
+
+    def _rebounding(self, e: _Excursion, t_s: float) -> bool:
+        """Within ``rebound_s`` of a fast drop's speed: the swing back (a real rebound, or
+        without a gyro the gravity reading tilted by the abrupt stop) is part of the drop."""
+        return e.fast and rules.in_rebound(t_s - e.fast_t, self.s.rebound_s)
 
     def _keep_pre(self, t: np.ndarray, ra: np.ndarray) -> None:
         """Remember the last second of blocks at centre (a drop can start inside the band)."""
