@@ -63,6 +63,7 @@ HOLD_FRACTION = 0.1  # within max(hold_tolerance_deg, this * peak) of the peak =
 # "came back halfway" also needs the rate to account for this fraction of the angle's way
 # back (an overshoot after a gap creeps back to gravity with the knees still: not a return)
 RATE_BACKED_FRACTION = 0.5
+POSE_MATCH_DEG = 6.0  # two rests this close are the same pose
 MAX_RATE_STEP_PERIODS = 2.0  # the rate is integrated over steps up to this many periods
 
 
@@ -96,7 +97,7 @@ class DetectorSettings:
 class _Excursion:
     __slots__ = ("sign", "start_s", "t", "depth", "rate", "peak", "peak_t", "cued",
                  "min_after", "min_after_t", "bounced", "bmax", "bmin", "start_depth", "calm", "fast", "fast_t",
-                 "back", "back_max")  # fmt: skip
+                 "back", "back_max", "poses")  # fmt: skip
 
     def __init__(self, sign: int, start_s: float) -> None:
         self.sign = sign
@@ -118,6 +119,7 @@ class _Excursion:
         self.fast_t = math.nan
         self.back = 0.0  # way back since the peak by the integrated rate, deg
         self.back_max = 0.0  # the most of it so far
+        self.poses: list[list[float]] = []  # rests during it: [depth deg, last still t s]
 
 
 class RepDetector:
@@ -427,6 +429,8 @@ class RepDetector:
             self._complete(t_end)
             self._exc = None
             self._last_calm_t = {1: t_end, -1: t_end}
+        elif still and self._pose_revisited(e, t_end):
+            pass  # the pose it rested at before going deeper is the centre (re-acquired)
         elif self._back_halfway(e):
             turn = max(s.enter_deg, TURN_FRACTION * e.peak)
             if sg * d_end >= e.min_after + turn:  # came back halfway, now out again
@@ -456,6 +460,48 @@ class RepDetector:
         if e.min_after > HALFWAY * e.peak:
             return False
         return rules.return_is_real(e.back_max, e.peak - e.min_after, RATE_BACKED_FRACTION)
+
+    def _pose_revisited(self, e: _Excursion, t_end: float) -> bool:
+        """Still during an excursion: remember the pose; if it is a pose the excursion
+        rested at before going on deeper by a rep's range (:func:`rules.is_pose_revisit`),
+        that pose is the centre (the first rest was not an end range: the recording began
+        at a side, or the strap slipped). Re-acquire the centre there, count the deeper
+        part as the rep about it, and forget the side peaks of the old frame."""
+        assert self.centre is not None
+        rest = float(np.mean(self._rest))
+        depth = e.sign * (rest - self.centre)
+        typ = self._typical()
+        need = max(self.s.min_rom_deg, self.s.min_rom_fraction * typ if typ else 0.0)
+        for pose in e.poses:
+            if rules.is_pose_revisit(
+                depth, pose[0], pose[1], e.peak, e.peak_t, POSE_MATCH_DEG, need
+            ):
+                break
+        else:
+            last = e.poses[-1] if e.poses else None
+            if last is not None and abs(last[0] - depth) <= POSE_MATCH_DEG:
+                last[1] = t_end
+            else:
+                e.poses.append([depth, t_end])
+            return False
+        t_leave = pose[1]
+        shift = e.sign * (rest - self.centre)  # new depth = old depth - shift
+        t = np.concatenate(e.t)
+        keep = t >= t_leave
+        dep = np.concatenate(e.depth)[keep] - shift
+        e.t = [t[keep]]
+        e.depth = [dep]
+        e.rate = [np.concatenate(e.rate)[keep]]
+        j = int(np.argmax(dep))
+        e.peak, e.peak_t = float(dep[j]), float(e.t[0][j])
+        e.start_s, e.start_depth = t_leave, 0.0
+        self.centre = rest
+        for pk in self._peaks.values():
+            pk.clear()
+        self._complete(t_end)
+        self._exc = None
+        self._last_calm_t = {1: t_end, -1: t_end}
+        return True
 
     def _rebounding(self, e: _Excursion, t_s: float) -> bool:
         """Within ``rebound_s`` of a fast drop's speed: the swing back (a real rebound, or
