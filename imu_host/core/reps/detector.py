@@ -84,6 +84,9 @@ class DetectorSettings:
     # controlled reps at r = 0.2-0.45 m in the simulator. Both thresholds are multiplied by
     # this (130 deg/s); simulated controlled reps read <= 88 deg/s, momentum drops >= 167 (p5).
     accel_only_speed_factor: float = 1.3
+    # accelerometer only: speeds are the slope of the gravity angle over this window (s), not
+    # its per-sample derivative (its noise and the lever-arm term read controlled reps high)
+    accel_only_speed_window_s: float = 0.2
     bounce_deg: float = 4.0  # size of the back-and-out-again that flags a bounce
     rebound_s: float = 1.0  # after a fast drop's speed, this long is its rebound (no bounce)
     partial_fraction: float = 0.6  # range below this x side median flags "partial"
@@ -138,6 +141,13 @@ class RepDetector:
         self.fast_drop_dps = self.s.fast_drop_dps * k
         self.fast_return_dps = self.s.fast_return_dps * k
         self.keep_trace = keep_trace
+        self.has_gyro = has_gyro
+        # accelerometer only: the last samples of the angle, for the windowed slope
+        self._slope_w = max(1, int(round(self.s.accel_only_speed_window_s * odr_hz)))  # periods
+        self._slope_th = np.zeros(0)
+        k = np.arange(self._slope_w + 1, dtype=float)
+        k -= k.mean()  # least-squares slope weights (reversed for np.convolve), per second
+        self._slope_kernel = (k / (k @ k) * odr_hz)[::-1]
         self.trace_t: list[np.ndarray] = []  # per block: times
         self.trace_deg: list[np.ndarray] = []  # per block: angle relative to the centre then
         self.odr_hz = float(odr_hz)
@@ -188,6 +198,8 @@ class RepDetector:
         self._events = []
         if calm is None:
             calm = np.ones(len(t_s), dtype=bool)
+        if not self.has_gyro:
+            rate_dps = self._window_slope(t_s, theta_deg)
         self._pend_t.append(t_s)
         self._pend.append((theta_deg, rate_dps, np.asarray(calm, dtype=bool)))
         self._pend_n += len(t_s)
@@ -211,6 +223,20 @@ class RepDetector:
                 self._calm = bool(calm_b[j])
                 self._block(t[j], th[j], ra[j], bool(bad[j]))
         return self._events
+
+    def _window_slope(self, t: np.ndarray, th: np.ndarray) -> np.ndarray:
+        """Accelerometer only: per sample, the least-squares slope of the angle over the
+        last ``accel_only_speed_window_s`` (nominal sample period), deg/s; 0 where unknown.
+        The last samples are carried across feeds, so any chunking gives the same values."""
+        w = self._slope_w
+        aa = np.concatenate([self._slope_th, th])
+        n0 = len(self._slope_th)
+        n = len(aa)
+        if n0 < w:  # stream start: pad with the first sample (a still start)
+            aa = np.concatenate([np.full(w - n0, aa[0]), aa])
+        v = np.convolve(aa, self._slope_kernel, mode="valid")[-len(th) :]
+        self._slope_th = aa[-w:] if n >= w else aa
+        return np.where(np.isfinite(v), v, 0.0)
 
     def finish(self) -> list[Event]:
         """End of stream: an excursion that came back at least halfway still counts."""
