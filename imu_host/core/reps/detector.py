@@ -64,7 +64,6 @@ HOLD_FRACTION = 0.1  # within max(hold_tolerance_deg, this * peak) of the peak =
 # back (an overshoot after a gap creeps back to gravity with the knees still: not a return)
 RATE_BACKED_FRACTION = 0.5
 POSE_MATCH_DEG = 6.0  # two rests this close are the same pose
-MAX_RATE_STEP_PERIODS = 2.0  # the rate is integrated over steps up to this many periods
 
 
 @dataclass(frozen=True)
@@ -167,6 +166,7 @@ class RepDetector:
             -1: deque(maxlen=centre_rules.PEAK_HISTORY),
         }
         self._roms: deque[float] = deque(maxlen=ROM_HISTORY)
+        self._need_cache: float | None = None  # see _need
         self._side_roms: dict[int, deque[float]] = {
             1: deque(maxlen=ROM_HISTORY),
             -1: deque(maxlen=ROM_HISTORY),
@@ -261,6 +261,15 @@ class RepDetector:
         if not self._roms:
             return None
         return float(np.median(self._roms))
+
+    def _need(self) -> float:
+        """Smallest range that counts as a rep now, deg (min_rom_deg, and min_rom_fraction
+        of the typical range); cached until the next rep."""
+        if self._need_cache is None:
+            typ = self._typical()
+            frac = self.s.min_rom_fraction * typ if typ else 0.0
+            self._need_cache = max(self.s.min_rom_deg, frac)
+        return self._need_cache
 
     def gap(self, gap_s: float = math.inf, void_s: float = 0.0) -> None:
         """Samples were lost for ``gap_s`` seconds. A short gap (<= ``void_s``) keeps the
@@ -388,9 +397,9 @@ class RepDetector:
         )
         if e is None:
             calm = self._last_calm_t
-            if ra.max() <= CALM_RATE_DPS or d_end <= 0:
+            if d_end <= 0 or ra.max() <= CALM_RATE_DPS:
                 calm[1] = t_end
-            if ra.min() >= -CALM_RATE_DPS or d_end >= 0:
+            if d_end >= 0 or ra.min() >= -CALM_RATE_DPS:
                 calm[-1] = t_end
             if still:
                 rest = float(np.mean(self._rest))
@@ -414,17 +423,15 @@ class RepDetector:
         e.depth.append(depth)
         e.rate.append(ra)
         j = int(np.argmax(depth))
-        ret = self._rate_return(t, ra, sg)
         if depth[j] > e.peak:
             e.peak = float(depth[j])
             e.peak_t = float(t[j])
             e.min_after = math.inf
-            e.back = e.back_max = 0.0
-            ret = ret[j + 1 :]
-        if len(ret):
-            run = e.back + np.cumsum(ret)
-            e.back = float(run[-1])
-            e.back_max = max(e.back_max, float(run.max()))
+            e.back = self._rate_return(ra[j + 1 :], sg)
+            e.back_max = 0.0
+        else:
+            e.back += self._rate_return(ra, sg)
+        e.back_max = max(e.back_max, e.back)
         lo = int(np.argmin(depth))
         if depth[lo] < e.min_after and t[lo] >= e.peak_t:
             e.min_after = float(depth[lo])
@@ -473,12 +480,10 @@ class RepDetector:
                 self._last_calm_t = {1: t_end, -1: t_end}
         self._prev_d, self._prev_t = d_end, t_end
 
-    def _rate_return(self, t: np.ndarray, ra: np.ndarray, sg: int) -> np.ndarray:
-        """Per sample, the way back toward the centre by the rate, deg (real time steps,
-        each at most ``MAX_RATE_STEP_PERIODS`` periods)."""
-        dt = np.diff(t, prepend=self._prev_t)
-        dt = np.clip(dt, 0.0, MAX_RATE_STEP_PERIODS / self.odr_hz)
-        return -sg * ra * dt
+    def _rate_return(self, ra: np.ndarray, sg: int) -> float:
+        """The way back toward the centre by the rate over these samples, deg (nominal
+        periods: samples lost in a gap add nothing, which only makes the check stricter)."""
+        return -sg * float(ra.sum()) / self.odr_hz
 
     def _back_halfway(self, e: _Excursion) -> bool:
         """Came back at least halfway from the peak, and the rate shows the way back
@@ -494,10 +499,9 @@ class RepDetector:
         at a side, or the strap slipped). Re-acquire the centre there, count the deeper
         part as the rep about it, and forget the side peaks of the old frame."""
         assert self.centre is not None
-        rest = float(np.mean(self._rest))
+        rest = sum(self._rest) / len(self._rest)
         depth = e.sign * (rest - self.centre)
-        typ = self._typical()
-        need = max(self.s.min_rom_deg, self.s.min_rom_fraction * typ if typ else 0.0)
+        need = self._need()
         for pose in e.poses:
             if rules.is_pose_revisit(
                 depth, pose[0], pose[1], e.peak, e.peak_t, POSE_MATCH_DEG, need
@@ -612,9 +616,7 @@ class RepDetector:
             return  # re-analysed history overlapping a rep already counted
         if e.start_depth > HALFWAY * peak:
             return  # began mostly outside the recording
-        typ = self._typical()
-        need = max(s.min_rom_deg, s.min_rom_fraction * typ if typ else 0.0)
-        if peak < need:
+        if peak < self._need():
             return
         tol = max(s.hold_tolerance_deg, HOLD_FRACTION * peak)
         near = np.nonzero(depth >= peak - tol)[0]
@@ -655,6 +657,7 @@ class RepDetector:
         )
         self.reps.append(rep)
         self._roms.append(peak)
+        self._need_cache = None
         side_roms.append(peak)
         assert self.centre is not None
         self._peaks[e.sign].append(self.centre + e.sign * peak)
