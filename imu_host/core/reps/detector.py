@@ -11,7 +11,14 @@ A rep is one excursion centre -> side -> back to centre. The detector works on b
 - the **phase**: at centre, or out to one side. Leaving the centre band by
   ``enter_deg`` starts an excursion. It ends as a rep when the angle comes back within
   ``centre_deg`` of the centre, crosses over to the other side (continuous swinging), or
-  has come back at least halfway and stops or turns out again.
+  has come back at least halfway and stops or turns out again. "Came back" needs the rate
+  to show it (:func:`rules.return_is_real`: not an angle creeping back to gravity after
+  an overshoot) and excludes the ``rebound_s`` after a fast drop's speed.
+- **pose revisits**: an excursion that rests at a pose, goes on deeper by a rep's range
+  and comes back to rest at that pose (:func:`rules.is_pose_revisit`) re-acquires the
+  centre there; the deeper part is the rep (a centre must have excursions on both sides).
+- without a gyro, speeds are the least-squares slope of the angle over
+  ``accel_only_speed_window_s`` (the per-sample derivative of a gravity angle reads high).
 
 An excursion counts only if its range reaches ``min_rom_deg`` and ``min_rom_fraction``
 of the person's typical range (median of recent reps); smaller ones are fidgets or
@@ -144,9 +151,9 @@ class RepDetector:
         # accelerometer only: the last samples of the angle, for the windowed slope
         self._slope_w = max(1, int(round(self.s.accel_only_speed_window_s * odr_hz)))  # periods
         self._slope_th = np.zeros(0)
-        k = np.arange(self._slope_w + 1, dtype=float)
-        k -= k.mean()  # least-squares slope weights (reversed for np.convolve), per second
-        self._slope_kernel = (k / (k @ k) * odr_hz)[::-1]
+        idx = np.arange(self._slope_w + 1, dtype=float)
+        idx -= idx.mean()  # least-squares slope weights (reversed for np.convolve), per second
+        self._slope_kernel = (idx / (idx @ idx) * odr_hz)[::-1]
         self.trace_t: list[np.ndarray] = []  # per block: times
         self.trace_deg: list[np.ndarray] = []  # per block: angle relative to the centre then
         self.odr_hz = float(odr_hz)
