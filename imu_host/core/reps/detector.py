@@ -434,7 +434,7 @@ class RepDetector:
             e.peak = float(depth[j])
             e.peak_t = float(t[j])
             e.min_after = math.inf
-            e.back = self._rate_return(ra[j + 1 :], sg)
+            e.back = self._rate_return(ra[j + 1 :], sg) if j + 1 < len(ra) else 0.0
             e.back_max = 0.0
         else:
             e.back += self._rate_return(ra, sg)
@@ -452,7 +452,7 @@ class RepDetector:
                 if e.calm:
                     e.cued = True
                     self._events.append(FlagEvent(t_end, FAST_DROP, self._side(sg), v))
-        if self._rebounding(e, t_end):
+        if e.fast and self._rebounding(e, t_end):
             e.bmax, e.bmin = -math.inf, math.inf  # a fast drop's rebound is not a bounce
             e.min_after = math.inf  # ...nor a way back toward the centre
             e.back = e.back_max = 0.0
@@ -471,7 +471,7 @@ class RepDetector:
             self._last_calm_t = {1: t_end, -1: t_end}
         elif still and self._pose_revisited(e, t_end):
             pass  # the pose it rested at before going deeper is the centre (re-acquired)
-        elif self._back_halfway(e):
+        elif e.min_after <= HALFWAY * e.peak and self._back_halfway(e):
             turn = max(s.enter_deg, TURN_FRACTION * e.peak)
             if sg * d_end >= e.min_after + turn:  # came back halfway, now out again
                 tm = e.min_after_t
