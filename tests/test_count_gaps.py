@@ -68,3 +68,14 @@ def test_angle_creep_without_rate_is_not_a_return():
     assert sides == ["left", "right"], [(r.side, r.rom_deg) for r in det.reps]
     assert abs(det.reps[1].rom_deg - 45.0) < 3.0, det.reps[1]
     assert det.centre is not None and abs(det.centre) < 3.0, det.centre
+
+
+@pytest.mark.parametrize("seed", [101, 111, 112])
+def test_gap_inside_a_fast_drop_still_flags_it(seed):
+    """The 0.1-0.15 s gap in the middle of a ~200 deg/s drop hides most of its descent;
+    the angle moved 20-40 deg across it, which is itself the drop's speed."""
+    sim = simulate("gaps_in_reps", seed)
+    a = analyze(Recording(f"gaps_in_reps:{seed}", sim.samples, sim.sample_rate_hz, {}))
+    sc = score(a.reps, sim.truth)
+    assert sc.exact, (sc.got, sc.want)
+    assert sc.flags["fast_drop"] == (1, 0, 0), sc.flags["fast_drop"]

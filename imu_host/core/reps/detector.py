@@ -70,6 +70,11 @@ HOLD_FRACTION = 0.1  # within max(hold_tolerance_deg, this * peak) of the peak =
 # "came back halfway" also needs the rate to account for this fraction of the angle's way
 # back (an overshoot after a gap creeps back to gravity with the knees still: not a return)
 RATE_BACKED_FRACTION = 0.5
+LOST_STEP_PERIODS = 1.5  # a timestamp step this many periods long: samples were lost
+# for this long after lost samples, the angle's average speed since the last sample before
+# them is speed evidence too (a gap can hide most of a fast drop's descent; a gyro
+# re-seeded from gravity after it gives the angle, not the speed, of the part not seen)
+GAP_SPEED_SPAN_S = 0.25
 POSE_MATCH_DEG = 6.0  # two rests this close are the same pose
 
 
@@ -150,10 +155,13 @@ class RepDetector:
         self.has_gyro = has_gyro
         # accelerometer only: the last samples of the angle, for the windowed slope
         self._slope_w = max(1, int(round(self.s.accel_only_speed_window_s * odr_hz)))  # periods
+        self._slope_t = np.zeros(0)
         self._slope_th = np.zeros(0)
-        idx = np.arange(self._slope_w + 1, dtype=float)
-        idx -= idx.mean()  # least-squares slope weights (reversed for np.convolve), per second
-        self._slope_kernel = (idx / (idx @ idx) * odr_hz)[::-1]
+        # speed across lost samples: the last sample seen, and (t_s, deg, until_s) of the
+        # last sample before the latest loss while its span lasts
+        self._last_t: float | None = None
+        self._last_th = math.nan
+        self._gap_ref: tuple[float, float, float] | None = None
         self.trace_t: list[np.ndarray] = []  # per block: times
         self.trace_deg: list[np.ndarray] = []  # per block: angle relative to the centre then
         self.odr_hz = float(odr_hz)
@@ -207,6 +215,7 @@ class RepDetector:
             calm = np.ones(len(t_s), dtype=bool)
         if not self.has_gyro:
             rate_dps = self._window_slope(t_s, theta_deg)
+        rate_dps = self._gap_speed(t_s, theta_deg, rate_dps)
         self._pend_t.append(t_s)
         self._pend.append((theta_deg, rate_dps, np.asarray(calm, dtype=bool)))
         self._pend_n += len(t_s)
@@ -232,18 +241,62 @@ class RepDetector:
         return self._events
 
     def _window_slope(self, t: np.ndarray, th: np.ndarray) -> np.ndarray:
-        """Accelerometer only: per sample, the least-squares slope of the angle over the
-        last ``accel_only_speed_window_s`` (nominal sample period), deg/s; 0 where unknown.
+        """Accelerometer only: per sample, the least-squares slope of the angle against
+        time over the last ``accel_only_speed_window_s`` of samples, deg/s; 0 where unknown.
         The last samples are carried across feeds, so any chunking gives the same values."""
         w = self._slope_w
+        tt = np.concatenate([self._slope_t, t])
         aa = np.concatenate([self._slope_th, th])
-        n0 = len(self._slope_th)
-        n = len(aa)
-        if n0 < w:  # stream start: pad with the first sample (a still start)
+        n0 = len(self._slope_t)
+        if n0 < w:  # stream start: repeat the first sample (a still start)
+            tt = np.concatenate([tt[0] - (w - n0 - np.arange(w - n0)) / self.odr_hz, tt])
             aa = np.concatenate([np.full(w - n0, aa[0]), aa])
-        v = np.convolve(aa, self._slope_kernel, mode="valid")[-len(th) :]
-        self._slope_th = aa[-w:] if n >= w else aa
+        self._slope_t = tt[-w:]
+        self._slope_th = aa[-w:]
+        tw = np.lib.stride_tricks.sliding_window_view(tt, w + 1)[-len(t) :]
+        aw = np.lib.stride_tricks.sliding_window_view(aa, w + 1)[-len(t) :]
+        tc = tw - tw.mean(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = np.einsum("ij,ij->i", tc, aw) / np.einsum("ij,ij->i", tc, tc)
         return np.where(np.isfinite(v), v, 0.0)
+
+    def _gap_speed(self, t: np.ndarray, th: np.ndarray, ra: np.ndarray) -> np.ndarray:
+        """Within ``GAP_SPEED_SPAN_S`` after lost samples, the rate is at least the
+        angle's average speed since the last sample before them (deg/s, per sample from
+        carried state: any chunking gives the same values)."""
+        prev_t, prev_th = self._last_t, self._last_th
+        self._last_t, self._last_th = float(t[-1]), float(th[-1])
+        cap = LOST_STEP_PERIODS / self.odr_hz
+        if prev_t is None:
+            prev_t = float(t[0])
+        steps = np.empty(len(t))
+        steps[0] = float(t[0]) - prev_t
+        np.subtract(t[1:], t[:-1], out=steps[1:])
+        lost = np.nonzero(steps > cap)[0].tolist()
+        if not lost and self._gap_ref is None:
+            return ra
+        out = np.array(ra, dtype=float)
+        bounds = [*lost, len(t)]
+        start = 0
+        for b in bounds:
+            ref = self._gap_ref
+            if ref is not None and b > start:
+                t0, th0, until = ref
+                seg = slice(start, b)
+                m = t[seg] <= until
+                if m.any():
+                    with np.errstate(invalid="ignore"):
+                        v = (th[seg] - th0) / (t[seg] - t0)
+                    ok = m & np.isfinite(v) & (np.abs(v) > np.abs(out[seg]))
+                    out[seg] = np.where(ok, v, out[seg])
+                if not m.all():
+                    self._gap_ref = None
+            if b < len(t):
+                t0 = float(t[b - 1]) if b > 0 else prev_t
+                th0 = float(th[b - 1]) if b > 0 else prev_th
+                self._gap_ref = (t0, th0, float(t[b]) + GAP_SPEED_SPAN_S)
+            start = b
+        return out
 
     def finish(self) -> list[Event]:
         """End of stream: an excursion that came back at least halfway still counts."""
