@@ -272,9 +272,9 @@ class RepDetector:
         steps = np.empty(len(t))
         steps[0] = float(t[0]) - prev_t
         np.subtract(t[1:], t[:-1], out=steps[1:])
+        if self._gap_ref is None and float(steps.max()) <= cap:
+            return ra  # nothing lost, no span under way
         lost = np.nonzero(steps > cap)[0].tolist()
-        if not lost and self._gap_ref is None:
-            return ra
         out = np.array(ra, dtype=float)
         bounds = [*lost, len(t)]
         start = 0
