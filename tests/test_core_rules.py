@@ -122,3 +122,14 @@ def test_centre_rules():
     assert centre.clamp_between_sides(35.0, [40.0, 42.0, 41.0], [-40.0, -38.0, -39.0]) < 25.0
     assert centre.clamp_between_sides(3.0, [40.0], [-40.0]) == 3.0
     assert centre.clamp_between_sides(35.0, [], [-40.0]) == 35.0
+
+
+def test_return_and_pose_rules():
+    # the rate must account for at least the fraction of the angle's way back
+    assert rules.return_is_real(20.0, 40.0, 0.5) and not rules.return_is_real(19.9, 40.0, 0.5)
+    assert not rules.return_is_real(0.0, 60.0, 0.5)  # an angle creeping back, gyro still
+    # a rest back at a pose it rested at before going on deeper by a rep's range
+    assert rules.is_pose_revisit(41.0, 40.0, 5.0, 80.0, 7.0, 6.0, 12.0)
+    assert not rules.is_pose_revisit(48.0, 40.0, 5.0, 80.0, 7.0, 6.0, 12.0)  # other pose
+    assert not rules.is_pose_revisit(41.0, 40.0, 5.0, 50.0, 7.0, 6.0, 12.0)  # not deep enough
+    assert not rules.is_pose_revisit(41.0, 40.0, 8.0, 80.0, 7.0, 6.0, 12.0)  # peak came first

@@ -11,7 +11,14 @@ A rep is one excursion centre -> side -> back to centre. The detector works on b
 - the **phase**: at centre, or out to one side. Leaving the centre band by
   ``enter_deg`` starts an excursion. It ends as a rep when the angle comes back within
   ``centre_deg`` of the centre, crosses over to the other side (continuous swinging), or
-  has come back at least halfway and stops or turns out again.
+  has come back at least halfway and stops or turns out again. "Came back" needs the rate
+  to show it (:func:`rules.return_is_real`: not an angle creeping back to gravity after
+  an overshoot) and excludes the ``rebound_s`` after a fast drop's speed.
+- **pose revisits**: an excursion that rests at a pose, goes on deeper by a rep's range
+  and comes back to rest at that pose (:func:`rules.is_pose_revisit`) re-acquires the
+  centre there; the deeper part is the rep (a centre must have excursions on both sides).
+- without a gyro, speeds are the least-squares slope of the angle over
+  ``accel_only_speed_window_s`` (the per-sample derivative of a gravity angle reads high).
 
 An excursion counts only if its range reaches ``min_rom_deg`` and ``min_rom_fraction``
 of the person's typical range (median of recent reps); smaller ones are fidgets or
@@ -60,6 +67,15 @@ TURN_FRACTION = 0.25  # out again by this fraction of the peak after halfway: a 
 BOUNCE_NEAR_DEG = 8.0  # a bounce starts within max(this, BOUNCE_NEAR_FRACTION * peak)...
 BOUNCE_NEAR_FRACTION = 0.3  # ...of the peak
 HOLD_FRACTION = 0.1  # within max(hold_tolerance_deg, this * peak) of the peak = holding
+# "came back halfway" also needs the rate to account for this fraction of the angle's way
+# back (an overshoot after a gap creeps back to gravity with the knees still: not a return)
+RATE_BACKED_FRACTION = 0.5
+LOST_STEP_PERIODS = 1.5  # a timestamp step this many periods long: samples were lost
+# for this long after lost samples, the angle's average speed since the last sample before
+# them is speed evidence too (a gap can hide most of a fast drop's descent; a gyro
+# re-seeded from gravity after it gives the angle, not the speed, of the part not seen)
+GAP_SPEED_SPAN_S = 0.25
+POSE_MATCH_DEG = 6.0  # two rests this close are the same pose
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,9 @@ class DetectorSettings:
     # controlled reps at r = 0.2-0.45 m in the simulator. Both thresholds are multiplied by
     # this (130 deg/s); simulated controlled reps read <= 88 deg/s, momentum drops >= 167 (p5).
     accel_only_speed_factor: float = 1.3
+    # accelerometer only: speeds are the slope of the gravity angle over this window (s), not
+    # its per-sample derivative (its noise and the lever-arm term read controlled reps high)
+    accel_only_speed_window_s: float = 0.2
     bounce_deg: float = 4.0  # size of the back-and-out-again that flags a bounce
     rebound_s: float = 1.0  # after a fast drop's speed, this long is its rebound (no bounce)
     partial_fraction: float = 0.6  # range below this x side median flags "partial"
@@ -91,7 +110,8 @@ class DetectorSettings:
 
 class _Excursion:
     __slots__ = ("sign", "start_s", "t", "depth", "rate", "peak", "peak_t", "cued",
-                 "min_after", "min_after_t", "bounced", "bmax", "bmin", "start_depth", "calm", "fast", "fast_t")  # fmt: skip
+                 "min_after", "min_after_t", "bounced", "bmax", "bmin", "start_depth", "calm", "fast", "fast_t",
+                 "back", "back_max", "poses")  # fmt: skip
 
     def __init__(self, sign: int, start_s: float) -> None:
         self.sign = sign
@@ -111,6 +131,9 @@ class _Excursion:
         self.calm = True  # began with no impact or walking just before (live cues allowed)
         self.fast = False  # the descent reached the fast-drop speed (at fast_t, s)
         self.fast_t = math.nan
+        self.back = 0.0  # way back since the peak by the integrated rate, deg
+        self.back_max = 0.0  # the most of it so far
+        self.poses: list[list[float]] = []  # rests during it: [depth deg, last still t s]
 
 
 class RepDetector:
@@ -129,6 +152,16 @@ class RepDetector:
         self.fast_drop_dps = self.s.fast_drop_dps * k
         self.fast_return_dps = self.s.fast_return_dps * k
         self.keep_trace = keep_trace
+        self.has_gyro = has_gyro
+        # accelerometer only: the last samples of the angle, for the windowed slope
+        self._slope_w = max(1, int(round(self.s.accel_only_speed_window_s * odr_hz)))  # periods
+        self._slope_t = np.zeros(0)
+        self._slope_th = np.zeros(0)
+        # speed across lost samples: the last sample seen, and (t_s, deg, until_s) of the
+        # last sample before the latest loss while its span lasts
+        self._last_t: float | None = None
+        self._last_th = math.nan
+        self._gap_ref: tuple[float, float, float] | None = None
         self.trace_t: list[np.ndarray] = []  # per block: times
         self.trace_deg: list[np.ndarray] = []  # per block: angle relative to the centre then
         self.odr_hz = float(odr_hz)
@@ -148,6 +181,7 @@ class RepDetector:
             -1: deque(maxlen=centre_rules.PEAK_HISTORY),
         }
         self._roms: deque[float] = deque(maxlen=ROM_HISTORY)
+        self._need_cache: float | None = None  # see _need
         self._side_roms: dict[int, deque[float]] = {
             1: deque(maxlen=ROM_HISTORY),
             -1: deque(maxlen=ROM_HISTORY),
@@ -179,6 +213,9 @@ class RepDetector:
         self._events = []
         if calm is None:
             calm = np.ones(len(t_s), dtype=bool)
+        if not self.has_gyro:
+            rate_dps = self._window_slope(t_s, theta_deg)
+        rate_dps = self._gap_speed(t_s, theta_deg, rate_dps)
         self._pend_t.append(t_s)
         self._pend.append((theta_deg, rate_dps, np.asarray(calm, dtype=bool)))
         self._pend_n += len(t_s)
@@ -203,13 +240,71 @@ class RepDetector:
                 self._block(t[j], th[j], ra[j], bool(bad[j]))
         return self._events
 
+    def _window_slope(self, t: np.ndarray, th: np.ndarray) -> np.ndarray:
+        """Accelerometer only: per sample, the least-squares slope of the angle against
+        time over the last ``accel_only_speed_window_s`` of samples, deg/s; 0 where unknown.
+        The last samples are carried across feeds, so any chunking gives the same values."""
+        w = self._slope_w
+        tt = np.concatenate([self._slope_t, t])
+        aa = np.concatenate([self._slope_th, th])
+        n0 = len(self._slope_t)
+        if n0 < w:  # stream start: repeat the first sample (a still start)
+            tt = np.concatenate([tt[0] - (w - n0 - np.arange(w - n0)) / self.odr_hz, tt])
+            aa = np.concatenate([np.full(w - n0, aa[0]), aa])
+        self._slope_t = tt[-w:]
+        self._slope_th = aa[-w:]
+        tw = np.lib.stride_tricks.sliding_window_view(tt, w + 1)[-len(t) :]
+        aw = np.lib.stride_tricks.sliding_window_view(aa, w + 1)[-len(t) :]
+        tc = tw - tw.mean(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = np.einsum("ij,ij->i", tc, aw) / np.einsum("ij,ij->i", tc, tc)
+        return np.where(np.isfinite(v), v, 0.0)
+
+    def _gap_speed(self, t: np.ndarray, th: np.ndarray, ra: np.ndarray) -> np.ndarray:
+        """Within ``GAP_SPEED_SPAN_S`` after lost samples, the rate is at least the
+        angle's average speed since the last sample before them (deg/s, per sample from
+        carried state: any chunking gives the same values)."""
+        prev_t, prev_th = self._last_t, self._last_th
+        self._last_t, self._last_th = float(t[-1]), float(th[-1])
+        cap = LOST_STEP_PERIODS / self.odr_hz
+        if prev_t is None:
+            prev_t = float(t[0])
+        steps = np.empty(len(t))
+        steps[0] = float(t[0]) - prev_t
+        np.subtract(t[1:], t[:-1], out=steps[1:])
+        if self._gap_ref is None and float(steps.max()) <= cap:
+            return ra  # nothing lost, no span under way
+        lost = np.nonzero(steps > cap)[0].tolist()
+        out = np.array(ra, dtype=float)
+        bounds = [*lost, len(t)]
+        start = 0
+        for b in bounds:
+            ref = self._gap_ref
+            if ref is not None and b > start:
+                t0, th0, until = ref
+                seg = slice(start, b)
+                m = t[seg] <= until
+                if m.any():
+                    with np.errstate(invalid="ignore"):
+                        v = (th[seg] - th0) / (t[seg] - t0)
+                    ok = m & np.isfinite(v) & (np.abs(v) > np.abs(out[seg]))
+                    out[seg] = np.where(ok, v, out[seg])
+                if not m.all():
+                    self._gap_ref = None
+            if b < len(t):
+                t0 = float(t[b - 1]) if b > 0 else prev_t
+                th0 = float(th[b - 1]) if b > 0 else prev_th
+                self._gap_ref = (t0, th0, float(t[b]) + GAP_SPEED_SPAN_S)
+            start = b
+        return out
+
     def finish(self) -> list[Event]:
         """End of stream: an excursion that came back at least halfway still counts."""
         self._events = []
         e = self._exc
         if e is not None and e.depth:
             last = float(e.depth[-1][-1])
-            if last <= HALFWAY * e.peak:
+            if last <= HALFWAY * e.peak and self._back_halfway(e):
                 self._complete(float(e.t[-1][-1]))
         self._exc = None
         return self._events
@@ -226,6 +321,15 @@ class RepDetector:
         if not self._roms:
             return None
         return float(np.median(self._roms))
+
+    def _need(self) -> float:
+        """Smallest range that counts as a rep now, deg (min_rom_deg, and min_rom_fraction
+        of the typical range); cached until the next rep."""
+        if self._need_cache is None:
+            typ = self._typical()
+            frac = self.s.min_rom_fraction * typ if typ else 0.0
+            self._need_cache = max(self.s.min_rom_deg, frac)
+        return self._need_cache
 
     def gap(self, gap_s: float = math.inf, void_s: float = 0.0) -> None:
         """Samples were lost for ``gap_s`` seconds. A short gap (<= ``void_s``) keeps the
@@ -353,9 +457,9 @@ class RepDetector:
         )
         if e is None:
             calm = self._last_calm_t
-            if ra.max() <= CALM_RATE_DPS or d_end <= 0:
+            if d_end <= 0 or ra.max() <= CALM_RATE_DPS:
                 calm[1] = t_end
-            if ra.min() >= -CALM_RATE_DPS or d_end >= 0:
+            if d_end >= 0 or ra.min() >= -CALM_RATE_DPS:
                 calm[-1] = t_end
             if still:
                 rest = float(np.mean(self._rest))
@@ -383,6 +487,11 @@ class RepDetector:
             e.peak = float(depth[j])
             e.peak_t = float(t[j])
             e.min_after = math.inf
+            e.back = self._rate_return(ra[j + 1 :], sg) if j + 1 < len(ra) else 0.0
+            e.back_max = 0.0
+        else:
+            e.back += self._rate_return(ra, sg)
+        e.back_max = max(e.back_max, e.back)
         lo = int(np.argmin(depth))
         if depth[lo] < e.min_after and t[lo] >= e.peak_t:
             e.min_after = float(depth[lo])
@@ -396,8 +505,10 @@ class RepDetector:
                 if e.calm:
                     e.cued = True
                     self._events.append(FlagEvent(t_end, FAST_DROP, self._side(sg), v))
-        if e.fast and rules.in_rebound(t_end - e.fast_t, s.rebound_s):
+        if e.fast and self._rebounding(e, t_end):
             e.bmax, e.bmin = -math.inf, math.inf  # a fast drop's rebound is not a bounce
+            e.min_after = math.inf  # ...nor a way back toward the centre
+            e.back = e.back_max = 0.0
         # bounce: back by bounce_deg from a max near the peak, then out again by as much
         self._bounce_track(e, depth, t_end)
         # end of the excursion?
@@ -411,7 +522,9 @@ class RepDetector:
             self._complete(t_end)
             self._exc = None
             self._last_calm_t = {1: t_end, -1: t_end}
-        elif e.min_after <= HALFWAY * e.peak:
+        elif still and self._pose_revisited(e, t_end):
+            pass  # the pose it rested at before going deeper is the centre (re-acquired)
+        elif e.min_after <= HALFWAY * e.peak and self._back_halfway(e):
             turn = max(s.enter_deg, TURN_FRACTION * e.peak)
             if sg * d_end >= e.min_after + turn:  # came back halfway, now out again
                 tm = e.min_after_t
@@ -426,6 +539,64 @@ class RepDetector:
                 self.centre = c + self.s.partway_rest_weight * (rest - c)
                 self._last_calm_t = {1: t_end, -1: t_end}
         self._prev_d, self._prev_t = d_end, t_end
+
+    def _rate_return(self, ra: np.ndarray, sg: int) -> float:
+        """The way back toward the centre by the rate over these samples, deg (nominal
+        periods: samples lost in a gap add nothing, which only makes the check stricter)."""
+        return -sg * float(ra.sum()) / self.odr_hz
+
+    def _back_halfway(self, e: _Excursion) -> bool:
+        """Came back at least halfway from the peak, and the rate shows the way back
+        (:func:`rules.return_is_real`)."""
+        if e.min_after > HALFWAY * e.peak:
+            return False
+        return rules.return_is_real(e.back_max, e.peak - e.min_after, RATE_BACKED_FRACTION)
+
+    def _pose_revisited(self, e: _Excursion, t_end: float) -> bool:
+        """Still during an excursion: remember the pose; if it is a pose the excursion
+        rested at before going on deeper by a rep's range (:func:`rules.is_pose_revisit`),
+        that pose is the centre (the first rest was not an end range: the recording began
+        at a side, or the strap slipped). Re-acquire the centre there, count the deeper
+        part as the rep about it, and forget the side peaks of the old frame."""
+        assert self.centre is not None
+        rest = sum(self._rest) / len(self._rest)
+        depth = e.sign * (rest - self.centre)
+        need = self._need()
+        for pose in e.poses:
+            if rules.is_pose_revisit(
+                depth, pose[0], pose[1], e.peak, e.peak_t, POSE_MATCH_DEG, need
+            ):
+                break
+        else:
+            last = e.poses[-1] if e.poses else None
+            if last is not None and abs(last[0] - depth) <= POSE_MATCH_DEG:
+                last[1] = t_end
+            else:
+                e.poses.append([depth, t_end])
+            return False
+        t_leave = pose[1]
+        shift = e.sign * (rest - self.centre)  # new depth = old depth - shift
+        t = np.concatenate(e.t)
+        keep = t >= t_leave
+        dep = np.concatenate(e.depth)[keep] - shift
+        e.t = [t[keep]]
+        e.depth = [dep]
+        e.rate = [np.concatenate(e.rate)[keep]]
+        j = int(np.argmax(dep))
+        e.peak, e.peak_t = float(dep[j]), float(e.t[0][j])
+        e.start_s, e.start_depth = t_leave, 0.0
+        self.centre = rest
+        for pk in self._peaks.values():
+            pk.clear()
+        self._complete(t_end)
+        self._exc = None
+        self._last_calm_t = {1: t_end, -1: t_end}
+        return True
+
+    def _rebounding(self, e: _Excursion, t_s: float) -> bool:
+        """Within ``rebound_s`` of a fast drop's speed: the swing back (a real rebound, or
+        without a gyro the gravity reading tilted by the abrupt stop) is part of the drop."""
+        return e.fast and rules.in_rebound(t_s - e.fast_t, self.s.rebound_s)
 
     def _keep_pre(self, t: np.ndarray, ra: np.ndarray) -> None:
         """Remember the last second of blocks at centre (a drop can start inside the band)."""
@@ -505,9 +676,7 @@ class RepDetector:
             return  # re-analysed history overlapping a rep already counted
         if e.start_depth > HALFWAY * peak:
             return  # began mostly outside the recording
-        typ = self._typical()
-        need = max(s.min_rom_deg, s.min_rom_fraction * typ if typ else 0.0)
-        if peak < need:
+        if peak < self._need():
             return
         tol = max(s.hold_tolerance_deg, HOLD_FRACTION * peak)
         near = np.nonzero(depth >= peak - tol)[0]
@@ -548,6 +717,7 @@ class RepDetector:
         )
         self.reps.append(rep)
         self._roms.append(peak)
+        self._need_cache = None
         side_roms.append(peak)
         assert self.centre is not None
         self._peaks[e.sign].append(self.centre + e.sign * peak)

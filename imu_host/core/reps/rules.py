@@ -35,3 +35,30 @@ def in_rebound(since_fast_s: float, rebound_s: float) -> bool:
     """Within ``rebound_s`` of a fast drop's speed: the knees rebound off the end stop
     (5-10 deg back and out again), which is part of the drop, not a bounce."""
     return since_fast_s < rebound_s
+
+
+def return_is_real(rate_return_deg: float, angle_return_deg: float, fraction: float) -> bool:
+    """The integrated rate accounts for at least ``fraction`` of the angle's way back from
+    the peak. After a gap inside a hard drop the angle can overshoot and then creep back to
+    gravity while the gyro shows the knees holding still: that creep is not a return."""
+    return rate_return_deg >= fraction * angle_return_deg
+
+
+def is_pose_revisit(
+    rest_depth_deg: float,
+    pose_depth_deg: float,
+    pose_left_s: float,
+    peak_deg: float,
+    peak_s: float,
+    match_deg: float,
+    min_rom_deg: float,
+) -> bool:
+    """A rest at ``rest_depth_deg`` returns to a pose the excursion rested at before (last
+    still at ``pose_left_s``), within ``match_deg``, after going on deeper from it by at
+    least ``min_rom_deg`` (the peak came after it): excursions about that pose on both
+    sides of a centre would look exactly like this, so the pose is the centre."""
+    return (
+        abs(rest_depth_deg - pose_depth_deg) <= match_deg
+        and peak_s > pose_left_s
+        and peak_deg - pose_depth_deg >= min_rom_deg
+    )
