@@ -335,6 +335,26 @@ def test_a_board_keeps_its_role_when_it_moves_to_another_port(tmp_path, capsys):
         assert np.linalg.norm(got - want[role]) < np.linalg.norm(got - want[other])
 
 
+def test_cli_live_needs_a_role_per_unknown_board(tmp_path, capsys):
+    """Two boards never seen before (no stored role) and no --role: one line, nothing
+    recorded."""
+    from imu_host.cli.main import main
+
+    sim = simulate_multi("two_thighs", 5, reps_per_side=1)
+    uids = {"left-thigh": "0123456789ABCDEF", "right-thigh": "FEDCBA9876543210"}
+    boards = _pty_boards(tmp_path, sim, {"left-thigh": "ttyN0", "right-thigh": "ttyN1"}, uids)
+    try:
+        rc = main(["live", "--serial", boards["left-thigh"][0].path, "--serial",
+                   boards["right-thigh"][0].path, "--duration", "1", "--record",
+                   str(tmp_path / "rec"), "--quiet", "--no-save"])  # fmt: skip
+    finally:
+        _stop(boards)
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "has no role" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "rec").exists()
+
+
 def test_firmware_1_0_boards_fall_back_to_the_port_id(tmp_path):
     sim = simulate_multi("two_thighs", 4, reps_per_side=1)
     boards = _pty_boards(tmp_path, sim, {"left-thigh": "ttyUSB0", "right-thigh": "ttyUSB1"},
