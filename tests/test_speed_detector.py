@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from imu_host.core.pipeline import Pipeline, Settings
-from imu_host.core.reps.detector import DetectorSettings, exact_mean, exact_means
+from imu_host.core.reps.detector import DetectorSettings
+from imu_host.core.reps.rules import exact_mean, exact_means, median
 from imu_host.io.recording import read_recording
 from imu_host.sim.generate import simulate
 
@@ -126,3 +127,14 @@ def test_block_sums_along_rows_equal_sums_of_each_block(k: int) -> None:
     rng = np.random.default_rng(k)
     a = rng.standard_normal((5000, k)) * 10.0 ** rng.integers(-6, 7, (5000, k))
     assert a.sum(axis=1).tolist() == [float(r.sum()) for r in a]
+
+
+def test_median_is_numpys_median_bit_for_bit() -> None:
+    rng = np.random.default_rng(1)
+    for n in range(1, 12):
+        for _ in range(300):
+            v = (rng.standard_normal(n) * 10.0 ** rng.integers(-6, 7, n) + 40.0).tolist()
+            if n > 2:
+                v[1] = v[0]  # ties
+            assert median(deque(v, maxlen=n)) == float(np.median(v))
+    assert np.isnan(median([1.0, float("nan"), 2.0]))

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,34 +79,6 @@ POSE_MATCH_DEG = 6.0  # two rests this close are the same pose
 RUN_BLOCKS = 32  # fast path: blocks whose depths are computed at once (one centre and side)
 QUIET_BLOCKS = 64  # fast path: blocks at centre looked at at once for a quiet stretch...
 QUIET_MIN = 2  # ...stepped at once if at least this many blocks long
-PAIRWISE_BLOCK = 8  # numpy's pairwise summation: 8 partial sums...
-PAIRWISE_MAX = 128  # ...for up to this many values (exact_mean falls back to numpy beyond)
-
-
-def exact_mean(values: Sequence[float]) -> float:
-    """``float(np.mean(values))`` for a few Python floats, bit for bit, without the
-    numpy call: numpy sums up to 128 float64 values in 8 interleaved partial sums
-    (pairwise summation), fewer than 8 in order (tests check the match)."""
-    n = len(values)
-    if n < PAIRWISE_BLOCK:
-        total = 0.0
-        for x in values:
-            total += x
-        return total / n
-    if n > PAIRWISE_MAX:
-        return float(np.mean(values))
-    a = list(values)
-    r = a[:PAIRWISE_BLOCK]
-    stop = n - n % PAIRWISE_BLOCK
-    i = PAIRWISE_BLOCK
-    while i < stop:
-        for q in range(PAIRWISE_BLOCK):
-            r[q] += a[i + q]
-        i += PAIRWISE_BLOCK
-    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    for x in a[stop:]:
-        total += x
-    return total / n
 
 
 @dataclass(frozen=True)
@@ -166,28 +137,6 @@ class _Excursion:
         self.back = 0.0  # way back since the peak by the integrated rate, deg
         self.back_max = 0.0  # the most of it so far
         self.poses: list[list[float]] = []  # rests during it: [depth deg, last still t s]
-
-
-def exact_means(windows: np.ndarray) -> np.ndarray | None:
-    """:func:`exact_mean` of each row of ``windows`` (m, n) at once, elementwise in the
-    same order (so bit for bit ``np.mean`` of each row); None beyond ``PAIRWISE_MAX``."""
-    n = windows.shape[1]
-    if n > PAIRWISE_MAX:
-        return None
-    cols = [windows[:, i] for i in range(n)]
-    if n < PAIRWISE_BLOCK:
-        total = np.zeros(len(windows))
-        for x in cols:
-            total = total + x
-        return total / n
-    r = cols[:PAIRWISE_BLOCK]
-    stop = n - n % PAIRWISE_BLOCK
-    for i in range(PAIRWISE_BLOCK, stop, PAIRWISE_BLOCK):
-        r = [r[q] + cols[i + q] for q in range(PAIRWISE_BLOCK)]
-    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    for x in cols[stop:]:
-        total = total + x
-    return total / n
 
 
 class _Run:
@@ -408,7 +357,7 @@ class RepDetector:
     def _typical(self) -> float | None:
         if not self._roms:
             return None
-        return float(np.median(self._roms))
+        return rules.median(self._roms)
 
     def _need(self) -> float:
         """Smallest range that counts as a rep now, deg (min_rom_deg, and min_rom_fraction
@@ -692,7 +641,7 @@ class RepDetector:
                 if d_end >= 0 or ra_min[j] >= -CALM_RATE_DPS:
                     calm[-1] = t_end
                 if still:
-                    r = exact_mean(rest)
+                    r = rules.exact_mean(rest)
                     if abs(r - c) < enter:
                         self.centre = c = centre_rules.rest_pull(c, r)
                 if abs(d_end) > enter:
@@ -770,7 +719,7 @@ class RepDetector:
                 elif still and abs(rest[-1] - rest[0]) < rest_range:
                     self._complete(t_end)  # stopped part-way back: treat as centre
                     self._exc = None
-                    r = exact_mean(rest)
+                    r = rules.exact_mean(rest)
                     self.centre = c + self.s.partway_rest_weight * (r - c)
                     self._last_calm_t = {1: t_end, -1: t_end}
             self._prev_d, self._prev_t = d_end, t_end
@@ -807,7 +756,7 @@ class RepDetector:
             if first < 0:
                 w = w[-first:]
             st = w.max(axis=1) - w.min(axis=1) < s.rest_range_deg
-            mu = exact_means(w) if st.any() else None
+            mu = rules.exact_means(w) if st.any() else None
             if mu is None and st.any():
                 return j0 + 1 if j0 + 1 < j1 else -(j0 + 1)  # never: n > PAIRWISE_MAX
             lead = max(first, 0)
