@@ -145,7 +145,7 @@ class _Run:
     (the same values the per-block numpy calls give)."""
 
     __slots__ = ("j0", "j1", "sg", "c", "d", "depth", "depth_l", "dmax", "amax", "tmax",
-                 "dmin", "tmin")  # fmt: skip
+                 "dmin", "tmin", "rising")  # fmt: skip
 
     def __init__(self, j0: int, j1: int, sg: int, c: float, t: np.ndarray, th: np.ndarray) -> None:
         self.j0, self.j1, self.sg, self.c = j0, j1, sg, c
@@ -162,6 +162,7 @@ class _Run:
         self.tmax: list[float] = tt[rows, am].tolist()
         self.dmin: list[float] = dep[rows, an].tolist()
         self.tmin: list[float] = tt[rows, an].tolist()
+        self.rising: list[bool] = np.asarray((dep[:, 1:] > dep[:, :-1]).all(axis=1)).tolist()
 
     def covers(self, j: int, sg: int, c: float) -> bool:
         return self.j0 <= j < self.j1 and sg == self.sg and c == self.c
@@ -624,7 +625,7 @@ class RepDetector:
             d_row = None
             if e is not None:
                 sg = e.sign
-                if run is None or not run.covers(j, sg, c_top):
+                if run is None or not (run.j0 <= j < run.j1 and run.sg == sg and run.c == c_top):
                     run = _Run(j, min(nb, j + RUN_BLOCKS), sg, c_top, t, th)
                 d_row = run.d[j - run.j0]
             if trace and (not self.trace_t or t_first[j] > self.trace_t[-1][-1]):
@@ -656,7 +657,7 @@ class RepDetector:
                     self._pre.append((tj, ra[j]))
                     continue
                 sg = e.sign
-                if run is None or not run.covers(j, sg, c_top):
+                if run is None or not (run.j0 <= j < run.j1 and run.sg == sg and run.c == c_top):
                     run = _Run(j, min(nb, j + RUN_BLOCKS), sg, c_top, t, th)
             # out at a side
             assert run is not None
@@ -693,7 +694,23 @@ class RepDetector:
                 e.min_after = math.inf  # ...nor a way back toward the centre
                 e.back = e.back_max = 0.0
             if not e.bounced:
-                self._bounce_values(e, run.depth_l[i], t_end)
+                bmax = e.bmax
+                if dmax > bmax or bmax >= e.peak - max(
+                    BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * e.peak
+                ):
+                    if dmax <= bmax:
+                        lo = min(e.bmin, run.dmin[i])
+                        if dmax - lo < s.bounce_deg:
+                            # no new max and no sample this far above the running min
+                            # (no bounce possible): only the running min moves
+                            e.bmin = lo
+                        else:
+                            self._bounce_values(e, run.depth_l[i], t_end)
+                    elif run.rising[i] and run.depth_l[i][0] > bmax:
+                        e.bmax, e.bmin = dmax, math.inf  # each sample a new max
+                    else:
+                        self._bounce_values(e, run.depth_l[i], t_end)
+                # else: no new max and not near the peak: the bounce tracker is unchanged
             # end of the excursion?
             if d_end * sg < -enter:  # crossed over to the other side
                 d = th[j] - c_top
