@@ -110,7 +110,7 @@ def test_exact_mean_is_numpys_mean_bit_for_bit() -> None:
         want = [float(np.mean(deque(r.tolist(), maxlen=n))) for r in rows]
         got = [exact_mean(deque(r.tolist(), maxlen=n)) for r in rows]
         assert got == want, n
-        means = exact_means(rows)
+        means = exact_means([rows[:, i] for i in range(n)])
         if n > 128:
             assert means is None
         else:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 
@@ -763,22 +764,23 @@ class RepDetector:
         rest = self._rest
         n = rest.maxlen
         assert n is not None
+        if n > rules.PAIRWISE_MAX:
+            return -(j0 + 1)  # rests this long: the per-block path (numpy's mean)
         m = j1 - j0
         still: list[bool] = [False] * m
-        means: list[float] = still  # type: ignore[assignment]  # read only where still
+        means: list[float] = [0.0] * m  # read only where still
         if len(rest) + m >= n:  # still: the last n block ends within rest_range
             hist = np.concatenate([np.array(rest, dtype=float), last])
-            w = np.lib.stride_tricks.sliding_window_view(hist, n)
             first = n - 1 - len(rest)  # block (from j0) whose window is the first full one
-            if first < 0:
-                w = w[-first:]
-            st = w.max(axis=1) - w.min(axis=1) < s.rest_range_deg
-            mu = rules.exact_means(w) if st.any() else None
-            if mu is None and st.any():
-                return j0 + 1 if j0 + 1 < j1 else -(j0 + 1)  # never: n > PAIRWISE_MAX
+            off = max(-first, 0)
+            cnt = len(hist) - n + 1 - off  # full windows hist[off + w : off + w + n]
+            cols = [hist[off + i : off + i + cnt] for i in range(n)]
+            st = reduce(np.maximum, cols) - reduce(np.minimum, cols) < s.rest_range_deg
             lead = max(first, 0)
             still = [False] * lead + st.tolist()
-            if mu is not None:
+            if st.any():
+                mu = rules.exact_means(cols)
+                assert mu is not None  # n <= PAIRWISE_MAX (checked above)
                 means = [0.0] * lead + mu.tolist()
         bad_l = bad[j0:j1].tolist()
         last_l = last.tolist()

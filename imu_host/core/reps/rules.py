@@ -93,15 +93,15 @@ def exact_mean(values: Sequence[float]) -> float:
     return total / n
 
 
-def exact_means(windows: np.ndarray) -> np.ndarray | None:
-    """:func:`exact_mean` of each row of ``windows`` (m, n) at once, elementwise in the
-    same order (so bit for bit ``np.mean`` of each row); None beyond ``PAIRWISE_MAX``."""
-    n = windows.shape[1]
+def exact_means(cols: Sequence[np.ndarray]) -> np.ndarray | None:
+    """:func:`exact_mean` of many windows at once, given as their ``n`` columns (value
+    ``i`` of every window), elementwise in the same order: bit for bit ``np.mean`` of
+    each window. None beyond ``PAIRWISE_MAX`` values."""
+    n = len(cols)
     if n > PAIRWISE_MAX:
         return None
-    cols = [windows[:, i] for i in range(n)]
     if n < PAIRWISE_BLOCK:
-        total = np.zeros(len(windows))
+        total = np.zeros(len(cols[0]))
         for x in cols:
             total = total + x
         return total / n
