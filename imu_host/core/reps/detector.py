@@ -604,7 +604,12 @@ class RepDetector:
         rest = self._rest
         rest_n = rest.maxlen
         trace = self.keep_trace
+        odr = self.odr_hz
+        bounce_deg = s.bounce_deg
+        fast_drop_dps = self.fast_drop_dps
         run: _Run | None = None
+        r0 = 0
+        r_dmax = r_dmin = r_tmin = r_depth_l = r_rising = r_depth = None
         per = (th[:, -1], ra_max, ra_min, bad)
         j = -1
         quiet_from = 0  # no quiet stretch at centre starts before this block
@@ -628,6 +633,8 @@ class RepDetector:
                 sg = e.sign
                 if run is None or not (run.j0 <= j < run.j1 and run.sg == sg and run.c == c_top):
                     run = _Run(j, min(nb, j + RUN_BLOCKS), sg, c_top, t, th)
+                    r0, r_dmax, r_dmin, r_tmin = run.j0, run.dmax, run.dmin, run.tmin
+                    r_depth_l, r_rising, r_depth = run.depth_l, run.rising, run.depth
                 d_row = run.d[j - run.j0]
             if trace and (not self.trace_t or t_first[j] > self.trace_t[-1][-1]):
                 self.trace_t.append(tj)
@@ -660,14 +667,18 @@ class RepDetector:
                 sg = e.sign
                 if run is None or not (run.j0 <= j < run.j1 and run.sg == sg and run.c == c_top):
                     run = _Run(j, min(nb, j + RUN_BLOCKS), sg, c_top, t, th)
+                    r0, r_dmax, r_dmin, r_tmin = run.j0, run.dmax, run.dmin, run.tmin
+                    r_depth_l, r_rising, r_depth = run.depth_l, run.rising, run.depth
             # out at a side
-            assert run is not None
-            i = j - run.j0
+            assert run is not None and r_dmax is not None and r_dmin is not None
+            assert r_tmin is not None and r_depth_l is not None and r_rising is not None
+            assert r_depth is not None
+            i = j - r0
             raj = ra[j]
             e.t.append(tj)
-            e.depth.append(run.depth[i])
+            e.depth.append(r_depth[i])
             e.rate.append(raj)
-            dmax = run.dmax[i]
+            dmax = r_dmax[i]
             if dmax > e.peak:
                 jj = run.amax[i]
                 e.peak = dmax
@@ -676,15 +687,16 @@ class RepDetector:
                 e.back = self._rate_return(raj[jj + 1 :], sg) if jj + 1 < k else 0.0
                 e.back_max = 0.0
             else:
-                e.back += -sg * ra_sum[j] / self.odr_hz
+                e.back += -sg * ra_sum[j] / odr
             e.back_max = max(e.back_max, e.back)
-            if run.dmin[i] < e.min_after and run.tmin[i] >= e.peak_t:
-                e.min_after = run.dmin[i]
-                e.min_after_t = run.tmin[i]
+            dmin = r_dmin[i]
+            if dmin < e.min_after and r_tmin[i] >= e.peak_t:
+                e.min_after = dmin
+                e.min_after_t = r_tmin[i]
             # live fast-drop cue while still falling (not right after an impact or walking)
-            if not e.fast and e.min_after > e.peak - s.bounce_deg:
+            if not e.fast and e.min_after > e.peak - bounce_deg:
                 v = ra_max[j] if sg > 0 else -ra_min[j]
-                if rules.is_fast_drop(v, self.fast_drop_dps):
+                if rules.is_fast_drop(v, fast_drop_dps):
                     e.fast = True
                     e.fast_t = t_end
                     if e.calm:
@@ -700,17 +712,17 @@ class RepDetector:
                     BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * e.peak
                 ):
                     if dmax <= bmax:
-                        lo = min(e.bmin, run.dmin[i])
-                        if dmax - lo < s.bounce_deg:
+                        lo = min(e.bmin, dmin)
+                        if dmax - lo < bounce_deg:
                             # no new max and no sample this far above the running min
                             # (no bounce possible): only the running min moves
                             e.bmin = lo
                         else:
-                            self._bounce_values(e, run.depth_l[i], t_end)
-                    elif run.rising[i] and run.depth_l[i][0] > bmax:
+                            self._bounce_values(e, r_depth_l[i], t_end)
+                    elif r_rising[i] and r_depth_l[i][0] > bmax:
                         e.bmax, e.bmin = dmax, math.inf  # each sample a new max
                     else:
-                        self._bounce_values(e, run.depth_l[i], t_end)
+                        self._bounce_values(e, r_depth_l[i], t_end)
                 # else: no new max and not near the peak: the bounce tracker is unchanged
             # end of the excursion?
             if d_end * sg < -enter:  # crossed over to the other side
