@@ -168,6 +168,33 @@ def phases(rec: Path, repeat: int) -> list[tuple[str, float]]:
     return list(best.items())
 
 
+def detector_rates(rec: Path, repeat: int) -> tuple[float, float]:
+    """Samples/s of the rep detector alone (fed the estimator's output, as a replay feeds
+    it): the fast path and its plain block-by-block reference, best of ``repeat``,
+    alternating."""
+    from imu_host.analysis import FEED_SAMPLES
+    from imu_host.core.orientation import RollEstimator
+    from imu_host.core.reps.detector import RepDetector
+
+    loaded = read_recording(rec)
+    s, rate = loaded.samples, loaded.sample_rate_hz
+    est = RollEstimator(rate, s.has_gyro)
+    segs = []
+    for i in range(0, len(s), FEED_SAMPLES):
+        g = None if s.gyro_dps is None else s.gyro_dps[i : i + FEED_SAMPLES]
+        segs += est.process(s.t_s[i : i + FEED_SAMPLES], s.accel_g[i : i + FEED_SAMPLES], g)
+    best = {False: math.inf, True: math.inf}
+    for _ in range(repeat):
+        for ref in (True, False):
+            det = RepDetector(rate, has_gyro=s.has_gyro, reference=ref)
+            t0 = time.perf_counter()
+            for seg in segs:
+                det.feed(seg.t_s, seg.theta_deg, seg.rate_dps, seg.calm)
+            det.finish()
+            best[ref] = min(best[ref], time.perf_counter() - t0)
+    return len(s) / best[False], len(s) / best[True]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=1.0)
@@ -193,6 +220,7 @@ def main() -> None:
         rss_base = max(x[1] for x in theirs)
         rate = processing_rate(rec, args.repeat)
         split = phases(rec, args.repeat)
+        det_fast, det_ref = detector_rates(rec, args.repeat)
         t_start = min(timed([exe, "--version"], env)[0] for _ in range(args.repeat))
         for f in (rec, plain):
             f.unlink()
@@ -208,6 +236,8 @@ def main() -> None:
     print(f"| whole `replay --json`, {h} (s) | {t_ours:.2f} | {t_base:.2f} | "
           f"{t_ours / t_base:.2f} | <= 1.0 (toward 0.4) |")  # fmt: skip
     print(f"| processing alone (samples/s) | {rate:,.0f} | | | >= 1,000,000 |")
+    print(f"| rep detector alone (samples/s; vs its reference step loop) | {det_fast:,.0f} | "
+          f"{det_ref:,.0f} | {det_fast / det_ref:.2f} | >= 2,500,000 |")  # fmt: skip
     print("| `batch` 100 files --jobs 2 vs shell loop | see `benchmarks/bench_batch.py` | | | "
           "<= 0.1 |")  # fmt: skip
     print(f"| peak RSS {h} (MB) | {rss_ours:.0f} | {rss_base:.0f} | {rss_ours / rss_base:.2f} | "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
+from imu_host.core.reps.rules import median
 
 REST_PULL = 0.2  # a rest within enter_deg of the centre moves it this fraction of the way
 CLAMP_FRACTION = 0.25  # the centre stays this fraction of the side-to-side span inside it
@@ -37,8 +37,8 @@ def clamp_between_sides(
     of it. Unchanged until both sides have peaks."""
     if not left_peaks_deg or not right_peaks_deg:
         return centre_deg
-    hi = float(np.median(left_peaks_deg))
-    lo = float(np.median(right_peaks_deg))
+    hi = median(left_peaks_deg)
+    lo = median(right_peaks_deg)
     span = hi - lo
     if span <= 0:
         return centre_deg

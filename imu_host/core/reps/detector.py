@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 
@@ -76,6 +77,9 @@ LOST_STEP_PERIODS = 1.5  # a timestamp step this many periods long: samples were
 # re-seeded from gravity after it gives the angle, not the speed, of the part not seen)
 GAP_SPEED_SPAN_S = 0.25
 POSE_MATCH_DEG = 6.0  # two rests this close are the same pose
+RUN_BLOCKS = 32  # fast path: blocks whose depths are computed at once (one centre and side)
+QUIET_BLOCKS = 64  # fast path: blocks at centre looked at at once for a quiet stretch...
+QUIET_MIN = 2  # ...stepped at once if at least this many blocks long
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,35 @@ class _Excursion:
         self.poses: list[list[float]] = []  # rests during it: [depth deg, last still t s]
 
 
+class _Run:
+    """Fast path: depths of blocks ``j0``..``j1`` (rows of one feed) about centre ``c``
+    toward side ``sg``, with each block's extremes and where they are, computed at once
+    (the same values the per-block numpy calls give)."""
+
+    __slots__ = ("j0", "j1", "sg", "c", "d", "depth", "depth_l", "dmax", "amax", "tmax",
+                 "dmin", "tmin", "rising")  # fmt: skip
+
+    def __init__(self, j0: int, j1: int, sg: int, c: float, t: np.ndarray, th: np.ndarray) -> None:
+        self.j0, self.j1, self.sg, self.c = j0, j1, sg, c
+        self.d = th[j0:j1] - c
+        dep = sg * self.d
+        self.depth = dep
+        self.depth_l: list[list[float]] = dep.tolist()
+        rows = np.arange(j1 - j0)
+        tt = t[j0:j1]
+        am = dep.argmax(axis=1)
+        an = dep.argmin(axis=1)
+        self.dmax: list[float] = dep[rows, am].tolist()
+        self.amax: list[int] = am.tolist()
+        self.tmax: list[float] = tt[rows, am].tolist()
+        self.dmin: list[float] = dep[rows, an].tolist()
+        self.tmin: list[float] = tt[rows, an].tolist()
+        self.rising: list[bool] = np.asarray((dep[:, 1:] > dep[:, :-1]).all(axis=1)).tolist()
+
+    def covers(self, j: int, sg: int, c: float) -> bool:
+        return self.j0 <= j < self.j1 and sg == self.sg and c == self.c
+
+
 class RepDetector:
     """Streaming rep detector. ``feed`` angle samples, get events."""
 
@@ -145,8 +178,11 @@ class RepDetector:
         settings: DetectorSettings | None = None,
         keep_trace: bool = False,
         has_gyro: bool = True,
+        reference: bool = False,
     ) -> None:
+        """``reference``: the plain block-by-block step loop (tests compare against it)."""
         self.s = settings or DetectorSettings()
+        self.reference = reference
         # speed thresholds, deg/s: gravity-only speeds read high (see accel_only_speed_factor)
         k = 1.0 if has_gyro else self.s.accel_only_speed_factor
         self.fast_drop_dps = self.s.fast_drop_dps * k
@@ -235,9 +271,12 @@ class RepDetector:
             ra = ra[:m].reshape(nb, self.k)
             calm_b = np.asarray(ca[:m].reshape(nb, self.k).all(axis=1))
             bad = np.isnan(th).any(axis=1)
-            for j in range(nb):
-                self._calm = bool(calm_b[j])
-                self._block(t[j], th[j], ra[j], bool(bad[j]))
+            if self.reference:
+                for j in range(nb):
+                    self._calm = bool(calm_b[j])
+                    self._block(t[j], th[j], ra[j], bool(bad[j]))
+            else:
+                self._blocks(t, th, ra, calm_b, bad)
         return self._events
 
     def _window_slope(self, t: np.ndarray, th: np.ndarray) -> np.ndarray:
@@ -320,7 +359,7 @@ class RepDetector:
     def _typical(self) -> float | None:
         if not self._roms:
             return None
-        return float(np.median(self._roms))
+        return rules.median(self._roms)
 
     def _need(self) -> float:
         """Smallest range that counts as a rep now, deg (min_rom_deg, and min_rom_fraction
@@ -539,6 +578,298 @@ class RepDetector:
                 self.centre = c + self.s.partway_rest_weight * (rest - c)
                 self._last_calm_t = {1: t_end, -1: t_end}
         self._prev_d, self._prev_t = d_end, t_end
+
+    # ------------------------------------------------------------------ fast path
+    # The same rules as _block/_step, block by block, but everything that does not
+    # depend on the state machine is computed with numpy once per feed (per-block last
+    # samples and rate extremes and sums) or once per run of blocks with one centre and
+    # side (depths, their extremes and where they are). Scalars are Python floats with
+    # the values numpy gives per block, so the results are identical (tests compare).
+
+    def _blocks(
+        self, t: np.ndarray, th: np.ndarray, ra: np.ndarray, calm_b: np.ndarray, bad: np.ndarray
+    ) -> None:
+        s = self.s
+        k = self.k
+        nb = len(t)
+        t_first = t[:, 0].tolist()
+        t_last = t[:, -1].tolist()
+        th_last = th[:, -1].tolist()
+        ra_max = ra.max(axis=1).tolist()
+        ra_min = ra.min(axis=1).tolist()
+        ra_sum = ra.sum(axis=1).tolist()
+        calm_l = calm_b.tolist()
+        bad_l = bad.tolist()
+        enter, centre_deg, rest_range = s.enter_deg, s.centre_deg, s.rest_range_deg
+        rest = self._rest
+        rest_n = rest.maxlen
+        trace = self.keep_trace
+        odr = self.odr_hz
+        bounce_deg = s.bounce_deg
+        fast_drop_dps = self.fast_drop_dps
+        run: _Run | None = None
+        r0 = 0
+        r_dmax = r_dmin = r_tmin = r_depth_l = r_rising = r_depth = None
+        per = (th[:, -1], ra_max, ra_min, bad)
+        j = -1
+        quiet_from = 0  # no quiet stretch at centre starts before this block
+        while j + 1 < nb:
+            j += 1
+            self._calm = calm_l[j]
+            if bad_l[j] or self.centre is None or self._after_gap:
+                self._block(t[j], th[j], ra[j], bad_l[j])
+                continue
+            c = c_top = self.centre
+            e = self._exc
+            if e is None and j >= quiet_from:
+                q = self._quiet(j, min(nb, j + QUIET_BLOCKS), t, th, ra, per)
+                if q > 0:
+                    j = q - 1
+                    continue
+                quiet_from = -q  # the next block that could start a quiet stretch
+            tj = t[j]
+            d_row = None
+            if e is not None:
+                sg = e.sign
+                if run is None or not (run.j0 <= j < run.j1 and run.sg == sg and run.c == c_top):
+                    run = _Run(j, min(nb, j + RUN_BLOCKS), sg, c_top, t, th)
+                    r0, r_dmax, r_dmin, r_tmin = run.j0, run.dmax, run.dmin, run.tmin
+                    r_depth_l, r_rising, r_depth = run.depth_l, run.rising, run.depth
+                d_row = run.d[j - run.j0]
+            if trace and (not self.trace_t or t_first[j] > self.trace_t[-1][-1]):
+                self.trace_t.append(tj)
+                self.trace_deg.append(th[j] - c if d_row is None else d_row)
+            t_end = t_last[j]
+            d_end = th_last[j] - c
+            rest.append(th_last[j])
+            still = len(rest) == rest_n and max(rest) - min(rest) < rest_range
+            if e is None:
+                calm = self._last_calm_t
+                if d_end <= 0 or ra_max[j] <= CALM_RATE_DPS:
+                    calm[1] = t_end
+                if d_end >= 0 or ra_min[j] >= -CALM_RATE_DPS:
+                    calm[-1] = t_end
+                if still:
+                    r = rules.exact_mean(rest)
+                    if abs(r - c) < enter:
+                        self.centre = c = centre_rules.rest_pull(c, r)
+                if abs(d_end) > enter:
+                    sg = 1 if d_end > 0 else -1
+                    start = self._last_calm_t[sg]
+                    if self._prev_d * sg < 0:
+                        start = self._cross_time(sg)
+                    self._exc = e = _Excursion(sg, start)
+                    self._pre_rate(e)
+                self._prev_d, self._prev_t = d_end, t_end
+                if e is None:
+                    self._pre.append((tj, ra[j]))
+                    continue
+                sg = e.sign
+                if run is None or not (run.j0 <= j < run.j1 and run.sg == sg and run.c == c_top):
+                    run = _Run(j, min(nb, j + RUN_BLOCKS), sg, c_top, t, th)
+                    r0, r_dmax, r_dmin, r_tmin = run.j0, run.dmax, run.dmin, run.tmin
+                    r_depth_l, r_rising, r_depth = run.depth_l, run.rising, run.depth
+            # out at a side
+            assert run is not None and r_dmax is not None and r_dmin is not None
+            assert r_tmin is not None and r_depth_l is not None and r_rising is not None
+            assert r_depth is not None
+            i = j - r0
+            raj = ra[j]
+            e.t.append(tj)
+            e.depth.append(r_depth[i])
+            e.rate.append(raj)
+            dmax = r_dmax[i]
+            if dmax > e.peak:
+                jj = run.amax[i]
+                e.peak = dmax
+                e.peak_t = run.tmax[i]
+                e.min_after = math.inf
+                e.back = self._rate_return(raj[jj + 1 :], sg) if jj + 1 < k else 0.0
+                e.back_max = 0.0
+            else:
+                e.back += -sg * ra_sum[j] / odr
+            e.back_max = max(e.back_max, e.back)
+            dmin = r_dmin[i]
+            if dmin < e.min_after and r_tmin[i] >= e.peak_t:
+                e.min_after = dmin
+                e.min_after_t = r_tmin[i]
+            # live fast-drop cue while still falling (not right after an impact or walking)
+            if not e.fast and e.min_after > e.peak - bounce_deg:
+                v = ra_max[j] if sg > 0 else -ra_min[j]
+                if rules.is_fast_drop(v, fast_drop_dps):
+                    e.fast = True
+                    e.fast_t = t_end
+                    if e.calm:
+                        e.cued = True
+                        self._events.append(FlagEvent(t_end, FAST_DROP, self._side(sg), v))
+            if e.fast and self._rebounding(e, t_end):
+                e.bmax, e.bmin = -math.inf, math.inf  # a fast drop's rebound is not a bounce
+                e.min_after = math.inf  # ...nor a way back toward the centre
+                e.back = e.back_max = 0.0
+            if not e.bounced:
+                bmax = e.bmax
+                if dmax > bmax or bmax >= e.peak - max(
+                    BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * e.peak
+                ):
+                    if dmax <= bmax:
+                        lo = min(e.bmin, dmin)
+                        if dmax - lo < bounce_deg:
+                            # no new max and no sample this far above the running min
+                            # (no bounce possible): only the running min moves
+                            e.bmin = lo
+                        else:
+                            self._bounce_values(e, r_depth_l[i], t_end)
+                    elif r_rising[i] and r_depth_l[i][0] > bmax:
+                        e.bmax, e.bmin = dmax, math.inf  # each sample a new max
+                    else:
+                        self._bounce_values(e, r_depth_l[i], t_end)
+                # else: no new max and not near the peak: the bounce tracker is unchanged
+            # end of the excursion?
+            if d_end * sg < -enter:  # crossed over to the other side
+                d = th[j] - c_top
+                tc = self._cross_time(-sg, tj, d)
+                self._complete(tc)
+                ne = _Excursion(-sg, tc)
+                self._exc = ne
+                self._pre_rate(ne, tj, raj, d)
+            elif sg * d_end <= centre_deg:
+                self._complete(t_end)
+                self._exc = None
+                self._last_calm_t = {1: t_end, -1: t_end}
+            elif still and self._pose_revisited(e, t_end):
+                pass  # the pose it rested at before going deeper is the centre (re-acquired)
+            elif e.min_after <= HALFWAY * e.peak and self._back_halfway(e):
+                turn = max(enter, TURN_FRACTION * e.peak)
+                if sg * d_end >= e.min_after + turn:  # came back halfway, now out again
+                    tm = e.min_after_t
+                    self._complete(tm)
+                    ne = _Excursion(sg, tm)
+                    self._exc = ne
+                    self._pre_rate(ne, tj, raj, th[j] - c_top)
+                elif still and abs(rest[-1] - rest[0]) < rest_range:
+                    self._complete(t_end)  # stopped part-way back: treat as centre
+                    self._exc = None
+                    r = rules.exact_mean(rest)
+                    self.centre = c + self.s.partway_rest_weight * (r - c)
+                    self._last_calm_t = {1: t_end, -1: t_end}
+            self._prev_d, self._prev_t = d_end, t_end
+
+    def _quiet(
+        self,
+        j0: int,
+        j1: int,
+        t: np.ndarray,
+        th: np.ndarray,
+        ra: np.ndarray,
+        per: tuple[np.ndarray, list[float], list[float], np.ndarray],
+    ) -> int:
+        """At centre with no excursion: the blocks from ``j0`` (before ``j1``) that stay
+        inside the band (rests pulling the centre, as in :meth:`_step`) are stepped in one
+        light loop, their stillness and rest means computed at once. Returns the first
+        block that needs the full state machine; if none were stepped, minus the next
+        block that could start such a stretch."""
+        s = self.s
+        c = self.centre
+        assert c is not None
+        th_last, ra_max, ra_min, bad = per
+        last = th_last[j0:j1]
+        rest = self._rest
+        n = rest.maxlen
+        assert n is not None
+        if n > rules.PAIRWISE_MAX:
+            return -(j0 + 1)  # rests this long: the per-block path (numpy's mean)
+        m = j1 - j0
+        still: list[bool] = [False] * m
+        means: list[float] = [0.0] * m  # read only where still
+        if len(rest) + m >= n:  # still: the last n block ends within rest_range
+            hist = np.concatenate([np.array(rest, dtype=float), last])
+            first = n - 1 - len(rest)  # block (from j0) whose window is the first full one
+            off = max(-first, 0)
+            cnt = len(hist) - n + 1 - off  # full windows hist[off + w : off + w + n]
+            cols = [hist[off + i : off + i + cnt] for i in range(n)]
+            st = reduce(np.maximum, cols) - reduce(np.minimum, cols) < s.rest_range_deg
+            lead = max(first, 0)
+            still = [False] * lead + st.tolist()
+            if st.any():
+                mu = rules.exact_means(cols)
+                assert mu is not None  # n <= PAIRWISE_MAX (checked above)
+                means = [0.0] * lead + mu.tolist()
+        bad_l = bad[j0:j1].tolist()
+        last_l = last.tolist()
+        t_end = t[j0:j1, -1].tolist()
+        rmax, rmin = ra_max, ra_min
+        enter = s.enter_deg
+        calm_r = calm_l = -1  # last block calm toward each side (+1, -1)
+        cs: list[float] = []
+        d = 0.0
+        q = 0
+        while q < m:
+            if bad_l[q]:
+                break
+            d = last_l[q] - c
+            if abs(d) > enter:
+                break
+            cs.append(c)
+            b = j0 + q
+            if d <= 0 or rmax[b] <= CALM_RATE_DPS:
+                calm_r = q
+            if d >= 0 or rmin[b] >= -CALM_RATE_DPS:
+                calm_l = q
+            if still[q]:
+                r = means[q]
+                if abs(r - c) < enter:
+                    c = centre_rules.rest_pull(c, r)
+            q += 1
+        if q < QUIET_MIN:
+            return -(j0 + 1)
+        j1 = j0 + q
+        tt = t[j0:j1]
+        if self.keep_trace:
+            dd = th[j0:j1] - np.array(cs)[:, None]
+            if (not self.trace_t or tt[0, 0] > self.trace_t[-1][-1]) and bool(
+                (tt[1:, 0] > tt[:-1, -1]).all()
+            ):
+                self.trace_t.extend(tt)
+                self.trace_deg.extend(dd)
+            else:
+                for b in range(j0, j1):
+                    if not self.trace_t or t[b, 0] > self.trace_t[-1][-1]:
+                        self.trace_t.append(t[b])
+                        self.trace_deg.append(dd[b - j0])
+        self.centre = c
+        calm = self._last_calm_t
+        if calm_r >= 0:
+            calm[1] = t_end[calm_r]
+        if calm_l >= 0:
+            calm[-1] = t_end[calm_l]
+        rest.extend(last_l[:q])
+        self._prev_d, self._prev_t = last_l[q - 1] - cs[-1], t_end[q - 1]
+        pre_n = self._pre.maxlen
+        assert pre_n is not None
+        for b in range(max(j0, j1 - pre_n), j1):
+            self._pre.append((t[b], ra[b]))
+        return j1
+
+    def _bounce_values(self, e: _Excursion, depth: list[float], t_end: float) -> None:
+        """:meth:`_bounce_track` on the block's depths as Python floats."""
+        bounce = self.s.bounce_deg
+        near = e.peak - max(BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * e.peak)
+        half = HALFWAY * e.peak
+        bmax, bmin = e.bmax, e.bmin
+        for x in depth:
+            if x > bmax:
+                bmax = x
+                bmin = math.inf
+                continue
+            if bmax >= near:
+                if x < bmin:
+                    bmin = x
+                if bmax - bmin >= bounce and x - bmin >= bounce and bmin > half:
+                    e.bmax, e.bmin = bmax, bmin
+                    e.bounced = True
+                    self._events.append(FlagEvent(t_end, BOUNCE, self._side(e.sign), bmax - bmin))
+                    return
+        e.bmax, e.bmin = bmax, bmin
 
     def _rate_return(self, ra: np.ndarray, sg: int) -> float:
         """The way back toward the centre by the rate over these samples, deg (nominal

@@ -10,6 +10,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+PAIRWISE_BLOCK = 8  # numpy's pairwise summation: 8 partial sums...
+PAIRWISE_MAX = 128  # ...for up to this many values (exact_mean falls back to numpy beyond)
+
 
 def is_fast_drop(peak_descent_dps: float, threshold_dps: float) -> bool:
     """A momentum-driven drop: the descent's peak speed reaches ``threshold_dps``."""
@@ -28,7 +31,7 @@ def is_partial(
     side has ``min_history`` reps)."""
     if len(side_roms_deg) < min_history:
         return False
-    return rom_deg < fraction * float(np.median(side_roms_deg))
+    return rom_deg < fraction * median(side_roms_deg)
 
 
 def in_rebound(since_fast_s: float, rebound_s: float) -> bool:
@@ -62,3 +65,62 @@ def is_pose_revisit(
         and peak_s > pose_left_s
         and peak_deg - pose_depth_deg >= min_rom_deg
     )
+
+
+def exact_mean(values: Sequence[float]) -> float:
+    """``float(np.mean(values))`` for a few Python floats, bit for bit, without the
+    numpy call: numpy sums up to 128 float64 values in 8 interleaved partial sums
+    (pairwise summation), fewer than 8 in order (tests check the match)."""
+    n = len(values)
+    if n < PAIRWISE_BLOCK:
+        total = 0.0
+        for x in values:
+            total += x
+        return total / n
+    if n > PAIRWISE_MAX:
+        return float(np.mean(values))
+    a = list(values)
+    r = a[:PAIRWISE_BLOCK]
+    stop = n - n % PAIRWISE_BLOCK
+    i = PAIRWISE_BLOCK
+    while i < stop:
+        for q in range(PAIRWISE_BLOCK):
+            r[q] += a[i + q]
+        i += PAIRWISE_BLOCK
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for x in a[stop:]:
+        total += x
+    return total / n
+
+
+def exact_means(cols: Sequence[np.ndarray]) -> np.ndarray | None:
+    """:func:`exact_mean` of many windows at once, given as their ``n`` columns (value
+    ``i`` of every window), elementwise in the same order: bit for bit ``np.mean`` of
+    each window. None beyond ``PAIRWISE_MAX`` values."""
+    n = len(cols)
+    if n > PAIRWISE_MAX:
+        return None
+    if n < PAIRWISE_BLOCK:
+        total = np.zeros(len(cols[0]))
+        for x in cols:
+            total = total + x
+        return total / n
+    r = cols[:PAIRWISE_BLOCK]
+    stop = n - n % PAIRWISE_BLOCK
+    for i in range(PAIRWISE_BLOCK, stop, PAIRWISE_BLOCK):
+        r = [r[q] + cols[i + q] for q in range(PAIRWISE_BLOCK)]
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for x in cols[stop:]:
+        total = total + x
+    return total / n
+
+
+def median(values: Sequence[float]) -> float:
+    """``float(np.median(values))`` for a few Python floats, bit for bit, without the
+    numpy call: the middle value, or the :func:`exact_mean` of the middle two."""
+    v = sorted(values)
+    n = len(v)
+    if n == 0 or any(x != x for x in v):
+        return float(np.median(values))  # empty or nan: numpy's answer (and warning)
+    h = n // 2
+    return exact_mean(v[h : h + 1] if n % 2 else v[h - 1 : h + 1])
