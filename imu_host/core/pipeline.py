@@ -47,13 +47,18 @@ class Pipeline:
         keep_trace: bool = False,
         reference: bool = False,
     ) -> None:
-        """``reference``: the estimator's plain per-epoch path (tests compare against it)."""
+        """``reference``: the plain paths, the estimator's per-epoch steps and the detector's
+        per-block step loop (the fast paths are tested against them)."""
         self.settings = settings or Settings()
         self.odr_hz = float(odr_hz)
         self.has_gyro = has_gyro
         self._orient = RollEstimator(odr_hz, has_gyro, self.settings.orientation, reference)
         self._det = RepDetector(
-            odr_hz, self.settings.detector, keep_trace=keep_trace, has_gyro=has_gyro
+            odr_hz,
+            self.settings.detector,
+            keep_trace=keep_trace,
+            has_gyro=has_gyro,
+            reference=reference,
         )
         self.events: list[Event] = []
         self.keep_trace = keep_trace
