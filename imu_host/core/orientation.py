@@ -99,6 +99,11 @@ class OrientationSettings:
     impact_refractory_s: float = 0.3  # impacts closer than this are one impact (ringing)
     walk_impacts: int = 4  # a chain of this many impacts, each...
     walk_max_step_s: float = 1.0  # ...at most this long after the previous one, is walking
+    # ...but after this long with no walking (lying at the exercise; longer than a standing
+    # pause) it takes a longer chain: a fast return's stop and the next fast drop's stop
+    # with their ringing are four impacts within a second (a < 0.5 s transient each)
+    walk_settled_s: float = 10.0
+    walk_impacts_settled: int = 6
     walk_hold_s: float = 1.0  # walking lasts at least this long after it is recognised
     cue_quiet_s: float = 1.0  # no live cue within this long after an impact...
     cue_lag_s: float = 0.3  # ...ignoring the last this long (the drop's own acceleration)
@@ -873,9 +878,13 @@ class RollEstimator:
 
     def _detect_walking(self, t_end: float) -> None:
         """Walking (axis-free): a chain of ``walk_impacts`` impacts, each within
-        ``walk_max_step_s`` s of the last; it then lasts at least ``walk_hold_s`` s."""
+        ``walk_max_step_s`` s of the last (``walk_impacts_settled`` after
+        ``walk_settled_s`` s with no walking: one hard drop is not a walk); it then lasts at
+        least ``walk_hold_s`` s."""
         s = self.s
-        if self._imp_chain >= s.walk_impacts and t_end - self._imp_start <= s.walk_max_step_s:
+        settled = t_end - max(self._walking_until, self._t_first) >= s.walk_settled_s
+        need = s.walk_impacts_settled if settled else s.walk_impacts
+        if self._imp_chain >= need and t_end - self._imp_start <= s.walk_max_step_s:
             self._walking_until = t_end + s.walk_hold_s
 
     def _gate_posture(self, unsettled: bool, t_end: float) -> None:
