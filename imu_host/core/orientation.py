@@ -111,6 +111,9 @@ class OrientationSettings:
     axis_return_fraction: float = 0.4  # ...that came back by this fraction (back-and-forth)
     axis_quiet_s: float = 2.0  # no impact for this long before an axis is accepted
     posture_change_deg: float = 100.0  # one-way turn beyond any knee roll: a posture change
+    # ...unless the roll axis accepted later is within this of the turn's axis: it was a
+    # roll from one side to the other (a session that starts at a side), backfilled
+    turn_same_axis_deg: float = 20.0
     still_gyro_std_dps: float = 4.0  # bias is learned only while the gyro varies less than this
     slip_off_axis_deg: float = 12.0  # off-axis rotation within one epoch that signals a slip
     still_dps: float = 3.0  # gravity turning slower than this (and no activity) = still
@@ -296,6 +299,10 @@ class RollEstimator:
         self._shake_run = 0  # samples of shaking in a row
         self._act_min_n = max(1, int(round(s.activity_min_s * self.odr_hz)))
         self._settle_t = -math.inf  # axis evidence counts only from this time on
+        # the latest one-way turn taken for a posture change: its axis and the settle time
+        # before it (restored if the roll axis turns out to be that axis)
+        self._turn_axis: np.ndarray | None = None
+        self._turn_from_t = -math.inf
         self._unsettle = False  # an impact / walking / shaking in this epoch
         self._walking_until = -math.inf
         self._recent: list[tuple] = []
@@ -893,6 +900,7 @@ class RollEstimator:
         (``posture_changed`` flag)."""
         if unsettled and self.axis is None:
             self._settle(t_end)
+            self._turn_axis = None  # not lying quietly: nothing before this is backfilled
 
     def _forget_if_moving(self, any_active: bool) -> bool:
         """Sustained moving about (shaking >= ``activity_min_s`` s, or walking): forget the
@@ -942,12 +950,25 @@ class RollEstimator:
         verdict = self._sweep_verdict(ax)
         if verdict != "back_and_forth":
             if verdict == "one_way" and turn_dps < s.still_dps:
+                self._turn_axis, self._turn_from_t = ax, self._settle_t
                 self._settle(t_end)  # a posture change ended in a new pose
             return
         self.axis = -ax if float(ax @ self._thigh) > 0 else ax
+        self._backfill_turn()
         self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
         self._ref = None
         self._release_held(out)
+
+    def _backfill_turn(self) -> None:
+        """The roll axis just accepted is within ``turn_same_axis_deg`` of the latest
+        one-way turn's axis: that turn was a roll through the centre, not getting down;
+        its samples (still held back) are released with the rest."""
+        turn, self._turn_axis = self._turn_axis, None
+        assert self.axis is not None
+        if turn is None:
+            return
+        if abs(float(turn @ self.axis)) >= math.cos(math.radians(self.s.turn_same_axis_deg)):
+            self._settle_t = self._turn_from_t
 
     def _check_axis_change(self, u: np.ndarray, out: list[AngleSegment]) -> bool:
         """The recent motion turns about another axis for ``axis_change_s`` s: within
