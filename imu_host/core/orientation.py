@@ -115,7 +115,17 @@ class OrientationSettings:
     # roll from one side to the other (a session that starts at a side), backfilled
     turn_same_axis_deg: float = 20.0
     still_gyro_std_dps: float = 4.0  # bias is learned only while the gyro varies less than this
-    slip_off_axis_deg: float = 12.0  # off-axis rotation within one epoch that signals a slip
+    slip_off_axis_deg: float = 12.0  # off-axis rotation within two epochs that signals a slip
+    # ...about an axis at least this far from the roll axis (a slip turns the board about
+    # the thigh's long axis, 40-50 deg from the roll axis; a roll's wobble stays within ~15)
+    slip_axis_off_deg: float = 25.0
+    # ...turning off the axis faster than this at some sample (deg/s): a slip takes 0.2-0.5 s,
+    # a roll about a slightly wrong axis (just learned, a cone path) turns off it slowly
+    slip_min_rate_dps: float = 50.0
+    # accelerometer only (gravity's turn misses rotation about gravity and picks up the
+    # tangential acceleration): the slip is judged within one epoch, about an axis this far
+    # from the roll axis, with no rate condition
+    slip_axis_off_accel_deg: float = 56.3
     still_dps: float = 3.0  # gravity turning slower than this (and no activity) = still
     bias_time_constant_s: float = 2.0  # gyro-bias learning while still
     reseed_gap_s: float = 0.06  # samples missing longer than this: re-read gravity after
@@ -329,6 +339,8 @@ class RollEstimator:
         self._reset_pending = False  # tell the detector to start afresh on release
         self._off_epochs = 0  # epochs in a row with the recent motion off the axis
         self._u_last_ang: np.ndarray | None = None  # last "up" measured about the axis
+        self._rot_prev = np.zeros(3)  # the previous epoch's rotation vector, deg (slips)
+        self._off_rate_prev = 0.0  # and its fastest turn off the axis, deg/s
         # deferred angles (see _flush_angles): segments whose angles are not computed yet,
         # each with the axis it is measured about (reference: angles epoch by epoch)
         self._reference = reference  # angles and evidence epoch by epoch, not per feed
@@ -855,6 +867,8 @@ class RollEstimator:
         dyn = _joined(ep["dyn"])
         self._ep = {"c": [], "u": [], "act": [], "dyn": []}
         t_end = m.t_end
+        rot_prev, self._rot_prev = self._rot_prev, np.zeros(3)  # kept by _follow_axis only
+        rate_prev, self._off_rate_prev = self._off_rate_prev, 0.0
         if sums is None:
             sums = _scatter_sums(c[None], act[None], self._wS2)[0]
         self._accumulate_evidence(sums)
@@ -868,7 +882,7 @@ class RollEstimator:
             return
         if self._check_axis_change(u, out):
             return
-        self._follow_axis(c, u, dyn, out)
+        self._follow_axis(c, u, dyn, out, rot_prev, rate_prev)
 
     # ------------------------------------------------------------ epoch steps
 
@@ -1023,37 +1037,75 @@ class RollEstimator:
         self._held, self._held_n = held, k
         return True
 
+    def _slip_like(self, rot: np.ndarray) -> tuple[bool, np.ndarray]:
+        """Rotation vector ``rot`` (deg) about an axis more than ``slip_axis_off_deg``
+        (accelerometer only: ``slip_axis_off_accel_deg``) off the roll axis? Also returns
+        its off-axis part, deg."""
+        a = self.axis
+        assert a is not None
+        along = float(rot @ a)
+        off = rot - along * a
+        s = self.s
+        ratio = math.tan(
+            math.radians(s.slip_axis_off_deg if self.has_gyro else s.slip_axis_off_accel_deg)
+        )
+        return _norm(off) > ratio * abs(along), off
+
     def _follow_axis(
-        self, c: np.ndarray, u: np.ndarray, dyn: np.ndarray, out: list[AngleSegment]
+        self,
+        c: np.ndarray,
+        u: np.ndarray,
+        dyn: np.ndarray,
+        out: list[AngleSegment],
+        rot_prev: np.ndarray,
+        rate_prev: float,
     ) -> None:
-        """Keep the axis: a strap slip (rotation off the axis by > ``slip_off_axis_deg``
-        within the epoch while |a| stays within ``slip_max_dyn_g`` of 1 g) carries it
-        along and re-references the angle; otherwise one power-iteration step."""
+        """Keep the axis: a strap slip (over this epoch and the one before, a rotation off
+        the axis by > ``slip_off_axis_deg`` about an axis > ``slip_axis_off_deg`` from it,
+        while |a| stays within ``slip_max_dyn_g`` of 1 g) carries it along and
+        re-references the angle to what it was before the slip; otherwise one
+        power-iteration step. With a gyro the turn off the axis must also reach
+        ``slip_min_rate_dps`` at some sample; without one the slip is judged within the
+        epoch alone. ``rot_prev``, ``rate_prev``: the previous epoch's rotation vector, deg,
+        and its fastest turn off the axis, deg/s."""
         s = self.s
         a = self.axis
         assert a is not None
         rot = c.sum(axis=0) * self.dt  # integrated rotation vector, deg (small-angle)
-        along = rot @ a
-        off = rot - along * a
-        off_deg = _norm(off)
-        on_deg = abs(float(along))
+        self._rot_prev = rot
+        fast = True
+        if self.has_gyro:
+            ca = _dot3(c, a)
+            off_c = c - ca[:, None] * a[None, :]
+            self._off_rate_prev = math.sqrt(float(np.max(_dot_rows(off_c, off_c))))
+            peak = self._off_rate_prev
+            if self._slip_like(rot_prev)[0]:
+                peak = max(peak, rate_prev)
+            else:
+                rot_prev = np.zeros(3)  # the slip (if any) is in this epoch alone
+            fast = peak > s.slip_min_rate_dps
+        else:
+            rot_prev = np.zeros(3)
+        like, off = self._slip_like(rot_prev + rot)
         slipped = (
-            off_deg > s.slip_off_axis_deg
-            and off_deg > 1.5 * on_deg
+            like
+            and fast
+            and _norm(off) > s.slip_off_axis_deg
             and float(dyn.max()) < s.slip_max_dyn_g
         )
         if slipped:
-            self._flush_angles(out)  # the angles so far (and _theta_before_epoch)
-            # the sensor turned on the thigh: carry the axis along (inverse rotation)
-            self.axis = _rotate(a, -np.radians(off))
+            self._rot_prev = np.zeros(3)
+            self._flush_angles(out)  # the angles so far, in the frame before the slip
+            # the board turned on the thigh: the roll axis and the angle's zero are fixed to
+            # the thigh, so in the sensor frame both turn back by the whole slip rotation
+            # (offset kept: the angle continues from before the slip, no step)
+            back = -np.radians(rot_prev + rot)
+            self.axis = _rotate(a, back)
+            if self._ref is not None:
+                self._ref = _rotate(self._ref, back)
             self._zi_S = self._zi_S * 0.05
-            # re-reference so the angle continues from where it was before the slip
-            r2 = u[-1] - (u[-1] @ a) * a
-            self._ref = r2 / max(_norm(r2), 1e-9)
-            self._offset = self._theta_before_epoch
-            self._comp.reset(self._offset)
-            self._comp_ready = True
-            self._theta_last = self._offset
+            self._comp_ready = False  # re-seeded from gravity in the new frame
+            self._u_last_ang = None  # no speed across the re-reference
         else:
             self.axis = _power_step(_sym(self._zi_S[0] / self._lam), a)
         if self._deferred:  # the angle at the end of this epoch is not computed yet
