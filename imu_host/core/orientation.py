@@ -340,7 +340,9 @@ class RollEstimator:
         self._off_epochs = 0  # epochs in a row with the recent motion off the axis
         self._u_last_ang: np.ndarray | None = None  # last "up" measured about the axis
         self._rot_prev = np.zeros(3)  # the previous epoch's rotation vector, deg (slips)
-        self._off_rate_prev = 0.0  # and its fastest turn off the axis, deg/s
+        self._c_prev: np.ndarray | None = None  # and its rotation evidence, deg/s
+        off_deg = s.slip_axis_off_deg if has_gyro else s.slip_axis_off_accel_deg
+        self._slip_ratio = math.tan(math.radians(off_deg))  # off-axis / on-axis of a slip
         # deferred angles (see _flush_angles): segments whose angles are not computed yet,
         # each with the axis it is measured about (reference: angles epoch by epoch)
         self._reference = reference  # angles and evidence epoch by epoch, not per feed
@@ -868,7 +870,7 @@ class RollEstimator:
         self._ep = {"c": [], "u": [], "act": [], "dyn": []}
         t_end = m.t_end
         rot_prev, self._rot_prev = self._rot_prev, np.zeros(3)  # kept by _follow_axis only
-        rate_prev, self._off_rate_prev = self._off_rate_prev, 0.0
+        c_prev, self._c_prev = self._c_prev, None
         if sums is None:
             sums = _scatter_sums(c[None], act[None], self._wS2)[0]
         self._accumulate_evidence(sums)
@@ -882,7 +884,7 @@ class RollEstimator:
             return
         if self._check_axis_change(u, out):
             return
-        self._follow_axis(c, u, dyn, out, rot_prev, rate_prev)
+        self._follow_axis(c, u, dyn, out, rot_prev, c_prev)
 
     # ------------------------------------------------------------ epoch steps
 
@@ -1045,11 +1047,22 @@ class RollEstimator:
         assert a is not None
         along = float(rot @ a)
         off = rot - along * a
-        s = self.s
-        ratio = math.tan(
-            math.radians(s.slip_axis_off_deg if self.has_gyro else s.slip_axis_off_accel_deg)
-        )
-        return _norm(off) > ratio * abs(along), off
+        return _norm(off) > self._slip_ratio * abs(along), off
+
+    def _off_axis_peak_dps(self, c: np.ndarray) -> float:
+        """Fastest turn off the roll axis among the rotation rates ``c`` (n, 3), deg/s."""
+        a = self.axis
+        assert a is not None
+        off_c = c - _dot3(c, a)[:, None] * a[None, :]
+        return math.sqrt(float(np.max(_dot_rows(off_c, off_c))))
+
+    def _slip_fast(self, c: np.ndarray, c_prev: np.ndarray | None) -> bool:
+        """With a gyro: did the turn off the axis reach ``slip_min_rate_dps`` in this epoch
+        (or in the one before, ``c_prev``, when the slip began there)?"""
+        peak = self._off_axis_peak_dps(c)
+        if c_prev is not None:
+            peak = max(peak, self._off_axis_peak_dps(c_prev))
+        return peak > self.s.slip_min_rate_dps
 
     def _follow_axis(
         self,
@@ -1058,7 +1071,7 @@ class RollEstimator:
         dyn: np.ndarray,
         out: list[AngleSegment],
         rot_prev: np.ndarray,
-        rate_prev: float,
+        c_prev: np.ndarray | None,
     ) -> None:
         """Keep the axis: a strap slip (over this epoch and the one before, a rotation off
         the axis by > ``slip_off_axis_deg`` about an axis > ``slip_axis_off_deg`` from it,
@@ -1066,35 +1079,24 @@ class RollEstimator:
         re-references the angle to what it was before the slip; otherwise one
         power-iteration step. With a gyro the turn off the axis must also reach
         ``slip_min_rate_dps`` at some sample; without one the slip is judged within the
-        epoch alone. ``rot_prev``, ``rate_prev``: the previous epoch's rotation vector, deg,
-        and its fastest turn off the axis, deg/s."""
+        epoch alone. ``rot_prev``, ``c_prev``: the previous epoch's rotation vector, deg,
+        and its rotation evidence, deg/s (None if that epoch did not follow the axis)."""
         s = self.s
         a = self.axis
         assert a is not None
         rot = c.sum(axis=0) * self.dt  # integrated rotation vector, deg (small-angle)
-        self._rot_prev = rot
-        fast = True
-        if self.has_gyro:
-            ca = _dot3(c, a)
-            off_c = c - ca[:, None] * a[None, :]
-            self._off_rate_prev = math.sqrt(float(np.max(_dot_rows(off_c, off_c))))
-            peak = self._off_rate_prev
-            if self._slip_like(rot_prev)[0]:
-                peak = max(peak, rate_prev)
-            else:
-                rot_prev = np.zeros(3)  # the slip (if any) is in this epoch alone
-            fast = peak > s.slip_min_rate_dps
-        else:
-            rot_prev = np.zeros(3)
+        self._rot_prev, self._c_prev = rot, c
+        if not self.has_gyro or c_prev is None or not self._slip_like(rot_prev)[0]:
+            rot_prev, c_prev = np.zeros(3), None  # the slip (if any) is in this epoch alone
         like, off = self._slip_like(rot_prev + rot)
         slipped = (
             like
-            and fast
             and _norm(off) > s.slip_off_axis_deg
             and float(dyn.max()) < s.slip_max_dyn_g
+            and (not self.has_gyro or self._slip_fast(c, c_prev))
         )
         if slipped:
-            self._rot_prev = np.zeros(3)
+            self._rot_prev, self._c_prev = np.zeros(3), None
             self._flush_angles(out)  # the angles so far, in the frame before the slip
             # the board turned on the thigh: the roll axis and the angle's zero are fixed to
             # the thigh, so in the sensor frame both turn back by the whole slip rotation
