@@ -50,3 +50,23 @@ def test_strap_slip_session_counts_exactly(seed):
     sc = score(a.reps, sim.truth)
     assert sc.exact, (sc.got, sc.want)
     assert sc.flags["fast_drop"][1] == 0, sc.flags["fast_drop"]
+
+
+def _angles(sim, chunk: int, reference: bool) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    s = sim.samples
+    est = RollEstimator(sim.sample_rate_hz, s.gyro_dps is not None, reference=reference)
+    segs = []
+    for i in range(0, len(s.t_s), chunk):
+        g = None if s.gyro_dps is None else s.gyro_dps[i : i + chunk]
+        segs += est.process(s.t_s[i : i + chunk], s.accel_g[i : i + chunk], g)
+    return np.concatenate([g.theta_deg for g in segs]), np.concatenate([g.rate_dps for g in segs])
+
+
+@pytest.mark.parametrize("seed", [102, 301])  # slips over two epochs / within one
+def test_slip_re_reference_same_on_fast_and_reference_paths(seed):
+    sim = simulate("strap_slip", seed)
+    th_ref, ra_ref = _angles(sim, 17, reference=True)
+    for chunk in (len(sim.samples.t_s), 1000, 23):
+        th, ra = _angles(sim, chunk, reference=False)
+        np.testing.assert_array_equal(th, th_ref)
+        np.testing.assert_array_equal(ra, ra_ref)
