@@ -30,6 +30,13 @@ acquire an axis (quiet for ``axis_quiet_s``, back-and-forth sweep; a one-way tur
 turned: re-reference; a different movement: learn afresh) -> follow the axis (strap slip
 or one power-iteration step). :attr:`RollEstimator.flags` reports the state.
 
+Bounded influence of single events: walking after ``walk_settled_s`` with none takes
+``walk_impacts_settled`` impacts (a hard drop's stop and ringing is no walk); a one-way
+turn taken for a posture change is backfilled if the roll axis found later is the axis it
+turned about (``turn_same_axis_deg``: a session starting at a side); a strap slip (a fast
+turn about an axis ``slip_axis_off_deg`` or more from the roll axis, |a| at 1 g) turns the
+thigh-fixed axis and zero back by the slip rotation, so the angle has no step.
+
 Gaps: after a jump in time longer than ``reseed_gap_s`` (or a gap the pipeline reports)
 the filters are re-seeded from the first sample whose |a| is near 1 g, and the
 complementary filter from gravity at that sample: the absolute roll is known again at
