@@ -84,7 +84,6 @@ def test_fast_move_into_a_new_pose_is_not_a_rep():
     assert all(abs(rom - 34) <= 4 for _, rom in got), got
 
 
-@pytest.mark.xfail(strict=True, reason=SLIP_OPEN)
 @pytest.mark.parametrize("seed", [301])
 def test_seeded_strap_slip(seed):
     sim = simulate("strap_slip", seed)

@@ -30,6 +30,13 @@ acquire an axis (quiet for ``axis_quiet_s``, back-and-forth sweep; a one-way tur
 turned: re-reference; a different movement: learn afresh) -> follow the axis (strap slip
 or one power-iteration step). :attr:`RollEstimator.flags` reports the state.
 
+Bounded influence of single events: walking after ``walk_settled_s`` with none takes
+``walk_impacts_settled`` impacts (a hard drop's stop and ringing is no walk); a one-way
+turn taken for a posture change is backfilled if the roll axis found later is the axis it
+turned about (``turn_same_axis_deg``: a session starting at a side); a strap slip (a fast
+turn about an axis ``slip_axis_off_deg`` or more from the roll axis, |a| at 1 g) turns the
+thigh-fixed axis and zero back by the slip rotation, so the angle has no step.
+
 Gaps: after a jump in time longer than ``reseed_gap_s`` (or a gap the pipeline reports)
 the filters are re-seeded from the first sample whose |a| is near 1 g, and the
 complementary filter from gravity at that sample: the absolute roll is known again at
@@ -99,6 +106,11 @@ class OrientationSettings:
     impact_refractory_s: float = 0.3  # impacts closer than this are one impact (ringing)
     walk_impacts: int = 4  # a chain of this many impacts, each...
     walk_max_step_s: float = 1.0  # ...at most this long after the previous one, is walking
+    # ...but after this long with no walking (lying at the exercise; longer than a standing
+    # pause) it takes a longer chain: a fast return's stop and the next fast drop's stop
+    # with their ringing are four impacts within a second (a < 0.5 s transient each)
+    walk_settled_s: float = 10.0
+    walk_impacts_settled: int = 6
     walk_hold_s: float = 1.0  # walking lasts at least this long after it is recognised
     cue_quiet_s: float = 1.0  # no live cue within this long after an impact...
     cue_lag_s: float = 0.3  # ...ignoring the last this long (the drop's own acceleration)
@@ -106,8 +118,21 @@ class OrientationSettings:
     axis_return_fraction: float = 0.4  # ...that came back by this fraction (back-and-forth)
     axis_quiet_s: float = 2.0  # no impact for this long before an axis is accepted
     posture_change_deg: float = 100.0  # one-way turn beyond any knee roll: a posture change
+    # ...unless the roll axis accepted later is within this of the turn's axis: it was a
+    # roll from one side to the other (a session that starts at a side), backfilled
+    turn_same_axis_deg: float = 20.0
     still_gyro_std_dps: float = 4.0  # bias is learned only while the gyro varies less than this
-    slip_off_axis_deg: float = 12.0  # off-axis rotation within one epoch that signals a slip
+    slip_off_axis_deg: float = 12.0  # off-axis rotation within two epochs that signals a slip
+    # ...about an axis at least this far from the roll axis (a slip turns the board about
+    # the thigh's long axis, 40-50 deg from the roll axis; a roll's wobble stays within ~15)
+    slip_axis_off_deg: float = 25.0
+    # ...turning off the axis faster than this at some sample (deg/s): a slip takes 0.2-0.5 s,
+    # a roll about a slightly wrong axis (just learned, a cone path) turns off it slowly
+    slip_min_rate_dps: float = 50.0
+    # accelerometer only (gravity's turn misses rotation about gravity and picks up the
+    # tangential acceleration): the slip is judged within one epoch, about an axis this far
+    # from the roll axis, with no rate condition
+    slip_axis_off_accel_deg: float = 56.3
     still_dps: float = 3.0  # gravity turning slower than this (and no activity) = still
     bias_time_constant_s: float = 2.0  # gyro-bias learning while still
     reseed_gap_s: float = 0.06  # samples missing longer than this: re-read gravity after
@@ -291,6 +316,10 @@ class RollEstimator:
         self._shake_run = 0  # samples of shaking in a row
         self._act_min_n = max(1, int(round(s.activity_min_s * self.odr_hz)))
         self._settle_t = -math.inf  # axis evidence counts only from this time on
+        # the latest one-way turn taken for a posture change: its axis and the settle time
+        # before it (restored if the roll axis turns out to be that axis)
+        self._turn_axis: np.ndarray | None = None
+        self._turn_from_t = -math.inf
         self._unsettle = False  # an impact / walking / shaking in this epoch
         self._walking_until = -math.inf
         self._recent: list[tuple] = []
@@ -317,6 +346,10 @@ class RollEstimator:
         self._reset_pending = False  # tell the detector to start afresh on release
         self._off_epochs = 0  # epochs in a row with the recent motion off the axis
         self._u_last_ang: np.ndarray | None = None  # last "up" measured about the axis
+        self._rot_prev = np.zeros(3)  # the previous epoch's rotation vector, deg (slips)
+        self._c_prev: np.ndarray | None = None  # and its rotation evidence, deg/s
+        off_deg = s.slip_axis_off_deg if has_gyro else s.slip_axis_off_accel_deg
+        self._slip_ratio = math.tan(math.radians(off_deg))  # off-axis / on-axis of a slip
         # deferred angles (see _flush_angles): segments whose angles are not computed yet,
         # each with the axis it is measured about (reference: angles epoch by epoch)
         self._reference = reference  # angles and evidence epoch by epoch, not per feed
@@ -843,6 +876,8 @@ class RollEstimator:
         dyn = _joined(ep["dyn"])
         self._ep = {"c": [], "u": [], "act": [], "dyn": []}
         t_end = m.t_end
+        rot_prev, self._rot_prev = self._rot_prev, np.zeros(3)  # kept by _follow_axis only
+        c_prev, self._c_prev = self._c_prev, None
         if sums is None:
             sums = _scatter_sums(c[None], act[None], self._wS2)[0]
         self._accumulate_evidence(sums)
@@ -856,7 +891,7 @@ class RollEstimator:
             return
         if self._check_axis_change(u, out):
             return
-        self._follow_axis(c, u, dyn, out)
+        self._follow_axis(c, u, dyn, out, rot_prev, c_prev)
 
     # ------------------------------------------------------------ epoch steps
 
@@ -873,9 +908,13 @@ class RollEstimator:
 
     def _detect_walking(self, t_end: float) -> None:
         """Walking (axis-free): a chain of ``walk_impacts`` impacts, each within
-        ``walk_max_step_s`` s of the last; it then lasts at least ``walk_hold_s`` s."""
+        ``walk_max_step_s`` s of the last (``walk_impacts_settled`` after
+        ``walk_settled_s`` s with no walking: one hard drop is not a walk); it then lasts at
+        least ``walk_hold_s`` s."""
         s = self.s
-        if self._imp_chain >= s.walk_impacts and t_end - self._imp_start <= s.walk_max_step_s:
+        settled = t_end - max(self._walking_until, self._t_first) >= s.walk_settled_s
+        need = s.walk_impacts_settled if settled else s.walk_impacts
+        if self._imp_chain >= need and t_end - self._imp_start <= s.walk_max_step_s:
             self._walking_until = t_end + s.walk_hold_s
 
     def _gate_posture(self, unsettled: bool, t_end: float) -> None:
@@ -884,6 +923,7 @@ class RollEstimator:
         (``posture_changed`` flag)."""
         if unsettled and self.axis is None:
             self._settle(t_end)
+            self._turn_axis = None  # not lying quietly: nothing before this is backfilled
 
     def _forget_if_moving(self, any_active: bool) -> bool:
         """Sustained moving about (shaking >= ``activity_min_s`` s, or walking): forget the
@@ -933,12 +973,25 @@ class RollEstimator:
         verdict = self._sweep_verdict(ax)
         if verdict != "back_and_forth":
             if verdict == "one_way" and turn_dps < s.still_dps:
+                self._turn_axis, self._turn_from_t = ax, self._settle_t
                 self._settle(t_end)  # a posture change ended in a new pose
             return
         self.axis = -ax if float(ax @ self._thigh) > 0 else ax
+        self._backfill_turn()
         self._zi_S = self._zi_Sf * (self._lam / self._lam_f)
         self._ref = None
         self._release_held(out)
+
+    def _backfill_turn(self) -> None:
+        """The roll axis just accepted is within ``turn_same_axis_deg`` of the latest
+        one-way turn's axis: that turn was a roll through the centre, not getting down;
+        its samples (still held back) are released with the rest."""
+        turn, self._turn_axis = self._turn_axis, None
+        assert self.axis is not None
+        if turn is None:
+            return
+        if abs(float(turn @ self.axis)) >= math.cos(math.radians(self.s.turn_same_axis_deg)):
+            self._settle_t = self._turn_from_t
 
     def _check_axis_change(self, u: np.ndarray, out: list[AngleSegment]) -> bool:
         """The recent motion turns about another axis for ``axis_change_s`` s: within
@@ -993,37 +1046,75 @@ class RollEstimator:
         self._held, self._held_n = held, k
         return True
 
+    def _slip_like(self, rot: np.ndarray) -> tuple[bool, np.ndarray]:
+        """Rotation vector ``rot`` (deg) about an axis more than ``slip_axis_off_deg``
+        (accelerometer only: ``slip_axis_off_accel_deg``) off the roll axis? Also returns
+        its off-axis part, deg."""
+        a = self.axis
+        assert a is not None
+        along = float(rot @ a)
+        off = rot - along * a
+        return _norm(off) > self._slip_ratio * abs(along), off
+
+    def _off_axis_peak_dps(self, c: np.ndarray) -> float:
+        """Fastest turn off the roll axis among the rotation rates ``c`` (n, 3), deg/s."""
+        a = self.axis
+        assert a is not None
+        off_c = c - _dot3(c, a)[:, None] * a[None, :]
+        return math.sqrt(float(np.max(_dot_rows(off_c, off_c))))
+
+    def _slip_fast(self, c: np.ndarray, c_prev: np.ndarray | None) -> bool:
+        """With a gyro: did the turn off the axis reach ``slip_min_rate_dps`` in this epoch
+        (or in the one before, ``c_prev``, when the slip began there)?"""
+        peak = self._off_axis_peak_dps(c)
+        if c_prev is not None:
+            peak = max(peak, self._off_axis_peak_dps(c_prev))
+        return peak > self.s.slip_min_rate_dps
+
     def _follow_axis(
-        self, c: np.ndarray, u: np.ndarray, dyn: np.ndarray, out: list[AngleSegment]
+        self,
+        c: np.ndarray,
+        u: np.ndarray,
+        dyn: np.ndarray,
+        out: list[AngleSegment],
+        rot_prev: np.ndarray,
+        c_prev: np.ndarray | None,
     ) -> None:
-        """Keep the axis: a strap slip (rotation off the axis by > ``slip_off_axis_deg``
-        within the epoch while |a| stays within ``slip_max_dyn_g`` of 1 g) carries it
-        along and re-references the angle; otherwise one power-iteration step."""
+        """Keep the axis: a strap slip (over this epoch and the one before, a rotation off
+        the axis by > ``slip_off_axis_deg`` about an axis > ``slip_axis_off_deg`` from it,
+        while |a| stays within ``slip_max_dyn_g`` of 1 g) carries it along and
+        re-references the angle to what it was before the slip; otherwise one
+        power-iteration step. With a gyro the turn off the axis must also reach
+        ``slip_min_rate_dps`` at some sample; without one the slip is judged within the
+        epoch alone. ``rot_prev``, ``c_prev``: the previous epoch's rotation vector, deg,
+        and its rotation evidence, deg/s (None if that epoch did not follow the axis)."""
         s = self.s
         a = self.axis
         assert a is not None
         rot = c.sum(axis=0) * self.dt  # integrated rotation vector, deg (small-angle)
-        along = rot @ a
-        off = rot - along * a
-        off_deg = _norm(off)
-        on_deg = abs(float(along))
+        self._rot_prev, self._c_prev = rot, c
+        if not self.has_gyro or c_prev is None or not self._slip_like(rot_prev)[0]:
+            rot_prev, c_prev = np.zeros(3), None  # the slip (if any) is in this epoch alone
+        like, off = self._slip_like(rot_prev + rot)
         slipped = (
-            off_deg > s.slip_off_axis_deg
-            and off_deg > 1.5 * on_deg
+            like
+            and _norm(off) > s.slip_off_axis_deg
             and float(dyn.max()) < s.slip_max_dyn_g
+            and (not self.has_gyro or self._slip_fast(c, c_prev))
         )
         if slipped:
-            self._flush_angles(out)  # the angles so far (and _theta_before_epoch)
-            # the sensor turned on the thigh: carry the axis along (inverse rotation)
-            self.axis = _rotate(a, -np.radians(off))
+            self._rot_prev, self._c_prev = np.zeros(3), None
+            self._flush_angles(out)  # the angles so far, in the frame before the slip
+            # the board turned on the thigh: the roll axis and the angle's zero are fixed to
+            # the thigh, so in the sensor frame both turn back by the whole slip rotation
+            # (offset kept: the angle continues from before the slip, no step)
+            back = -np.radians(rot_prev + rot)
+            self.axis = _rotate(a, back)
+            if self._ref is not None:
+                self._ref = _rotate(self._ref, back)
             self._zi_S = self._zi_S * 0.05
-            # re-reference so the angle continues from where it was before the slip
-            r2 = u[-1] - (u[-1] @ a) * a
-            self._ref = r2 / max(_norm(r2), 1e-9)
-            self._offset = self._theta_before_epoch
-            self._comp.reset(self._offset)
-            self._comp_ready = True
-            self._theta_last = self._offset
+            self._comp_ready = False  # re-seeded from gravity in the new frame
+            self._u_last_ang = None  # no speed across the re-reference
         else:
             self.axis = _power_step(_sym(self._zi_S[0] / self._lam), a)
         if self._deferred:  # the angle at the end of this epoch is not computed yet
