@@ -4,6 +4,7 @@ motion, no estimator): what counts, and which flag each movement earns."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from imu_host.core.events import BOUNCE, FAST_DROP, PARTIAL, FlagEvent, RepEvent
 from imu_host.core.reps import centre, rules
@@ -133,3 +134,23 @@ def test_return_and_pose_rules():
     assert not rules.is_pose_revisit(48.0, 40.0, 5.0, 80.0, 7.0, 6.0, 12.0)  # other pose
     assert not rules.is_pose_revisit(41.0, 40.0, 5.0, 50.0, 7.0, 6.0, 12.0)  # not deep enough
     assert not rules.is_pose_revisit(41.0, 40.0, 8.0, 80.0, 7.0, 6.0, 12.0)  # peak came first
+
+
+def test_lever_corrected_peak_undoes_the_tangential_tilt():
+    """Physics: a gravity angle tilted by tangential acceleration reads its speed as
+    v_app = v - (r/g) v''. For v = A sin(w t), v'' = -w^2 v, so the peak reads
+    A (1 + r w^2 / g) high; the correction brings it back to A (first order)."""
+    from imu_host.core.reps.rules import G_MPS2, lever_corrected_peak
+
+    r_m, amp, w = 0.3, 30.0, np.pi / 2.0  # a 2 s descent peaking at 30 deg/s
+    t = np.arange(0.0, 2.0, 0.01)
+    v = amp * np.sin(w * t)
+    v_app = v + (r_m / G_MPS2) * w**2 * v
+    i = int(v_app.argmax())
+    assert v_app[i] > 1.07 * amp  # what the gravity angle reads
+    got = lever_corrected_peak(v_app, t, i, r_m, 0.15, 0.2)
+    assert abs(got - amp) < 0.01 * amp
+    # an abrupt stop's narrow peak: the correction is capped at 20 % of the speed
+    spike = np.zeros(200)
+    spike[100] = 200.0
+    assert lever_corrected_peak(spike, t, 100, r_m, 0.15, 0.2) == pytest.approx(160.0)

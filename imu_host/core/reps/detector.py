@@ -95,13 +95,24 @@ class DetectorSettings:
     fast_drop_dps: float = 100.0  # peak descent speed that flags a momentum-driven drop
     fast_return_dps: float = 100.0  # peak return speed that flags a yanked return
     # accelerometer only: the gravity angle is tilted by tangential acceleration
-    # (theta_app ~ theta - (r/g) theta''), so speeds read high: x1.27 median, x1.46 p90 on
-    # controlled reps at r = 0.2-0.45 m in the simulator. Both thresholds are multiplied by
-    # this (130 deg/s); simulated controlled reps read <= 88 deg/s, momentum drops >= 167 (p5).
+    # (theta_app ~ theta - (r/g) theta''), so speeds read high: x1.18 median, x1.29 p90 on
+    # controlled reps at r = 0.2-0.45 m in the simulator (0.2 s slope, uncorrected). Both
+    # thresholds are multiplied by this (130 deg/s): flags and cues use the uncorrected
+    # speed; simulated controlled reps read <= 59 deg/s, abrupt drops >= 193.
     accel_only_speed_factor: float = 1.3
     # accelerometer only: speeds are the slope of the gravity angle over this window (s), not
     # its per-sample derivative (its noise and the lever-arm term read controlled reps high)
     accel_only_speed_window_s: float = 0.2
+    # accelerometer only: the speeds a rep REPORTS undo the lever-arm tilt once the rep is
+    # complete (all its samples known): v ~ v_app + (r/g) v_app'' with an assumed distance
+    # of the sensor from the roll axis (a board strapped above the knee: 0.2-0.45 m; 0 turns
+    # it off), the second derivative over +-accel_only_lever_span_s, the correction capped
+    # at accel_only_lever_cap of the speed (it over-corrects an abrupt stop's narrow
+    # peak). Flags and the live cue keep the uncorrected speed and the x1.3 thresholds, so
+    # the cue still comes while the knees fall and no rep's flag depends on the assumption.
+    accel_only_lever_m: float = 0.3
+    accel_only_lever_span_s: float = 0.15
+    accel_only_lever_cap: float = 0.2
     bounce_deg: float = 4.0  # size of the back-and-out-again that flags a bounce
     rebound_s: float = 1.0  # after a fast drop's speed, this long is its rebound (no bounce)
     partial_fraction: float = 0.6  # range below this x side median flags "partial"
@@ -1027,6 +1038,13 @@ class RepDetector:
         if rules.is_fast_return(peak_ret, self.fast_return_dps):
             flags.append(FAST_RETURN)
             self._events.append(FlagEvent(end_s, FAST_RETURN, self._side(e.sign), peak_ret))
+        if not self.has_gyro and s.accel_only_lever_m > 0:  # reported speeds, not flags
+            lever = (s.accel_only_lever_m, s.accel_only_lever_span_s, s.accel_only_lever_cap)
+            if len(desc):
+                peak_desc = rules.lever_corrected_peak(rate, t, int(desc.argmax()), *lever)
+            if len(ret):
+                j = len(rate) - len(ret) + int(ret.argmax())  # ret is the tail of -rate
+                peak_ret = -rules.lever_corrected_peak(rate, t, j, *lever)
         side_roms = self._side_roms[e.sign]
         if rules.is_partial(peak, side_roms, s.partial_fraction, PARTIAL_MIN_HISTORY):
             flags.append(PARTIAL)

@@ -124,3 +124,32 @@ def median(values: Sequence[float]) -> float:
         return float(np.median(values))  # empty or nan: numpy's answer (and warning)
     h = n // 2
     return exact_mean(v[h : h + 1] if n % 2 else v[h - 1 : h + 1])
+
+
+G_MPS2 = 9.80665  # standard gravity, m/s^2
+
+
+def lever_corrected_peak(
+    v_dps: np.ndarray, t_s: np.ndarray, i: int, lever_m: float, span_s: float, cap: float
+) -> float:
+    """Accelerometer only: the speed at sample ``i`` (a peak) with the lever-arm tilt undone.
+
+    Tangential acceleration tilts the gravity angle, theta_app ~ theta - (r/g) theta''
+    (r: the sensor's distance from the roll axis, m), so its speed reads
+    v_app ~ v - (r/g) v'' (at a speed peak v'' < 0: it reads high). Inverted to first
+    order at the peak: v ~ v_app + (r/g) v_app'', v'' the second difference of the speed
+    over +-``span_s`` (deg/s^3; it looks ahead, so for completed reps only). The
+    correction is at most ``cap`` x |v_app|; near the ends of the series, none. deg/s."""
+    v = np.asarray(v_dps, dtype=float)
+    vi = float(v[i])
+    n = len(v)
+    if n < 3:
+        return vi
+    step = float(np.median(np.diff(t_s)))
+    k = max(1, int(round(span_s / step))) if step > 0 else 1
+    if i - k < 0 or i + k >= n:
+        return vi
+    acc2 = (float(v[i + k]) - 2.0 * vi + float(v[i - k])) / (k * step) ** 2
+    corr = (lever_m / G_MPS2) * acc2
+    lim = cap * abs(vi)
+    return vi + min(lim, max(-lim, corr))
