@@ -492,6 +492,7 @@ class RepDetector:
         s = self.s
         c = self.centre
         assert c is not None
+        c_block = c  # the block's depths are measured from c_block; c may move (rests)
         d = th - c
         if self.keep_trace and (not self.trace_t or t[0] > self.trace_t[-1][-1]):
             self.trace_t.append(t)
@@ -548,21 +549,51 @@ class RepDetector:
             e.min_after_t = float(t[lo])
         # live fast-drop cue while still falling (not right after an impact or walking)
         if not e.fast and e.min_after > e.peak - s.bounce_deg:
-            v = float((sg * ra).max())
-            if rules.is_fast_drop(v, self.fast_drop_dps):
-                e.fast = True
-                e.fast_t = t_end
-                if e.calm:
-                    e.cued = True
-                    self._events.append(FlagEvent(t_end, FAST_DROP, self._side(sg), v))
+            self._cue_if_fast(e, float((sg * ra).max()), t_end, sg)
         if e.fast and self._rebounding(e, t_end):
-            e.bmax, e.bmin = -math.inf, math.inf  # a fast drop's rebound is not a bounce
-            e.min_after = math.inf  # ...nor a way back toward the centre
-            e.back = e.back_max = 0.0
+            self._forget_rebound(e)
         # bounce: back by bounce_deg from a max near the peak, then out again by as much
         self._bounce_track(e, depth, t_end)
-        # end of the excursion?
+        self._excursion_end(e, sg, d_end, t_end, still, t, th, ra, c_block, c)
+        self._prev_d, self._prev_t = d_end, t_end
+
+    def _cue_if_fast(self, e: _Excursion, v: float, t_end: float, sg: int) -> None:
+        """The descent reached the fast-drop speed ``v`` (deg/s): mark it, and cue it live
+        if the excursion began calm (both paths, once per block while still falling)."""
+        if rules.is_fast_drop(v, self.fast_drop_dps):
+            e.fast = True
+            e.fast_t = t_end
+            if e.calm:
+                e.cued = True
+                self._events.append(FlagEvent(t_end, FAST_DROP, self._side(sg), v))
+
+    @staticmethod
+    def _forget_rebound(e: _Excursion) -> None:
+        """Inside a fast drop's rebound window: what it does is part of the drop."""
+        e.bmax, e.bmin = -math.inf, math.inf  # a fast drop's rebound is not a bounce
+        e.min_after = math.inf  # ...nor a way back toward the centre
+        e.back = e.back_max = 0.0
+
+    def _excursion_end(
+        self,
+        e: _Excursion,
+        sg: int,
+        d_end: float,
+        t_end: float,
+        still: bool,
+        t: np.ndarray,
+        th: np.ndarray,
+        ra: np.ndarray,
+        c_block: float,
+        c: float,
+    ) -> None:
+        """End of the excursion after this block (``t``, ``th``, ``ra``: its depths measured
+        from ``c_block``, the centre at the block's start; ``c`` the centre now)? Crossed
+        over to the other side, back at the centre, resting at a revisited pose, or back
+        halfway and out again / stopped there: the one decision of both paths."""
+        s = self.s
         if d_end * sg < -s.enter_deg:  # crossed over to the other side
+            d = th - c_block
             tc = self._cross_time(-sg, t, d)
             self._complete(tc)
             ne = _Excursion(-sg, tc)
@@ -581,14 +612,13 @@ class RepDetector:
                 self._complete(tm)
                 ne = _Excursion(sg, tm)
                 self._exc = ne
-                self._pre_rate(ne, t, ra, d)
+                self._pre_rate(ne, t, ra, th - c_block)
             elif still and abs(self._rest[-1] - self._rest[0]) < s.rest_range_deg:
                 self._complete(t_end)  # stopped part-way back: treat as centre
                 self._exc = None
-                rest = float(np.mean(self._rest))
-                self.centre = c + self.s.partway_rest_weight * (rest - c)
+                rest = rules.exact_mean(self._rest)
+                self.centre = c + s.partway_rest_weight * (rest - c)
                 self._last_calm_t = {1: t_end, -1: t_end}
-        self._prev_d, self._prev_t = d_end, t_end
 
     # ------------------------------------------------------------------ fast path
     # The same rules as _block/_step, block by block, but everything that does not
@@ -611,13 +641,12 @@ class RepDetector:
         ra_sum = ra.sum(axis=1).tolist()
         calm_l = calm_b.tolist()
         bad_l = bad.tolist()
-        enter, centre_deg, rest_range = s.enter_deg, s.centre_deg, s.rest_range_deg
+        enter, rest_range = s.enter_deg, s.rest_range_deg
         rest = self._rest
         rest_n = rest.maxlen
         trace = self.keep_trace
         odr = self.odr_hz
         bounce_deg = s.bounce_deg
-        fast_drop_dps = self.fast_drop_dps
         run: _Run | None = None
         r0 = 0
         r_dmax = r_dmin = r_tmin = r_depth_l = r_rising = r_depth = None
@@ -706,17 +735,9 @@ class RepDetector:
                 e.min_after_t = r_tmin[i]
             # live fast-drop cue while still falling (not right after an impact or walking)
             if not e.fast and e.min_after > e.peak - bounce_deg:
-                v = ra_max[j] if sg > 0 else -ra_min[j]
-                if rules.is_fast_drop(v, fast_drop_dps):
-                    e.fast = True
-                    e.fast_t = t_end
-                    if e.calm:
-                        e.cued = True
-                        self._events.append(FlagEvent(t_end, FAST_DROP, self._side(sg), v))
+                self._cue_if_fast(e, ra_max[j] if sg > 0 else -ra_min[j], t_end, sg)
             if e.fast and self._rebounding(e, t_end):
-                e.bmax, e.bmin = -math.inf, math.inf  # a fast drop's rebound is not a bounce
-                e.min_after = math.inf  # ...nor a way back toward the centre
-                e.back = e.back_max = 0.0
+                self._forget_rebound(e)
             if not e.bounced:
                 bmax = e.bmax
                 if dmax > bmax or bmax >= e.peak - max(
@@ -735,34 +756,7 @@ class RepDetector:
                     else:
                         self._bounce_values(e, r_depth_l[i], t_end)
                 # else: no new max and not near the peak: the bounce tracker is unchanged
-            # end of the excursion?
-            if d_end * sg < -enter:  # crossed over to the other side
-                d = th[j] - c_top
-                tc = self._cross_time(-sg, tj, d)
-                self._complete(tc)
-                ne = _Excursion(-sg, tc)
-                self._exc = ne
-                self._pre_rate(ne, tj, raj, d)
-            elif sg * d_end <= centre_deg:
-                self._complete(t_end)
-                self._exc = None
-                self._last_calm_t = {1: t_end, -1: t_end}
-            elif still and self._pose_revisited(e, t_end):
-                pass  # the pose it rested at before going deeper is the centre (re-acquired)
-            elif e.min_after <= HALFWAY * e.peak and self._back_halfway(e):
-                turn = max(enter, TURN_FRACTION * e.peak)
-                if sg * d_end >= e.min_after + turn:  # came back halfway, now out again
-                    tm = e.min_after_t
-                    self._complete(tm)
-                    ne = _Excursion(sg, tm)
-                    self._exc = ne
-                    self._pre_rate(ne, tj, raj, th[j] - c_top)
-                elif still and abs(rest[-1] - rest[0]) < rest_range:
-                    self._complete(t_end)  # stopped part-way back: treat as centre
-                    self._exc = None
-                    r = rules.exact_mean(rest)
-                    self.centre = c + self.s.partway_rest_weight * (r - c)
-                    self._last_calm_t = {1: t_end, -1: t_end}
+            self._excursion_end(e, sg, d_end, t_end, still, tj, th[j], raj, c_top, c)
             self._prev_d, self._prev_t = d_end, t_end
 
     def _quiet(
