@@ -375,17 +375,16 @@ class _Board:
             return
         p = self.pipeline
         assert p is not None
-        for ev in p.feed(samples):
-            if isinstance(ev, RepEvent):
-                self.reps.append(ev.rep)
-            else:
-                self.flags.append(ev)
-        self._read_trace()
+        self._collect(p.feed(samples))
 
     def finish(self) -> None:
         if self.pipeline is None:
             return
-        for ev in self.pipeline.finish():
+        self._collect(self.pipeline.finish())
+
+    def _collect(self, events: list) -> None:
+        """Keep the pipeline's reps and flags, then read the angle trace it added."""
+        for ev in events:
             if isinstance(ev, RepEvent):
                 self.reps.append(ev.rep)
             else:
