@@ -137,8 +137,6 @@ def processing_rate(rec: Path, repeat: int) -> float:
 def phases(rec: Path, repeat: int) -> list[tuple[str, float]]:
     """Where a replay's time goes, in-process (best of ``repeat``, seconds): parsing, the
     roll estimator, the rep detector (fed the estimator's output), the summary."""
-    from imu_host.analysis import FEED_SAMPLES
-    from imu_host.core.orientation import RollEstimator
     from imu_host.core.reps.detector import RepDetector
     from imu_host.core.stats import summarize
 
@@ -149,11 +147,7 @@ def phases(rec: Path, repeat: int) -> list[tuple[str, float]]:
         loaded = read_recording(rec)
         t1 = time.perf_counter()
         s, rate = loaded.samples, loaded.sample_rate_hz
-        est = RollEstimator(rate, s.has_gyro)
-        segs = []
-        for i in range(0, len(s), FEED_SAMPLES):
-            g = None if s.gyro_dps is None else s.gyro_dps[i : i + FEED_SAMPLES]
-            segs += est.process(s.t_s[i : i + FEED_SAMPLES], s.accel_g[i : i + FEED_SAMPLES], g)
+        segs = estimator_segments(s, rate)
         t2 = time.perf_counter()
         det = RepDetector(rate, has_gyro=s.has_gyro)
         events = []
@@ -168,21 +162,29 @@ def phases(rec: Path, repeat: int) -> list[tuple[str, float]]:
     return list(best.items())
 
 
-def detector_rates(rec: Path, repeat: int) -> tuple[float, float]:
-    """Samples/s of the rep detector alone (fed the estimator's output, as a replay feeds
-    it): the fast path and its plain block-by-block reference, best of ``repeat``,
-    alternating."""
+def estimator_segments(s: Samples, rate: float) -> list:
+    """The roll estimator's output for ``s``, fed in replay-sized chunks (what the rep
+    detector is fed in a replay)."""
     from imu_host.analysis import FEED_SAMPLES
     from imu_host.core.orientation import RollEstimator
-    from imu_host.core.reps.detector import RepDetector
 
-    loaded = read_recording(rec)
-    s, rate = loaded.samples, loaded.sample_rate_hz
     est = RollEstimator(rate, s.has_gyro)
     segs = []
     for i in range(0, len(s), FEED_SAMPLES):
         g = None if s.gyro_dps is None else s.gyro_dps[i : i + FEED_SAMPLES]
         segs += est.process(s.t_s[i : i + FEED_SAMPLES], s.accel_g[i : i + FEED_SAMPLES], g)
+    return segs
+
+
+def detector_rates(rec: Path, repeat: int) -> tuple[float, float]:
+    """Samples/s of the rep detector alone (fed the estimator's output, as a replay feeds
+    it): the fast path and its plain block-by-block reference, best of ``repeat``,
+    alternating."""
+    from imu_host.core.reps.detector import RepDetector
+
+    loaded = read_recording(rec)
+    s, rate = loaded.samples, loaded.sample_rate_hz
+    segs = estimator_segments(s, rate)
     best = {False: math.inf, True: math.inf}
     for _ in range(repeat):
         for ref in (True, False):
