@@ -137,6 +137,14 @@ class OrientationSettings:
     bias_time_constant_s: float = 2.0  # gyro-bias learning while still
     reseed_gap_s: float = 0.06  # samples missing longer than this: re-read gravity after
     max_step_s: float = 0.25  # gyro integrated over real steps up to this (a gap beyond)
+    # a gap the gyro is integrated across (<= max_step_s) inside fast motion (either edge:
+    # |gyro| above reseed_fast_dps or |a| more than accel_hold_g off 1 g: a drop, its stop)
+    # is held on the gyro alone; gravity re-seeds the angle only once the thigh is still:
+    # |a| near 1 g and |gyro| below reseed_still_dps for reseed_still_s in a row (data
+    # resuming inside a drop's stop reads ~1 g in passing, pointing anywhere but up)
+    reseed_fast_dps: float = 60.0
+    reseed_still_dps: float = 15.0
+    reseed_still_s: float = 0.2
     epoch_s: float = 0.5  # how often the slow parameters update
     backfill_s: float = 20.0  # longest hold-back while the axis is being learned
     thigh_axis: str = "+x"  # sensor axis pointing along the thigh toward the knee
@@ -294,8 +302,25 @@ class RollEstimator:
         self._acc_tail: np.ndarray | None = None
         self._last_good_acc: np.ndarray | None = None  # last reading with |a| near 1 g
         self._gap_hold = False  # see _hold_after_gap
+        self._gap_short = False  # the gap was integrated over: re-seed only once still
+        self._held_until = 0  # where the last hold after a gap ended in its block
+        self._still_run = 0  # samples in a row still (|a| near 1 g, gyro quiet) after it
+        self._still_n = max(1, int(round(s.reseed_still_s * self.odr_hz)))
         self._reseed_t: list[float] = []  # pending complementary-filter re-seeds, s
         self._t_prev_ang: float | None = None  # time of the last sample integrated, s
+        self._step_q = np.full(max(1, int(s.gyro_spike_samples)), self.dt)  # steps of the
+        # rates still in the despike window (see _gyro_step_s), s
+        self._n_in = 0  # samples fed so far
+        self._n_ang = 0  # samples integrated so far (the angle stage)
+        self._gyr_last: np.ndarray | None = None  # last gyro sample fed, deg/s
+        self._acc_last: np.ndarray | None = None  # last accelerometer sample fed, g
+        # turn across each short gap: (index of the sample whose rate integrates it, the
+        # gap's rotation vector in deg); see _gap_turn
+        self._gap_turns: list[tuple[int, np.ndarray]] = []
+        self._gyr_no_despike = 0  # rows whose despike window spans a short gap
+        self._step_q_last = np.zeros(0)  # the steps _gyro_step_s returned last, s
+        self._hold_ts: list[float] = []  # pending starts of short gaps' holds, s
+        self._holding = False  # the angle is the gyro's alone until the re-seed
         self._t_in_last: float | None = None  # time of the last sample fed, s
         self._gyr_tail: np.ndarray | None = None
         self._gyro_half = max(1, int(s.gyro_spike_samples))
@@ -450,9 +475,13 @@ class RollEstimator:
         n = len(t)
         prev = self._t_in_last
         self._t_in_last = float(t[-1])
-        jumps = np.nonzero(_steps(t, float(t[0]) if prev is None else prev) > self.s.reseed_gap_s)[
-            0
-        ]
+        steps = _steps(t, float(t[0]) if prev is None else prev)
+        jumps = np.nonzero(steps > self.s.reseed_gap_s)[0]
+        n0, g_last, a_last = self._n_in, self._gyr_last, self._acc_last
+        self._n_in += n
+        self._acc_last = acc[-1].copy()
+        if gyro is not None:
+            self._gyr_last = gyro[-1].copy()
         if not len(jumps):
             return self._prefilter(t, acc, gyro)
         parts = []
@@ -462,7 +491,22 @@ class RollEstimator:
                 g = None if gyro is None else gyro[start:j]
                 parts.append(self._prefilter(t[start:j], acc[start:j], g))
             if j < n:
-                self._restart_filters()
+                step = float(steps[j])
+                integrated = step <= self.s.max_step_s
+                before = g_last if j == 0 or gyro is None else gyro[j - 1]
+                if integrated and gyro is not None and before is not None:
+                    # the gyro's rate over the gap: the mean of the rates either side
+                    turn = (step - self.dt) * 0.5 * (before + gyro[j])
+                    self._gap_turns.append((n0 + j + len(self._step_q), turn))
+                fast = (
+                    integrated
+                    and gyro is not None
+                    and before is not None
+                    and self._fast_edge(before, a_last if j == 0 else acc[j - 1], gyro[j], acc[j])
+                )
+                if fast and not (self._gap_hold and self._gap_short):
+                    self._hold_ts.append(float(t[j]))  # (a gap inside a hold extends it)
+                self._restart_filters(integrated=integrated, fast=fast)
             start = j
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(len(parts[0])))
 
@@ -473,16 +517,41 @@ class RollEstimator:
         self._restart_filters()
         self._u_last_ang = None
 
-    def _restart_filters(self) -> None:
-        """Re-seed the per-sample filters from what follows (see :meth:`gap`)."""
-        # |a| does not change with the roll: its low-pass (dynamic acceleration) continues
-        for f in (self._f_acc if not self.has_gyro else None, self._f_gyr, self._f_ev):
+    def _fast_edge(
+        self, g0: np.ndarray, a0: np.ndarray | None, g1: np.ndarray, a1: np.ndarray
+    ) -> bool:
+        """A gap's edges (gyro deg/s, accel g before and after) inside fast motion:
+        either gyro above ``reseed_fast_dps`` or either |a| ``accel_hold_g`` off 1 g."""
+        w2 = self.s.reseed_fast_dps**2
+        if float(g0 @ g0) > w2 or float(g1 @ g1) > w2:
+            return True
+        return any(
+            a is not None and abs(math.sqrt(float(a @ a)) - 1.0) > self.s.accel_hold_g
+            for a in (a0, a1)
+        )
+
+    def _restart_filters(self, integrated: bool = False, fast: bool = False) -> None:
+        """Re-seed the per-sample filters from what follows (see :meth:`gap`).
+        ``integrated``: the gap is short enough for the gyro to be integrated across it
+        (``max_step_s``); ``fast``: and inside fast motion, so gravity re-seeds the angle
+        only once the thigh is still."""
+        short = integrated and self.has_gyro
+        # |a| does not change with the roll: its low-pass (dynamic acceleration) continues;
+        # across a short gap the gyro's despike window and low-pass continue too (a rate
+        # changes smoothly; restarting them would repeat the first rate after the gap)
+        for f in (self._f_acc if not self.has_gyro else None, None if short else self._f_gyr,
+                  self._f_ev):  # fmt: skip
             if f is None:
                 continue  # with a gyro: restarted at the first good sample (_hold_after_gap)
             f.restart()
         self._acc_tail = None
         self._gap_hold = True  # until |a| is near 1 g again, gravity is the pre-gap reading
-        self._gyr_tail = None
+        self._gap_short = short and fast
+        self._still_run = 0
+        if short:  # no despike window may span the gap (its jump is no spike)
+            self._gyr_no_despike = 2 * self._gyro_half
+        else:
+            self._gyr_tail = None
         self._u_prev = None
         # with a gyro the complementary filter is re-seeded at the first good sample
 
@@ -493,8 +562,13 @@ class RollEstimator:
         acc = self._despike(acc)
         mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
         if self.has_gyro:
-            g = self._hold_after_gap(t, acc, mag) if self._gap_hold else self._f_acc(acc)
-            good = np.nonzero(np.abs(mag - 1.0) <= self.s.accel_hold_g)[0]
+            held = 0  # samples read as the gravity before a gap (not gravity themselves)
+            if self._gap_hold:
+                g = self._hold_after_gap(t, acc, mag, gyro)
+                held = len(t) if self._gap_hold else self._held_until
+            else:
+                g = self._f_acc(acc)
+            good = np.nonzero(np.abs(mag[held:] - 1.0) <= self.s.accel_hold_g)[0] + held
             if len(good):
                 self._last_good_acc = acc[good[-1]].copy()
         else:
@@ -530,13 +604,26 @@ class RollEstimator:
         self._shake_run = int(run[-1])
         return run >= self._act_min_n
 
-    def _hold_after_gap(self, t: np.ndarray, acc: np.ndarray, mag: np.ndarray) -> np.ndarray:
+    def _hold_after_gap(
+        self, t: np.ndarray, acc: np.ndarray, mag: np.ndarray, gyro: np.ndarray | None
+    ) -> np.ndarray:
         """With a gyro, right after a gap: gravity low-passed, re-seeded at the first
         sample whose |a| is within ``accel_hold_g`` of 1 g (data may resume in the middle
         of a drop's stop, which is not gravity); the samples before it read the last good
         gravity before the gap. The complementary filter is re-seeded from gravity at the
-        same sample (``_reseed_t``), so the absolute roll is known again at once."""
+        same sample (``_reseed_t``), so the absolute roll is known again at once. After a
+        gap the gyro was integrated across (``_gap_short``), the re-seed waits for the end
+        of ``reseed_still_s`` of stillness (|a| near 1 g, |gyro| <= ``reseed_still_dps``):
+        until then the angle is the gyro's, which carried it across the gap."""
         good = np.abs(mag - 1.0) <= self.s.accel_hold_g
+        if self._gap_short and gyro is not None:
+            w2 = np.einsum("ij,ij->i", gyro, gyro)
+            still = good & (w2 <= self.s.reseed_still_dps**2)
+            idx = np.arange(1, len(still) + 1)
+            last_not = np.maximum.accumulate(np.where(~still, idx, 0))
+            run = idx - last_not + np.where(last_not == 0, self._still_run, 0)
+            good = run >= self._still_n
+            self._still_run = int(run[-1])
         first = int(np.argmax(good)) if good.any() else len(acc)
         src = acc.copy()
         if first and self._last_good_acc is not None:
@@ -544,6 +631,7 @@ class RollEstimator:
         if first == len(acc):
             return self._f_acc(src)
         self._gap_hold = False
+        self._held_until = first
         head = self._f_acc(src[:first]) if first else np.zeros((0, 3))
         self._f_acc.restart()
         self._reseed_t.append(float(t[first]))
@@ -557,6 +645,35 @@ class RollEstimator:
         dt = _steps(t, prev)
         self._t_prev_ang = float(t[-1])
         return np.where((dt > 0) & (dt <= self.s.max_step_s), dt, self.dt)
+
+    def _gyro_step_s(self, t: np.ndarray) -> np.ndarray:
+        """:meth:`_step_s` for the gyro rate, which comes out of the despike window
+        ``gyro_spike_samples`` samples late: each rate is integrated over its own sample's
+        step. A gap longer than ``reseed_gap_s`` counts one nominal period here; the rest
+        of it is integrated by :meth:`_gap_turn` (the smoothed rate lags a gap's jump)."""
+        st = self._step_s(t)
+        st = np.where(st > self.s.reseed_gap_s, self.dt, st)
+        steps = np.concatenate([self._step_q, st])
+        self._step_q = steps[len(t) :]
+        self._step_q_last = steps[: len(t)]
+        return self._step_q_last
+
+    def _gap_turn(self, n: int, axes: np.ndarray) -> np.ndarray | None:
+        """Roll over each short gap among the next ``n`` samples (deg per sample; None if
+        no gap): the gap's duration beyond one period times the mean of the raw gyro
+        vectors either side of it, about each sample's roll axis (``axes``: one 3-vector
+        or one per sample)."""
+        n0, self._n_ang = self._n_ang, self._n_ang + n
+        if not self._gap_turns or self._gap_turns[0][0] >= n0 + n:
+            return None
+        out = np.zeros(n)
+        while self._gap_turns and self._gap_turns[0][0] < n0 + n:
+            k, v = self._gap_turns.pop(0)
+            if k < n0:
+                continue
+            ax = axes if axes.ndim == 1 else axes[k - n0]
+            out[k - n0] = float(v[0] * ax[0] + v[1] * ax[1] + v[2] * ax[2])
+        return out
 
     def _reseed_index(self, t: np.ndarray) -> int:
         """Index in ``t`` of a pending complementary-filter re-seed (0 if none here; one
@@ -613,6 +730,10 @@ class RollEstimator:
             np.maximum(hi, x[k : k + n], out=hi)
             np.minimum(lo, x[k : k + n], out=lo)
         wide = (hi - lo > self.s.gyro_spike_dps).any(axis=1)
+        if self._gyr_no_despike:  # windows across a short gap (see _restart_filters)
+            k = min(n, self._gyr_no_despike)
+            wide[:k] = False
+            self._gyr_no_despike -= k
         rows = np.nonzero(wide)[0]
         if not len(rows):
             return mid
@@ -766,18 +887,16 @@ class RollEstimator:
         if self.has_gyro:
             rate = _dot3(c, a)
             al = self._alpha
-            x = al * rate * self._step_s(t) + (1.0 - al) * theta_acc
-            cut = self._reseed_index(t)
-            if cut:  # a re-seed from gravity inside this segment (after a gap)
-                head = self._comp(x[:cut]) if self._comp_ready else theta_acc[:cut]
-                self._comp.reset(float(theta_acc[cut]))
-                theta = np.concatenate([head, self._comp(x[cut:])])
-                self._comp_ready = True
+            x = al * rate * self._gyro_step_s(t)
+            turn = self._gap_turn(len(t), a)
+            if turn is not None:
+                x = x + al * turn
+            x = x + (1.0 - al) * theta_acc
+            if self._holding or (self._hold_ts and self._hold_ts[0] <= float(t[-1])):
+                inc = rate * self._step_q_last + (0.0 if turn is None else turn)
+                theta = self._integrate_held(t, x, inc, theta_acc)
             else:
-                if not self._comp_ready:
-                    self._comp.reset(float(theta_acc[0]))
-                    self._comp_ready = True
-                theta = self._comp(x)
+                theta = self._complementary(t, x, theta_acc)
         else:
             theta = theta_acc
             prev = theta[0] if math.isnan(self._theta_last) else self._theta_last
@@ -786,6 +905,61 @@ class RollEstimator:
         theta = np.where(active, np.nan, theta)
         rate = np.where(active, 0.0, rate)
         return AngleSegment(t, theta, rate, active, calm)
+
+    def _complementary(self, t: np.ndarray, x: np.ndarray, theta_acc: np.ndarray) -> np.ndarray:
+        """The complementary filter over one segment (``x``: its input), re-seeded from
+        gravity where a re-seed is due (after a gap) or where it is not running yet."""
+        pos, parts = 0, []
+        while self._reseed_t and self._reseed_t[0] <= float(t[-1]):  # each one due here
+            cut = max(pos, int(np.searchsorted(t, self._reseed_t.pop(0))))
+            if cut > pos:
+                parts.append(self._comp(x[pos:cut]) if self._comp_ready else theta_acc[pos:cut])
+            self._comp.reset(float(theta_acc[cut]))
+            self._comp_ready = True
+            pos = cut
+        if not self._comp_ready:
+            self._comp.reset(float(theta_acc[pos]))
+            self._comp_ready = True
+        parts.append(self._comp(x[pos:]))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _integrate_held(
+        self, t: np.ndarray, x: np.ndarray, inc: np.ndarray, theta_acc: np.ndarray
+    ) -> np.ndarray:
+        """Angle over a segment in which a short gap's hold begins, lasts or ends: from
+        the gap (``_hold_ts``) until the re-seed from gravity (due once the thigh is still,
+        :meth:`_hold_after_gap`) the angle is the gyro's alone (``inc``: deg per sample,
+        summed in order from the last angle), with no pull toward the gravity read before
+        the gap; the complementary filter (input ``x``) runs before and after."""
+        n, pos = len(t), 0
+        out: list[np.ndarray] = []
+        t_last = float(t[-1])
+        while pos < n:
+            if self._holding:  # until the re-seed due next
+                end = n
+                if self._reseed_t and self._reseed_t[0] <= t_last:
+                    end = max(pos, int(np.searchsorted(t, self._reseed_t.pop(0))))
+                if end > pos:
+                    y0 = float(out[-1][-1]) if out else self._theta_last
+                    if math.isnan(y0):
+                        y0 = float(theta_acc[pos])
+                    out.append(np.cumsum(np.concatenate([[y0], inc[pos:end]]))[1:])
+                if end < n:
+                    self._holding = False
+                    self._comp.reset(float(theta_acc[end]))
+                    self._comp_ready = True
+                pos = end
+            else:  # the complementary filter until the next hold begins
+                start = n
+                if self._hold_ts and self._hold_ts[0] <= t_last:
+                    start = max(pos, int(np.searchsorted(t, self._hold_ts.pop(0))))
+                    self._holding = True
+                if start > pos:
+                    out.append(
+                        self._complementary(t[pos:start], x[pos:start], theta_acc[pos:start])
+                    )
+                pos = start
+        return np.concatenate(out)
 
     def _flush_angles(self, out: list[AngleSegment]) -> None:
         """Angles of the deferred segments, as one output segment: each sample measured
@@ -797,7 +971,12 @@ class RollEstimator:
         pend, self._deferred, self._deferred_n = self._deferred, [], 0
         mark, self._tbe_mark = self._tbe_mark, None
         theta_before = self._theta_last
-        if self._reseed_t and self._reseed_t[0] <= float(pend[-1][0][0][-1]):
+        t_end = float(pend[-1][0][0][-1])
+        if (
+            (self._reseed_t and self._reseed_t[0] <= t_end)
+            or self._holding
+            or (self._hold_ts and self._hold_ts[0] <= t_end)
+        ):
             axis, done = self.axis, 0
             for seg, a in pend:
                 self.axis = a
@@ -854,7 +1033,11 @@ class RollEstimator:
         A = np.repeat(np.array([a for _seg, a in pend]), lens, axis=0)
         rate = _dot_rows(c, A)
         al = self._alpha
-        x = al * rate * self._step_s(t) + (1.0 - al) * theta_acc
+        x = al * rate * self._gyro_step_s(t)
+        turn = self._gap_turn(len(t), A)
+        if turn is not None:
+            x = x + al * turn
+        x = x + (1.0 - al) * theta_acc
         if not self._comp_ready:
             self._comp.reset(float(theta_acc[0]))
             self._comp_ready = True

@@ -76,6 +76,15 @@ LOST_STEP_PERIODS = 1.5  # a timestamp step this many periods long: samples were
 # them is speed evidence too (a gap can hide most of a fast drop's descent; a gyro
 # re-seeded from gravity after it gives the angle, not the speed, of the part not seen)
 GAP_SPEED_SPAN_S = 0.25
+# ...and for this long after them, the angle's steps of more than GAP_STEP_DEG that the
+# rate does not explain (the estimator's turn across the gap, its re-seed from gravity
+# once the thigh is still, 0.3-1 s after the gap) are motion the gap hid: their sum over
+# the gap's duration is speed evidence at each such step. The rate explains rate x step
+# for steps up to GAP_INTEGRATED_S (the estimator integrates the gyro over real steps up
+# to its max_step_s), one period beyond
+GAP_RESEED_SPAN_S = 2.0
+GAP_STEP_DEG = 1.0
+GAP_INTEGRATED_S = 0.25
 POSE_MATCH_DEG = 6.0  # two rests this close are the same pose
 RUN_BLOCKS = 32  # fast path: blocks whose depths are computed at once (one centre and side)
 QUIET_BLOCKS = 64  # fast path: blocks at centre looked at at once for a quiet stretch...
@@ -208,7 +217,9 @@ class RepDetector:
         # last sample before the latest loss while its span lasts
         self._last_t: float | None = None
         self._last_th = math.nan
-        self._gap_ref: tuple[float, float, float] | None = None
+        # after lost samples: (time and angle of the last sample before them, time of the
+        # first after them, the angle change since then that the rate does not explain)
+        self._gap_ref: tuple[float, float, float, float] | None = None
         self.trace_t: list[np.ndarray] = []  # per block: times
         self.trace_deg: list[np.ndarray] = []  # per block: angle relative to the centre then
         self.odr_hz = float(odr_hz)
@@ -312,8 +323,10 @@ class RepDetector:
 
     def _gap_speed(self, t: np.ndarray, th: np.ndarray, ra: np.ndarray) -> np.ndarray:
         """Within ``GAP_SPEED_SPAN_S`` after lost samples, the rate is at least the
-        angle's average speed since the last sample before them (deg/s, per sample from
-        carried state: any chunking gives the same values)."""
+        angle's average speed since the last sample before them; within
+        ``GAP_RESEED_SPAN_S``, at an angle step the rate does not explain, at least the
+        unexplained angle change since the gap over the gap's duration (deg/s, per sample
+        from carried state: any chunking gives the same values)."""
         prev_t, prev_th = self._last_t, self._last_th
         self._last_t, self._last_th = float(t[-1]), float(th[-1])
         cap = LOST_STEP_PERIODS / self.odr_hz
@@ -331,20 +344,30 @@ class RepDetector:
         for b in bounds:
             ref = self._gap_ref
             if ref is not None and b > start:
-                t0, th0, until = ref
+                t0, th0, tg, unexplained = ref
                 seg = slice(start, b)
-                m = t[seg] <= until
+                m = t[seg] <= tg + GAP_SPEED_SPAN_S
                 if m.any():
                     with np.errstate(invalid="ignore"):
                         v = (th[seg] - th0) / (t[seg] - t0)
                     ok = m & np.isfinite(v) & (np.abs(v) > np.abs(out[seg]))
                     out[seg] = np.where(ok, v, out[seg])
-                if not m.all():
-                    self._gap_ref = None
+                # the angle's steps since the gap against the rate's (one period each)
+                prev = float(th[start - 1]) if start > 0 else prev_th
+                d = np.diff(th[seg], prepend=prev)
+                dt = np.where(steps[seg] > GAP_INTEGRATED_S, 1.0 / self.odr_hz, steps[seg])
+                u = d - ra[seg] * dt
+                u = np.where(np.isfinite(u) & (np.abs(u) > GAP_STEP_DEG), u, 0.0)
+                cum = np.cumsum(np.concatenate([[unexplained], u]))[1:]
+                lm = t[seg] <= tg + GAP_RESEED_SPAN_S
+                v2 = cum / (tg - t0)
+                ok = lm & (u != 0.0) & (np.abs(v2) > np.abs(out[seg]))
+                out[seg] = np.where(ok, v2, out[seg])
+                self._gap_ref = (t0, th0, tg, float(cum[-1])) if lm.all() else None
             if b < len(t):
                 t0 = float(t[b - 1]) if b > 0 else prev_t
                 th0 = float(th[b - 1]) if b > 0 else prev_th
-                self._gap_ref = (t0, th0, float(t[b]) + GAP_SPEED_SPAN_S)
+                self._gap_ref = (t0, th0, float(t[b]), 0.0)
             start = b
         return out
 
