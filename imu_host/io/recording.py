@@ -49,7 +49,7 @@ from imu_host.io.limits import (
     MIN_RATE_HZ,
 )
 from imu_host.io.plausibility import check_samples, estimate_rate
-from imu_host.io.source import BOM, file_size, line_blocks, open_input, shown
+from imu_host.io.source import BOM, decode_block, file_size, open_input, raw_line_blocks, shown
 from imu_host.paths import create_exclusive
 
 MAGIC = "# imu-host recording v1"
@@ -268,6 +268,131 @@ def _fast_block(text: str, ncol: int, bounds: np.ndarray) -> np.ndarray | None:
     return arr
 
 
+# The strict decimal reader (``_exact_block``). Each field of a block is read from the
+# 8 bytes that end at its separator (the fraction) and the 8 that end at its dot (the
+# integer part), each as one little-endian 64-bit word, turned into an integer with three
+# multiply-shift steps ("SWAR": the 8 digits' values added pairwise, then in fours, then
+# all). A decimal of at most EXACT_DIGITS digits is an integer below 2**53, exact as a
+# float64, and the power of ten it is divided by is exact too, so one correctly rounded
+# division gives the correctly rounded value: what ``float()`` of the text gives.
+WORD_DIGITS = 8  # ASCII digits in one 64-bit word
+EXACT_DIGITS = 15  # 10**15 < 2**53: every integer of this many digits is exact in float64
+_NL, _COMMA, _DOT, _MINUS, _ZERO = (ord(c) for c in "\n,.-0")
+_POW10 = 10.0 ** np.arange(WORD_DIGITS + 1)  # exact float64 powers of ten
+_ALL = (1 << 64) - 1
+# _KEEP_TOP[k]: the word's top k bytes (the k digits just before the word's end)
+_KEEP_TOP = np.array([_ALL ^ ((1 << (8 * (WORD_DIGITS - k))) - 1) for k in range(WORD_DIGITS + 1)],
+                     dtype=np.uint64)  # fmt: skip
+_LOW_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)  # an ASCII digit's value is its low 4 bits
+_SWAR_STEPS = (
+    (np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(10 * 256 + 1), np.uint64(8)),  # digit pairs
+    (np.uint64(0x00FF00FF00FF00FF), np.uint64(100 * 65536 + 1), np.uint64(16)),  # fours
+    (np.uint64(0x0000FFFF0000FFFF), np.uint64(10000 * (1 << 32) + 1), np.uint64(32)),  # all 8
+)
+
+
+_BYTE = np.uint64(8)
+# _BELOW_DOT[k] / _ABOVE_DOT[k]: the bytes below / above the dot of a word that ends with
+# k decimals (the dot is byte WORD_DIGITS - 1 - k from the low end)
+_BELOW_DOT = np.array([(1 << (8 * (WORD_DIGITS - 1 - k))) - 1 for k in range(WORD_DIGITS)],
+                      dtype=np.uint64)  # fmt: skip
+_ABOVE_DOT = np.array([_ALL ^ ((1 << (8 * (WORD_DIGITS - k))) - 1) for k in range(WORD_DIGITS)],
+                      dtype=np.uint64)  # fmt: skip
+
+
+def _word_digits(words: np.ndarray) -> np.ndarray:
+    """The integers written by 8 ASCII digits per word (first digit in the low byte);
+    bytes that are zero count as leading zeros."""
+    x = words & _LOW_NIBBLES
+    for mask, mul, shift in _SWAR_STEPS:
+        x = ((x & mask) * mul) >> shift
+    return x & np.uint64(0xFFFFFFFF)
+
+
+def _exact_block(raw: bytes | memoryview, ncol: int, bounds: np.ndarray) -> np.ndarray | None:
+    """The values of a block of strict decimal rows, exactly as ``float()`` reads each
+    field; None (use the general reader) for anything else.
+
+    Strict: every line ends with a newline and has ``ncol`` comma-separated fields, each
+    ``-?D+.D+`` (an optional minus, 1 to 8 digits, a dot, 1 to 8 digits, at most
+    EXACT_DIGITS digits in all), nothing else (no spaces, CR, blank or comment lines,
+    exponents, nan/inf), every value within ``bounds``. This is what the writer writes.
+    """
+    n = len(raw)
+    if n == 0 or raw[-1] != _NL:
+        return None
+    pad = WORD_DIGITS  # bytes before the first field, so every word ending in it exists
+    a = np.empty(n + pad, np.uint8)
+    a[:pad] = _NL
+    body = a[pad:]
+    body[:] = np.frombuffer(raw, np.uint8)
+    is_nl = body == _NL
+    nrows = int(np.count_nonzero(is_nl))
+    sep = np.flatnonzero(is_nl | (body == _COMMA))  # where each field ends
+    nf = nrows * ncol
+    if len(sep) != nf:
+        return None
+    sep += pad
+    sep = sep.reshape(nrows, ncol)
+    if not (a[sep[:, -1]] == _NL).all():  # so each line has ncol - 1 commas
+        return None
+    start = np.empty_like(sep)
+    start.reshape(-1)[0] = pad
+    start.reshape(-1)[1:] = sep.reshape(-1)[:-1] + 1
+    n_dots = int(np.count_nonzero(body == _DOT))
+    n_minus = int(np.count_nonzero(body == _MINUS))
+    # every byte below '0' a separator, dot or minus; none above '9': the rest are digits
+    if n_dots != nf or int(body.max()) > _ZERO + 9:
+        return None
+    if int(np.count_nonzero(body < _ZERO)) != 2 * nf + n_minus:
+        return None
+    sign = a[start] == _MINUS
+    if int(np.count_nonzero(sign)) != n_minus:
+        return None  # a minus that does not open its field
+    # a dot inside each field (after a digit, before one) and as many dots as fields: one
+    # per field. First try where the first line has them, column by column (the writer's
+    # fixed decimals), else find them.
+    line0 = bytes(raw[: int(sep[0, -1]) - pad]).split(b",")
+    frac: np.ndarray = np.array([len(f) - 1 - f.find(b".") if b"." in f else 0 for f in line0])
+    dots = sep - (frac + 1)
+    fixed = bool((frac >= 1).all() and (frac <= WORD_DIGITS).all() and (a[dots] == _DOT).all())
+    if not fixed:
+        dots = np.flatnonzero(body == _DOT).reshape(nrows, ncol) + pad
+        frac = sep - dots - 1
+    whole = dots - start
+    whole -= sign
+    if not ((whole >= 1).all() and (whole <= WORD_DIGITS).all()):
+        return None
+    if not fixed and not ((frac >= 1).all() and (frac <= WORD_DIGITS).all()):
+        return None
+    digits = whole + frac
+    if int(digits.max()) > EXACT_DIGITS:
+        return None
+    words = np.ndarray((n + 1,), dtype="<u8", buffer=a, strides=(1,))  # at each byte
+    out = np.empty((nrows, ncol))
+    for c in range(ncol):
+        k = int(frac[c]) if fixed else 0
+        if fixed and int(digits[:, c].max()) < WORD_DIGITS:
+            # the whole field but its sign in the word that ends at its separator: take
+            # the dot out (the bytes below it one up) and read all its digits at once
+            x = words[sep[:, c] - WORD_DIGITS]
+            x = ((x & _BELOW_DOT[k]) << _BYTE) | (x & _ABOVE_DOT[k])
+            m = _word_digits(x & _KEEP_TOP[digits[:, c]]).astype(np.float64)
+        else:  # the fraction and the integer part, each from its own word
+            kk = frac[:, c] if not fixed else frac[c]
+            f_int = _word_digits(words[sep[:, c] - WORD_DIGITS] & _KEEP_TOP[kk])
+            w_int = _word_digits(words[dots[:, c] - WORD_DIGITS] & _KEEP_TOP[whole[:, c]])
+            m = w_int.astype(np.float64)
+            m *= _POW10[kk]  # exact: below 10**15
+            m += f_int  # exact: below 10**15
+        col = out[:, c]
+        np.divide(m, _POW10[kk] if not fixed else _POW10[k], out=col)  # the one rounding
+        np.negative(col, out=col, where=sign[:, c])
+        if float(np.abs(col).max()) > bounds[c]:
+            return None  # the general reader names the field
+    return out
+
+
 def _slow_block(
     path: str, text: str, first_line: int, names: list[str], last_block: bool,
     notices: list[str],
@@ -298,9 +423,10 @@ def _slow_block(
     return arr, extra
 
 
-def _check_order(path: str, t: np.ndarray, prev: float | None, text: str, first_line: int,
-                 name: str) -> None:  # fmt: skip
-    """Times never decrease (within the block and against the previous block's last)."""
+def _check_order(path: str, t: np.ndarray, prev: float | None, text: str | bytes,
+                 first_line: int, name: str) -> None:  # fmt: skip
+    """Times never decrease (within the block and against the previous block's last).
+    ``text`` is the block's (bytes only for a block of strict rows, which are ASCII)."""
     if len(t) == 0:
         return
     d = np.diff(t) if prev is None else np.diff(np.concatenate([[prev], t]))
@@ -308,6 +434,8 @@ def _check_order(path: str, t: np.ndarray, prev: float | None, text: str, first_
         i = int(np.argmax(d < 0))  # index into t (with prev: of t itself)
         j = i + 1 if prev is None else i
         before = t[j - 1] if j > 0 else prev
+        if isinstance(text, bytes):
+            text = text.decode("ascii", "replace")
         lines = [ln for ln, _ in _content_lines(text, first_line)]
         raise InputError(
             f"time goes backwards ({t[j]:.6f} after {before:.6f}); expected non-decreasing",
@@ -356,8 +484,10 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
     path = str(path)
     with open_input(path) as fh:
         size = file_size(fh)
-        blocks = line_blocks(fh, path)
-        comments, header_ln, header, rest = _header(path, blocks)
+        blocks = raw_line_blocks(fh, path)
+        texts = ((ln, decode_block(b, path, ln), term) for ln, b, term in blocks)
+        comments, header_ln, header, (rest_ln, rest_text, rest_term) = _header(path, texts)
+        rest = (rest_ln, rest_text.encode("utf-8"), rest_term)
         meta = _parse_meta(path, comments)
         names = [c.strip() for c in header.split(",")]
         _check_names(path, header_ln, names)
@@ -373,15 +503,28 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
         if has_gyro:
             groups.append([known.index(c) for c in GYRO_COLS])
         prev: float | None = None
-        for first, text, terminated in _chain(rest, blocks):
+        ncol = len(names)
+        for first, raw, terminated in _chain(rest, blocks):
+            head = _exact_head(raw, terminated, ncol, bounds) if simple else None
+            if head is None:  # the general reader, on the block's text
+                text = decode_block(raw, path, first)
+            else:  # strict rows, then the cut-off rest of a last block (if any) as text
+                arr, used = head
+                rest_first = first + len(arr)
+                text = decode_block(raw[used:], path, rest_first)
+                if store is None:
+                    store = _sized_store(groups, size, used, len(arr))
+                _check_order(path, arr[:, ti], prev, raw, first, "t_s")
+                prev = float(arr[-1, ti])
+                store.append(arr)
+                if not text:
+                    continue
+                first = rest_first
             if store is None and text.strip():
-                # room for the whole file, sized from the first block's bytes per row
-                per_row = max(len(text) // max(text.count("\n"), 1), 1)
-                cap = min(int(size / per_row * 1.05) + 16, 1 << 26)
-                store = ColumnStore(groups, cap)
+                store = _sized_store(groups, size, len(text), text.count("\n"))
             if store is None:
                 continue
-            arr = _fast_block(text, len(names), bounds) if simple else None
+            arr = _fast_block(text, ncol, bounds) if simple else None
             if arr is None:
                 arr, ex = _slow_block(path, text, first, names, not terminated, notices)
                 extras.extend(ex)
@@ -409,6 +552,24 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
 def _chain(first: tuple[int, str, bool], rest: Iterator[tuple[int, str, bool]]):  # noqa: ANN202
     yield first
     yield from rest
+
+
+def _exact_head(
+    raw: bytes, terminated: bool, ncol: int, bounds: np.ndarray
+) -> tuple[np.ndarray, int] | None:
+    """The strict rows of a block and how many of its bytes they are (all of a block
+    that ends with a newline; the last block up to its last newline), or None."""
+    used = len(raw) if terminated else raw.rfind(b"\n") + 1
+    if used == 0:
+        return None
+    arr = _exact_block(memoryview(raw)[:used], ncol, bounds)
+    return None if arr is None else (arr, used)
+
+
+def _sized_store(groups: list[list[int]], size: int, nbytes: int, nlines: int) -> ColumnStore:
+    """Room for the whole file, sized from the first block's bytes per row."""
+    per_row = max(nbytes // max(nlines, 1), 1)
+    return ColumnStore(groups, min(int(size / per_row * 1.05) + 16, 1 << 26))
 
 
 def _check_names(path: str, line: int, names: list[str]) -> None:
