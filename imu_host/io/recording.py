@@ -52,6 +52,11 @@ from imu_host.io.plausibility import check_samples, estimate_rate
 from imu_host.io.source import BOM, decode_block, file_size, open_input, raw_line_blocks, shown
 from imu_host.paths import create_exclusive
 
+try:  # the compiled twin of _exact_block_numpy, built by `pip install` where it can be
+    from imu_host.io import _strict_csv
+except ImportError:  # pragma: no cover - depends on the install
+    _strict_csv = None  # type: ignore[assignment]
+
 MAGIC = "# imu-host recording v1"
 ACCEL_COLS = ("ax_g", "ay_g", "az_g")
 GYRO_COLS = ("gx_dps", "gy_dps", "gz_dps")
@@ -309,7 +314,7 @@ def _word_digits(words: np.ndarray) -> np.ndarray:
     return x & np.uint64(0xFFFFFFFF)
 
 
-def _exact_block(raw: bytes | memoryview, ncol: int, bounds: np.ndarray) -> np.ndarray | None:
+def _exact_block_numpy(raw: bytes | memoryview, ncol: int, bounds: np.ndarray) -> np.ndarray | None:
     """The values of a block of strict decimal rows, exactly as ``float()`` reads each
     field; None (use the general reader) for anything else.
 
@@ -328,12 +333,12 @@ def _exact_block(raw: bytes | memoryview, ncol: int, bounds: np.ndarray) -> np.n
     body[:] = np.frombuffer(raw, np.uint8)
     is_nl = body == _NL
     nrows = int(np.count_nonzero(is_nl))
-    sep = np.flatnonzero(is_nl | (body == _COMMA))  # where each field ends
+    ends = np.flatnonzero(is_nl | (body == _COMMA))  # where each field ends
     nf = nrows * ncol
-    if len(sep) != nf:
+    if len(ends) != nf:
         return None
-    sep += pad
-    sep = sep.reshape(nrows, ncol)
+    ends += pad
+    sep: np.ndarray = ends.reshape(nrows, ncol)
     if not (a[sep[:, -1]] == _NL).all():  # so each line has ncol - 1 commas
         return None
     start = np.empty_like(sep)
@@ -365,32 +370,47 @@ def _exact_block(raw: bytes | memoryview, ncol: int, bounds: np.ndarray) -> np.n
         return None
     if not fixed and not ((frac >= 1).all() and (frac <= WORD_DIGITS).all()):
         return None
-    digits = whole + frac
-    if int(digits.max()) > EXACT_DIGITS:
+    if int((whole + frac).max()) > EXACT_DIGITS:
         return None
     words = np.ndarray((n + 1,), dtype="<u8", buffer=a, strides=(1,))  # at each byte
-    out = np.empty((nrows, ncol))
+    # column by column, each column contiguous
+    sep_c, dots_c, whole_c, sign_c = (np.ascontiguousarray(v.T) for v in (sep, dots, whole, sign))
+    frac_c = frac if fixed else np.ascontiguousarray(frac.T)
+    out = np.empty((ncol, nrows))
     for c in range(ncol):
-        k = int(frac[c]) if fixed else 0
-        if fixed and int(digits[:, c].max()) < WORD_DIGITS:
+        kk = frac_c[c]
+        col = out[c]
+        if fixed and int(whole_c[c].max()) + int(kk) < WORD_DIGITS:
             # the whole field but its sign in the word that ends at its separator: take
             # the dot out (the bytes below it one up) and read all its digits at once
-            x = words[sep[:, c] - WORD_DIGITS]
-            x = ((x & _BELOW_DOT[k]) << _BYTE) | (x & _ABOVE_DOT[k])
-            m = _word_digits(x & _KEEP_TOP[digits[:, c]]).astype(np.float64)
+            x = words[sep_c[c] - WORD_DIGITS]
+            x = ((x & _BELOW_DOT[kk]) << _BYTE) | (x & _ABOVE_DOT[kk])
+            whole_c[c] += kk
+            col[:] = _word_digits(x & _KEEP_TOP[whole_c[c]])
         else:  # the fraction and the integer part, each from its own word
-            kk = frac[:, c] if not fixed else frac[c]
-            f_int = _word_digits(words[sep[:, c] - WORD_DIGITS] & _KEEP_TOP[kk])
-            w_int = _word_digits(words[dots[:, c] - WORD_DIGITS] & _KEEP_TOP[whole[:, c]])
-            m = w_int.astype(np.float64)
-            m *= _POW10[kk]  # exact: below 10**15
-            m += f_int  # exact: below 10**15
-        col = out[:, c]
-        np.divide(m, _POW10[kk] if not fixed else _POW10[k], out=col)  # the one rounding
-        np.negative(col, out=col, where=sign[:, c])
+            f_int = _word_digits(words[sep_c[c] - WORD_DIGITS] & _KEEP_TOP[kk])
+            col[:] = _word_digits(words[dots_c[c] - WORD_DIGITS] & _KEEP_TOP[whole_c[c]])
+            col *= _POW10[kk]  # exact: below 10**15
+            col += f_int  # exact: below 10**15
+        col /= _POW10[kk]  # the one rounding
+        np.negative(col, out=col, where=sign_c[c])
         if float(np.abs(col).max()) > bounds[c]:
             return None  # the general reader names the field
-    return out
+    return out.T
+
+
+def _exact_block_c(raw: bytes | memoryview, ncol: int, bounds: np.ndarray) -> np.ndarray | None:
+    """:func:`_exact_block_numpy` by the compiled reader (``_strict_csv.c``): the same
+    rows accepted, the same values."""
+    assert _strict_csv is not None
+    # room for the most rows the block can hold (the shortest field, '0.0', and its
+    # separator are 4 bytes)
+    out = np.empty((len(raw) // (4 * ncol) + 1, ncol))
+    rows = _strict_csv.read(raw, out, ncol, bounds)
+    return None if rows < 0 else out[:rows]
+
+
+_exact_block = _exact_block_numpy if _strict_csv is None else _exact_block_c
 
 
 def _slow_block(
@@ -509,14 +529,14 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
             if head is None:  # the general reader, on the block's text
                 text = decode_block(raw, path, first)
             else:  # strict rows, then the cut-off rest of a last block (if any) as text
-                arr, used = head
-                rest_first = first + len(arr)
+                rows, used = head
+                rest_first = first + len(rows)
                 text = decode_block(raw[used:], path, rest_first)
                 if store is None:
-                    store = _sized_store(groups, size, used, len(arr))
-                _check_order(path, arr[:, ti], prev, raw, first, "t_s")
-                prev = float(arr[-1, ti])
-                store.append(arr)
+                    store = _sized_store(groups, size, used, len(rows))
+                _check_order(path, rows[:, ti], prev, raw, first, "t_s")
+                prev = float(rows[-1, ti])
+                store.append(rows)
                 if not text:
                     continue
                 first = rest_first
@@ -549,7 +569,7 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
     return Recording(path, samples, rate, meta, extra, notices)
 
 
-def _chain(first: tuple[int, str, bool], rest: Iterator[tuple[int, str, bool]]):  # noqa: ANN202
+def _chain(first: tuple[int, bytes, bool], rest: Iterator[tuple[int, bytes, bool]]):  # noqa: ANN202
     yield first
     yield from rest
 
