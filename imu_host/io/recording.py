@@ -224,7 +224,10 @@ class ColumnStore:
 
     def __init__(self, groups: list[list[int]], capacity: int) -> None:
         self.n = 0
-        self.groups = groups
+        # a group of adjacent columns as a slice: one strided copy per block, not two
+        self.groups: list[list[int] | slice] = [
+            slice(g[0], g[-1] + 1) if g == list(range(g[0], g[-1] + 1)) else g for g in groups
+        ]
         self.data = [np.empty((max(capacity, 16), len(g))) for g in groups]
 
     def append(self, block: np.ndarray) -> None:

@@ -16,10 +16,13 @@ import stat
 from collections.abc import Iterator
 from typing import IO
 
+import numpy as np
+
 from imu_host.errors import InputError
 from imu_host.io.limits import CHUNK_BYTES, MAX_LINE_BYTES, SHOWN_CHARS
 
 BOM = b"\xef\xbb\xbf"
+NEWLINE = ord("\n")
 
 
 def shown(value: str, limit: int = SHOWN_CHARS) -> str:
@@ -64,6 +67,11 @@ def open_input(path: str) -> IO[bytes]:
 
 def file_size(fh: IO[bytes]) -> int:
     return os.fstat(fh.fileno()).st_size
+
+
+def _count_lines(block: bytes) -> int:
+    """The newlines in a block (numpy's count is several times faster than bytes.count)."""
+    return int(np.count_nonzero(np.frombuffer(block, np.uint8) == NEWLINE))
 
 
 def decode_block(block: bytes, path: str, first_line: int) -> str:
@@ -116,7 +124,7 @@ def raw_line_blocks(
                 line=lineno + block.count(b"\n"),
             )  # fmt: skip
         yield lineno, block, True
-        lineno += block.count(b"\n")
+        lineno += _count_lines(block)
     if rest:
         yield lineno, rest, False
 
