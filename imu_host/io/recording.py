@@ -16,11 +16,14 @@ Format::
 Every problem with an input file raises :class:`imu_host.errors.InputError` naming the
 file, line and field. The writer never overwrites an existing file.
 
-The reader streams: the file is read in bounded blocks (:mod:`imu_host.io.source`), each
-block parsed by numpy's C reader straight into preallocated column arrays (no text copy
-of the whole file), so peak memory is about the size of the samples, not of the text. A
-block that does not parse cleanly is re-read line by line to name the first bad line and
-field. Foreign formats (generic CSV, MEx, phyphox, Sensor Logger, raw byte captures) are
+The reader streams: the file is read in bounded blocks of bytes (:mod:`imu_host.io.source`)
+into preallocated column arrays (no text copy of the whole file), so peak memory is about
+the size of the samples, not of the text. A block of strict rows (what the writer writes:
+plain decimals, see :func:`_exact_block_numpy`) is read from its bytes without decoding
+them, by the compiled reader ``_strict_csv`` where ``pip install`` could build it, else by
+its numpy twin; both give exactly ``float()`` of each field. Any other block is decoded
+and parsed by numpy's loadtxt, and a block that does not parse cleanly is re-read line by
+line to name the first bad line and field. Foreign formats (generic CSV, MEx, phyphox, Sensor Logger, raw byte captures) are
 in :mod:`imu_host.io.importers`.
 """
 
@@ -276,11 +279,11 @@ def _fast_block(text: str, ncol: int, bounds: np.ndarray) -> np.ndarray | None:
     return arr
 
 
-# The strict decimal reader (``_exact_block``). Each field of a block is read from the
-# 8 bytes that end at its separator (the fraction) and the 8 that end at its dot (the
-# integer part), each as one little-endian 64-bit word, turned into an integer with three
-# multiply-shift steps ("SWAR": the 8 digits' values added pairwise, then in fours, then
-# all). A decimal of at most EXACT_DIGITS digits is an integer below 2**53, exact as a
+# The strict decimal reader (``_exact_block_numpy``). A field's digits are read from the
+# 8 bytes that end at its separator as one little-endian 64-bit word (the dot taken out),
+# or, for a field longer than that, the fraction from that word and the integer part from
+# the 8 bytes that end at its dot; each word becomes an integer in three multiply-shift
+# steps ("SWAR": the 8 digits' values added pairwise, then in fours, then all). A decimal of at most EXACT_DIGITS digits is an integer below 2**53, exact as a
 # float64, and the power of ten it is divided by is exact too, so one correctly rounded
 # division gives the correctly rounded value: what ``float()`` of the text gives.
 WORD_DIGITS = 8  # ASCII digits in one 64-bit word
