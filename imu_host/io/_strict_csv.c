@@ -97,7 +97,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_strict_csv",
     "Compiled reader of strict decimal rows (the twin of recording._exact_block_numpy).",
-    -1, methods,
+    -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__strict_csv(void) { return PyModule_Create(&module); }
