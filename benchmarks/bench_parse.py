@@ -1,11 +1,20 @@
-"""Peak memory of the v1 reader and of a whole replay for 1 h and 4 h recordings (100 Hz,
-accel + gyro), against the file size (goal, issue 13: reader peak <= 2x the file size).
+"""The v1 reader's speed and peak memory for 1 h and 4 h recordings (100 Hz, accel + gyro).
 
-Usage: python benchmarks/bench_parse.py [hours ...]   (default: 1 4)
+Speed (the first length only): ``read_recording`` in-process through each strict-row
+reader (the compiled one, its numpy twin) and through the general reader alone (numpy's
+loadtxt per block, what every block took before the strict readers), best of
+``--repeat``, alternating, with each reader's time as a ratio of the general reader's in
+the same run (goal, issue 13: <= 0.5).
+
+Memory: peak RSS of a process that only reads the recording and of a whole replay,
+against the file size (goal: reader peak <= 2x the file size).
+
+Usage: python benchmarks/bench_parse.py [--repeat N] [hours ...]   (default: 1 4)
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import tempfile
 import time
@@ -34,14 +43,52 @@ def long_recording(out: Path, hours: float) -> Path:
     return out
 
 
+def reader_times(path: Path, repeat: int) -> list[tuple[str, float, float]]:
+    """(reader, best wall s, best CPU s) of read_recording through each block reader."""
+    from imu_host.io import recording as rec
+
+    modes = {"general (loadtxt per block)": lambda *a: None,
+             "strict, numpy": rec._exact_block_numpy}  # fmt: skip
+    if rec._strict_csv is not None:
+        modes["strict, compiled"] = rec._exact_block_c
+    best = {m: (math.inf, math.inf) for m in modes}
+    saved = rec._exact_block
+    try:
+        for _ in range(repeat):
+            for name, fn in modes.items():
+                rec._exact_block = fn
+                w0, c0 = time.perf_counter(), time.process_time()
+                rec.read_recording(path)
+                w, c = time.perf_counter() - w0, time.process_time() - c0
+                best[name] = (min(best[name][0], w), min(best[name][1], c))
+    finally:
+        rec._exact_block = saved
+    return [(m, *best[m]) for m in modes]
+
+
 def main() -> None:
-    hours = [float(h) for h in sys.argv[1:]] or [1.0, 4.0]
+    args = sys.argv[1:]
+    repeat = 7
+    if args[:1] == ["--repeat"]:
+        repeat, args = int(args[1]), args[2:]
+    hours = [float(h) for h in args] or [1.0, 4.0]
     rows = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         base = peak_rss_mb([PY, "-c", "import numpy"])
-        for h in hours:
+        for i, h in enumerate(hours):
             f = long_recording(tmp / f"rec_{h:g}h.csv", h)
+            if i == 0:
+                times = reader_times(f, repeat)
+                size_mb = f.stat().st_size / 2**20
+                g_wall, g_cpu = times[0][1], times[0][2]
+                print(
+                    f"read_recording of {h:g} h ({size_mb:.0f} MB), best of {repeat}, alternating"
+                )
+                print(table([(m, f"{w:.3f}", f"{w / g_wall:.2f}", f"{c:.3f}", f"{c / g_cpu:.2f}")
+                             for m, w, c in times],
+                            ("reader", "wall s", "ratio", "CPU s", "CPU ratio")))  # fmt: skip
+                print()
             size = f.stat().st_size / 2**20
             reader = peak_rss_mb([PY, "-c", f"from imu_host.io.recording import read_recording; "
                                   f"read_recording({str(f)!r})"])  # fmt: skip

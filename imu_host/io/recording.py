@@ -16,11 +16,14 @@ Format::
 Every problem with an input file raises :class:`imu_host.errors.InputError` naming the
 file, line and field. The writer never overwrites an existing file.
 
-The reader streams: the file is read in bounded blocks (:mod:`imu_host.io.source`), each
-block parsed by numpy's C reader straight into preallocated column arrays (no text copy
-of the whole file), so peak memory is about the size of the samples, not of the text. A
-block that does not parse cleanly is re-read line by line to name the first bad line and
-field. Foreign formats (generic CSV, MEx, phyphox, Sensor Logger, raw byte captures) are
+The reader streams: the file is read in bounded blocks of bytes (:mod:`imu_host.io.source`)
+into preallocated column arrays (no text copy of the whole file), so peak memory is about
+the size of the samples, not of the text. A block of strict rows (what the writer writes:
+plain decimals, see :func:`_exact_block_numpy`) is read from its bytes without decoding
+them, by the compiled reader ``_strict_csv`` where ``pip install`` could build it, else by
+its numpy twin; both give exactly ``float()`` of each field. Any other block is decoded
+and parsed by numpy's loadtxt, and a block that does not parse cleanly is re-read line by
+line to name the first bad line and field. Foreign formats (generic CSV, MEx, phyphox, Sensor Logger, raw byte captures) are
 in :mod:`imu_host.io.importers`.
 """
 
@@ -49,8 +52,13 @@ from imu_host.io.limits import (
     MIN_RATE_HZ,
 )
 from imu_host.io.plausibility import check_samples, estimate_rate
-from imu_host.io.source import BOM, file_size, line_blocks, open_input, shown
+from imu_host.io.source import BOM, decode_block, file_size, open_input, raw_line_blocks, shown
 from imu_host.paths import create_exclusive
+
+try:  # the compiled twin of _exact_block_numpy, built by `pip install` where it can be
+    from imu_host.io import _strict_csv
+except ImportError:  # pragma: no cover - depends on the install
+    _strict_csv = None  # type: ignore[assignment]
 
 MAGIC = "# imu-host recording v1"
 ACCEL_COLS = ("ax_g", "ay_g", "az_g")
@@ -219,7 +227,10 @@ class ColumnStore:
 
     def __init__(self, groups: list[list[int]], capacity: int) -> None:
         self.n = 0
-        self.groups = groups
+        # a group of adjacent columns as a slice: one strided copy per block, not two
+        self.groups: list[list[int] | slice] = [
+            slice(g[0], g[-1] + 1) if g == list(range(g[0], g[-1] + 1)) else g for g in groups
+        ]
         self.data = [np.empty((max(capacity, 16), len(g))) for g in groups]
 
     def append(self, block: np.ndarray) -> None:
@@ -268,6 +279,146 @@ def _fast_block(text: str, ncol: int, bounds: np.ndarray) -> np.ndarray | None:
     return arr
 
 
+# The strict decimal reader (``_exact_block_numpy``). A field's digits are read from the
+# 8 bytes that end at its separator as one little-endian 64-bit word (the dot taken out),
+# or, for a field longer than that, the fraction from that word and the integer part from
+# the 8 bytes that end at its dot; each word becomes an integer in three multiply-shift
+# steps ("SWAR": the 8 digits' values added pairwise, then in fours, then all). A decimal of at most EXACT_DIGITS digits is an integer below 2**53, exact as a
+# float64, and the power of ten it is divided by is exact too, so one correctly rounded
+# division gives the correctly rounded value: what ``float()`` of the text gives.
+WORD_DIGITS = 8  # ASCII digits in one 64-bit word
+EXACT_DIGITS = 15  # 10**15 < 2**53: every integer of this many digits is exact in float64
+_NL, _COMMA, _DOT, _MINUS, _ZERO = (ord(c) for c in "\n,.-0")
+_POW10 = 10.0 ** np.arange(WORD_DIGITS + 1)  # exact float64 powers of ten
+_ALL = (1 << 64) - 1
+# _KEEP_TOP[k]: the word's top k bytes (the k digits just before the word's end)
+_KEEP_TOP = np.array([_ALL ^ ((1 << (8 * (WORD_DIGITS - k))) - 1) for k in range(WORD_DIGITS + 1)],
+                     dtype=np.uint64)  # fmt: skip
+_LOW_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)  # an ASCII digit's value is its low 4 bits
+_SWAR_STEPS = (
+    (np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(10 * 256 + 1), np.uint64(8)),  # digit pairs
+    (np.uint64(0x00FF00FF00FF00FF), np.uint64(100 * 65536 + 1), np.uint64(16)),  # fours
+    (np.uint64(0x0000FFFF0000FFFF), np.uint64(10000 * (1 << 32) + 1), np.uint64(32)),  # all 8
+)
+
+
+_BYTE = np.uint64(8)
+# _BELOW_DOT[k] / _ABOVE_DOT[k]: the bytes below / above the dot of a word that ends with
+# k decimals (the dot is byte WORD_DIGITS - 1 - k from the low end)
+_BELOW_DOT = np.array([(1 << (8 * (WORD_DIGITS - 1 - k))) - 1 for k in range(WORD_DIGITS)],
+                      dtype=np.uint64)  # fmt: skip
+_ABOVE_DOT = np.array([_ALL ^ ((1 << (8 * (WORD_DIGITS - k))) - 1) for k in range(WORD_DIGITS)],
+                      dtype=np.uint64)  # fmt: skip
+
+
+def _word_digits(words: np.ndarray) -> np.ndarray:
+    """The integers written by 8 ASCII digits per word (first digit in the low byte);
+    bytes that are zero count as leading zeros."""
+    x = words & _LOW_NIBBLES
+    for mask, mul, shift in _SWAR_STEPS:
+        x = ((x & mask) * mul) >> shift
+    return x & np.uint64(0xFFFFFFFF)
+
+
+def _exact_block_numpy(raw: bytes | memoryview, ncol: int, bounds: np.ndarray) -> np.ndarray | None:
+    """The values of a block of strict decimal rows, exactly as ``float()`` reads each
+    field; None (use the general reader) for anything else.
+
+    Strict: every line ends with a newline and has ``ncol`` comma-separated fields, each
+    ``-?D+.D+`` (an optional minus, 1 to 8 digits, a dot, 1 to 8 digits, at most
+    EXACT_DIGITS digits in all), nothing else (no spaces, CR, blank or comment lines,
+    exponents, nan/inf), every value within ``bounds``. This is what the writer writes.
+    """
+    n = len(raw)
+    if n == 0 or raw[-1] != _NL:
+        return None
+    pad = WORD_DIGITS  # bytes before the first field, so every word ending in it exists
+    a = np.empty(n + pad, np.uint8)
+    a[:pad] = _NL
+    body = a[pad:]
+    body[:] = np.frombuffer(raw, np.uint8)
+    is_nl = body == _NL
+    nrows = int(np.count_nonzero(is_nl))
+    ends = np.flatnonzero(is_nl | (body == _COMMA))  # where each field ends
+    nf = nrows * ncol
+    if len(ends) != nf:
+        return None
+    ends += pad
+    sep: np.ndarray = ends.reshape(nrows, ncol)
+    if not (a[sep[:, -1]] == _NL).all():  # so each line has ncol - 1 commas
+        return None
+    start = np.empty_like(sep)
+    start.reshape(-1)[0] = pad
+    start.reshape(-1)[1:] = sep.reshape(-1)[:-1] + 1
+    n_dots = int(np.count_nonzero(body == _DOT))
+    n_minus = int(np.count_nonzero(body == _MINUS))
+    # every byte below '0' a separator, dot or minus; none above '9': the rest are digits
+    if n_dots != nf or int(body.max()) > _ZERO + 9:
+        return None
+    if int(np.count_nonzero(body < _ZERO)) != 2 * nf + n_minus:
+        return None
+    sign = a[start] == _MINUS
+    if int(np.count_nonzero(sign)) != n_minus:
+        return None  # a minus that does not open its field
+    # a dot inside each field (after a digit, before one) and as many dots as fields: one
+    # per field. First try where the first line has them, column by column (the writer's
+    # fixed decimals), else find them.
+    line0 = bytes(raw[: int(sep[0, -1]) - pad]).split(b",")
+    frac: np.ndarray = np.array([len(f) - 1 - f.find(b".") if b"." in f else 0 for f in line0])
+    dots = sep - (frac + 1)
+    fixed = bool((frac >= 1).all() and (frac <= WORD_DIGITS).all() and (a[dots] == _DOT).all())
+    if not fixed:
+        dots = np.flatnonzero(body == _DOT).reshape(nrows, ncol) + pad
+        frac = sep - dots - 1
+    whole = dots - start
+    whole -= sign
+    if not ((whole >= 1).all() and (whole <= WORD_DIGITS).all()):
+        return None
+    if not fixed and not ((frac >= 1).all() and (frac <= WORD_DIGITS).all()):
+        return None
+    if int((whole + frac).max()) > EXACT_DIGITS:
+        return None
+    words = np.ndarray((n + 1,), dtype="<u8", buffer=a, strides=(1,))  # at each byte
+    # column by column, each column contiguous
+    sep_c, dots_c, whole_c, sign_c = (np.ascontiguousarray(v.T) for v in (sep, dots, whole, sign))
+    frac_c = frac if fixed else np.ascontiguousarray(frac.T)
+    out = np.empty((ncol, nrows))
+    for c in range(ncol):
+        kk = frac_c[c]
+        col = out[c]
+        if fixed and int(whole_c[c].max()) + int(kk) < WORD_DIGITS:
+            # the whole field but its sign in the word that ends at its separator: take
+            # the dot out (the bytes below it one up) and read all its digits at once
+            x = words[sep_c[c] - WORD_DIGITS]
+            x = ((x & _BELOW_DOT[kk]) << _BYTE) | (x & _ABOVE_DOT[kk])
+            whole_c[c] += kk
+            col[:] = _word_digits(x & _KEEP_TOP[whole_c[c]])
+        else:  # the fraction and the integer part, each from its own word
+            f_int = _word_digits(words[sep_c[c] - WORD_DIGITS] & _KEEP_TOP[kk])
+            col[:] = _word_digits(words[dots_c[c] - WORD_DIGITS] & _KEEP_TOP[whole_c[c]])
+            col *= _POW10[kk]  # exact: below 10**15
+            col += f_int  # exact: below 10**15
+        col /= _POW10[kk]  # the one rounding
+        np.negative(col, out=col, where=sign_c[c])
+        if float(np.abs(col).max()) > bounds[c]:
+            return None  # the general reader names the field
+    return out.T
+
+
+def _exact_block_c(raw: bytes | memoryview, ncol: int, bounds: np.ndarray) -> np.ndarray | None:
+    """:func:`_exact_block_numpy` by the compiled reader (``_strict_csv.c``): the same
+    rows accepted, the same values."""
+    assert _strict_csv is not None
+    # room for the most rows the block can hold (the shortest field, '0.0', and its
+    # separator are 4 bytes)
+    out = np.empty((len(raw) // (4 * ncol) + 1, ncol))
+    rows = _strict_csv.read(raw, out, ncol, bounds)
+    return None if rows < 0 else out[:rows]
+
+
+_exact_block = _exact_block_numpy if _strict_csv is None else _exact_block_c
+
+
 def _slow_block(
     path: str, text: str, first_line: int, names: list[str], last_block: bool,
     notices: list[str],
@@ -298,9 +449,10 @@ def _slow_block(
     return arr, extra
 
 
-def _check_order(path: str, t: np.ndarray, prev: float | None, text: str, first_line: int,
-                 name: str) -> None:  # fmt: skip
-    """Times never decrease (within the block and against the previous block's last)."""
+def _check_order(path: str, t: np.ndarray, prev: float | None, text: str | bytes,
+                 first_line: int, name: str) -> None:  # fmt: skip
+    """Times never decrease (within the block and against the previous block's last).
+    ``text`` is the block's (bytes only for a block of strict rows, which are ASCII)."""
     if len(t) == 0:
         return
     d = np.diff(t) if prev is None else np.diff(np.concatenate([[prev], t]))
@@ -308,6 +460,8 @@ def _check_order(path: str, t: np.ndarray, prev: float | None, text: str, first_
         i = int(np.argmax(d < 0))  # index into t (with prev: of t itself)
         j = i + 1 if prev is None else i
         before = t[j - 1] if j > 0 else prev
+        if isinstance(text, bytes):
+            text = text.decode("ascii", "replace")
         lines = [ln for ln, _ in _content_lines(text, first_line)]
         raise InputError(
             f"time goes backwards ({t[j]:.6f} after {before:.6f}); expected non-decreasing",
@@ -356,8 +510,10 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
     path = str(path)
     with open_input(path) as fh:
         size = file_size(fh)
-        blocks = line_blocks(fh, path)
-        comments, header_ln, header, rest = _header(path, blocks)
+        blocks = raw_line_blocks(fh, path)
+        texts = ((ln, decode_block(b, path, ln), term) for ln, b, term in blocks)
+        comments, header_ln, header, (rest_ln, rest_text, rest_term) = _header(path, texts)
+        rest = (rest_ln, rest_text.encode("utf-8"), rest_term)
         meta = _parse_meta(path, comments)
         names = [c.strip() for c in header.split(",")]
         _check_names(path, header_ln, names)
@@ -373,15 +529,28 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
         if has_gyro:
             groups.append([known.index(c) for c in GYRO_COLS])
         prev: float | None = None
-        for first, text, terminated in _chain(rest, blocks):
+        ncol = len(names)
+        for first, raw, terminated in _chain(rest, blocks):
+            head = _exact_head(raw, terminated, ncol, bounds) if simple else None
+            if head is None:  # the general reader, on the block's text
+                text = decode_block(raw, path, first)
+            else:  # strict rows, then the cut-off rest of a last block (if any) as text
+                rows, used = head
+                rest_first = first + len(rows)
+                text = decode_block(raw[used:], path, rest_first)
+                if store is None:
+                    store = _sized_store(groups, size, used, len(rows))
+                _check_order(path, rows[:, ti], prev, raw, first, "t_s")
+                prev = float(rows[-1, ti])
+                store.append(rows)
+                if not text:
+                    continue
+                first = rest_first
             if store is None and text.strip():
-                # room for the whole file, sized from the first block's bytes per row
-                per_row = max(len(text) // max(text.count("\n"), 1), 1)
-                cap = min(int(size / per_row * 1.05) + 16, 1 << 26)
-                store = ColumnStore(groups, cap)
+                store = _sized_store(groups, size, len(text), text.count("\n"))
             if store is None:
                 continue
-            arr = _fast_block(text, len(names), bounds) if simple else None
+            arr = _fast_block(text, ncol, bounds) if simple else None
             if arr is None:
                 arr, ex = _slow_block(path, text, first, names, not terminated, notices)
                 extras.extend(ex)
@@ -406,9 +575,27 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
     return Recording(path, samples, rate, meta, extra, notices)
 
 
-def _chain(first: tuple[int, str, bool], rest: Iterator[tuple[int, str, bool]]):  # noqa: ANN202
+def _chain(first: tuple[int, bytes, bool], rest: Iterator[tuple[int, bytes, bool]]):  # noqa: ANN202
     yield first
     yield from rest
+
+
+def _exact_head(
+    raw: bytes, terminated: bool, ncol: int, bounds: np.ndarray
+) -> tuple[np.ndarray, int] | None:
+    """The strict rows of a block and how many of its bytes they are (all of a block
+    that ends with a newline; the last block up to its last newline), or None."""
+    used = len(raw) if terminated else raw.rfind(b"\n") + 1
+    if used == 0:
+        return None
+    arr = _exact_block(memoryview(raw)[:used], ncol, bounds)
+    return None if arr is None else (arr, used)
+
+
+def _sized_store(groups: list[list[int]], size: int, nbytes: int, nlines: int) -> ColumnStore:
+    """Room for the whole file, sized from the first block's bytes per row."""
+    per_row = max(nbytes // max(nlines, 1), 1)
+    return ColumnStore(groups, min(int(size / per_row * 1.05) + 16, 1 << 26))
 
 
 def _check_names(path: str, line: int, names: list[str]) -> None:
