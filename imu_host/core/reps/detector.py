@@ -122,6 +122,16 @@ class DetectorSettings:
     accel_only_lever_m: float = 0.3
     accel_only_lever_span_s: float = 0.15
     accel_only_lever_cap: float = 0.2
+    # accelerometer only: a fast drop's range is the depth the knees hold once it has
+    # settled (the stop's tangential acceleration swings the gravity angle 10-30 deg past
+    # the end range for ~0.5 s): the median over the first accel_only_settle_span_s of
+    # samples at most accel_only_settle_still_dps from rebound_s after the drop's speed,
+    # if they cover accel_only_settle_min_s and the peak read beyond it by more than
+    # accel_only_overshoot_deg
+    accel_only_settle_still_dps: float = 10.0
+    accel_only_settle_span_s: float = 0.5
+    accel_only_settle_min_s: float = 0.2
+    accel_only_overshoot_deg: float = 3.0
     bounce_deg: float = 4.0  # size of the back-and-out-again that flags a bounce
     rebound_s: float = 1.0  # after a fast drop's speed, this long is its rebound (no bounce)
     partial_fraction: float = 0.6  # range below this x side median flags "partial"
@@ -1062,6 +1072,13 @@ class RepDetector:
             if len(ret):
                 j = len(rate) - len(ret) + int(ret.argmax())  # ret is the tail of -rate
                 peak_ret = -rules.lever_corrected_peak(rate, t, j, *lever)
+        if not self.has_gyro and e.fast:
+            held = rules.settled_depth(
+                t, depth, rate, e.fast_t + s.rebound_s, s.accel_only_settle_still_dps,
+                s.accel_only_settle_span_s, s.accel_only_settle_min_s,
+            )  # fmt: skip
+            if held is not None and peak - held > s.accel_only_overshoot_deg:
+                peak = held
         side_roms = self._side_roms[e.sign]
         if rules.is_partial(peak, side_roms, s.partial_fraction, PARTIAL_MIN_HISTORY):
             flags.append(PARTIAL)

@@ -153,3 +153,26 @@ def lever_corrected_peak(
     corr = (lever_m / G_MPS2) * acc2
     lim = cap * abs(vi)
     return vi + min(lim, max(-lim, corr))
+
+
+def settled_depth(
+    t_s: np.ndarray,
+    depth_deg: np.ndarray,
+    rate_dps: np.ndarray,
+    t_from_s: float,
+    still_dps: float,
+    span_s: float,
+    min_s: float,
+) -> float | None:
+    """Depth (deg) the knees hold once a fast drop has settled: the median depth over the
+    first ``span_s`` of samples after ``t_from_s`` whose rate is within ``still_dps``;
+    None if those still samples cover less than ``min_s`` (the knees never held: they were
+    already on their way back). Without a gyro the gravity angle swings with the stop's
+    tangential acceleration (theta_app ~ theta - (r/g) theta''); the held pose does not."""
+    idx = np.nonzero((t_s >= t_from_s) & (np.abs(rate_dps) <= still_dps))[0]
+    if not len(idx):
+        return None
+    idx = idx[t_s[idx] <= t_s[idx[0]] + span_s]
+    if float(t_s[idx[-1]] - t_s[idx[0]]) < min_s:
+        return None
+    return float(np.median(depth_deg[idx]))
