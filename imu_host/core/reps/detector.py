@@ -180,6 +180,28 @@ class _Run:
         return self.j0 <= j < self.j1 and sg == self.sg and c == self.c
 
 
+def _scan_bounce(
+    depth: list[float], bmax: float, bmin: float, peak: float, bounce_deg: float
+) -> tuple[float, float, bool]:
+    """The bounce tracker (:meth:`RepDetector._bounce_track`) over one block's depths as
+    Python floats, from the running max ``bmax`` and the min since it ``bmin``, with the
+    excursion's ``peak``: (bmax, bmin, True) where a bounce completes, else their values
+    after the block and False."""
+    near = peak - max(BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * peak)
+    half = HALFWAY * peak
+    for x in depth:
+        if x > bmax:
+            bmax = x
+            bmin = math.inf
+            continue
+        if bmax >= near:
+            if x < bmin:
+                bmin = x
+            if bmax - bmin >= bounce_deg and x - bmin >= bounce_deg and bmin > half:
+                return bmax, bmin, True
+    return bmax, bmin, False
+
+
 class RepDetector:
     """Streaming rep detector. ``feed`` angle samples, get events."""
 
@@ -324,6 +346,8 @@ class RepDetector:
         np.subtract(t[1:], t[:-1], out=steps[1:])
         if self._gap_ref is None and float(steps.max()) <= cap:
             return ra  # nothing lost, no span under way
+        if not self.reference:
+            return self._gap_speed_at_once(t, th, ra, steps > cap, prev_t, prev_th)
         lost = np.nonzero(steps > cap)[0].tolist()
         out = np.array(ra, dtype=float)
         bounds = [*lost, len(t)]
@@ -346,6 +370,50 @@ class RepDetector:
                 th0 = float(th[b - 1]) if b > 0 else prev_th
                 self._gap_ref = (t0, th0, float(t[b]) + GAP_SPEED_SPAN_S)
             start = b
+        return out
+
+    def _gap_speed_at_once(
+        self,
+        t: np.ndarray,
+        th: np.ndarray,
+        ra: np.ndarray,
+        lost_at: np.ndarray,
+        prev_t: float,
+        prev_th: float,
+    ) -> np.ndarray:
+        """:meth:`_gap_speed`'s loop over the losses (``lost_at``: the samples after lost
+        ones) done for every sample at once: each sample takes the reference of the latest
+        loss at or before it (before the first: the one carried from the last feed)."""
+        n = len(t)
+        lost = np.flatnonzero(lost_at)
+        ref = self._gap_ref
+        before = np.maximum(lost - 1, 0)
+        t0 = np.where(lost > 0, t[before], prev_t)
+        th0 = np.where(lost > 0, th[before], prev_th)
+        until = t[lost] + GAP_SPEED_SPAN_S
+        if ref is not None:
+            t0 = np.concatenate([[ref[0]], t0])
+            th0 = np.concatenate([[ref[1]], th0])
+            until = np.concatenate([[ref[2]], until])
+            g = np.cumsum(lost_at)  # index of each sample's reference
+            on = np.ones(n, dtype=bool)
+        else:
+            g = np.cumsum(lost_at) - 1
+            on = g >= 0
+            g = np.maximum(g, 0)
+        t0, th0, until = t0[g], th0[g], until[g]
+        out = np.array(ra, dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = (th - th0) / (t - t0)
+        inside = t <= until
+        ok = on & inside & np.isfinite(v) & (np.abs(v) > np.abs(out))
+        out = np.where(ok, v, out)
+        # the reference carried on: the last one, while all its samples are inside its span
+        last = int(lost[-1]) if len(lost) else 0
+        if len(lost):
+            self._gap_ref = (float(t0[-1]), float(th0[-1]), float(until[-1]))
+        if self._gap_ref is not None and not bool(inside[last:].all()):
+            self._gap_ref = None
         return out
 
     def finish(self) -> list[Event]:
@@ -651,6 +719,8 @@ class RepDetector:
         r0 = 0
         r_dmax = r_dmin = r_tmin = r_depth_l = r_rising = r_depth = None
         per = (th[:, -1], ra_max, ra_min, bad)
+        feed = (t, th, ra, t_first, t_last, th_last, ra_max, ra_min, ra_sum, bad_l, calm_l,
+                self._rest_ranges(th[:, -1]))  # fmt: skip
         j = -1
         quiet_from = 0  # no quiet stretch at centre starts before this block
         while j + 1 < nb:
@@ -675,6 +745,10 @@ class RepDetector:
                     run = _Run(j, min(nb, j + RUN_BLOCKS), sg, c_top, t, th)
                     r0, r_dmax, r_dmin, r_tmin = run.j0, run.dmax, run.dmin, run.tmin
                     r_depth_l, r_rising, r_depth = run.depth_l, run.rising, run.depth
+                q = self._out(j, run, feed)
+                if q > j:
+                    j = q - 1
+                    continue
                 d_row = run.d[j - run.j0]
             if trace and (not self.trace_t or t_first[j] > self.trace_t[-1][-1]):
                 self.trace_t.append(tj)
@@ -758,6 +832,166 @@ class RepDetector:
                 # else: no new max and not near the peak: the bounce tracker is unchanged
             self._excursion_end(e, sg, d_end, t_end, still, tj, th[j], raj, c_top, c)
             self._prev_d, self._prev_t = d_end, t_end
+
+    def _rest_ranges(self, th_last: np.ndarray) -> list[float]:
+        """Per block of this feed: the range of the last ``rest`` window of block-end
+        angles (the rests before the feed, then these), where the window is full; inf
+        before. While the rests are not cleared, this is what ``max(rest) - min(rest)``
+        gives once the block's end is in: each block appends its end, in order, and a
+        clear (bad block, gap) leaves fewer than a window's values until as many blocks
+        have passed (so a full deque's values are always the last window's)."""
+        rest = self._rest
+        n = rest.maxlen
+        assert n is not None
+        nb = len(th_last)
+        hist = np.concatenate([np.array(rest, dtype=float), th_last])
+        first = n - 1 - len(rest)  # block whose window is the first full one
+        out = [math.inf] * max(first, 0)
+        if len(hist) >= n:
+            w = np.lib.stride_tricks.sliding_window_view(hist, n)[max(-first, 0) :]
+            out += (w.max(axis=1) - w.min(axis=1)).tolist()
+        return out[:nb]
+
+    def _out(
+        self,
+        j: int,
+        run: _Run,
+        feed: tuple,
+    ) -> int:
+        """Out at a side: the blocks from ``j`` in ``run`` stepped in one light loop while
+        only the excursion's running numbers change (peak, way back, lowest depth since
+        the peak, bounce tracker); a block that may end the excursion (still, back near or
+        past the centre, back halfway and out again) goes through the shared
+        :meth:`_excursion_end`. Stops before a block that may cue, rebound or bounce, or
+        is bad, and after one that ended the excursion or moved the centre; returns the
+        first block not stepped (the caller steps it the full way)."""
+        (t, th, ra, t_first, t_last, th_last, ra_max, ra_min, ra_sum, bad_l, calm_l,
+         rng_l) = feed  # fmt: skip
+        e = self._exc
+        c = self.centre
+        assert e is not None and c is not None
+        s = self.s
+        sg = e.sign
+        k = self.k
+        odr = self.odr_hz
+        enter, centre_deg, rest_range = s.enter_deg, s.centre_deg, s.rest_range_deg
+        bounce_deg, rebound_s = s.bounce_deg, s.rebound_s
+        fast_drop = self.fast_drop_dps
+        rest = self._rest
+        rest_n = rest.maxlen
+        trace = self.keep_trace
+        r0 = run.j0
+        r_dmax, r_dmin, r_tmin, r_amax, r_tmax = run.dmax, run.dmin, run.tmin, run.amax, run.tmax
+        r_rising, r_depth_l = run.rising, run.depth_l
+        peak, peak_t = e.peak, e.peak_t
+        min_after, min_after_t = e.min_after, e.min_after_t
+        back, back_max = e.back, e.back_max
+        bmax, bmin = e.bmax, e.bmin
+        fast, fast_t, bounced = e.fast, e.fast_t, e.bounced
+        j_end = run.j1
+        js = j_start = j  # js: first block not yet in e.t / e.depth / e.rate
+        d_end = t_end = 0.0
+        ended = False
+        while j < j_end:
+            if bad_l[j]:
+                break
+            i = j - r0
+            dmax = r_dmax[i]
+            if dmax > peak:
+                jj = r_amax[i]
+                pk, pk_t, lo_a, lo_t = dmax, r_tmax[i], math.inf, min_after_t
+                bk = self._rate_return(ra[j, jj + 1 :], sg) if jj + 1 < k else 0.0
+                bk_max = 0.0
+            else:
+                pk, pk_t, lo_a, lo_t = peak, peak_t, min_after, min_after_t
+                bk = back + -sg * ra_sum[j] / odr
+                bk_max = back_max
+            bk_max = max(bk_max, bk)
+            dmin = r_dmin[i]
+            if dmin < lo_a and r_tmin[i] >= pk_t:
+                lo_a = dmin
+                lo_t = r_tmin[i]
+            t_end = t_last[j]
+            if not fast and lo_a > pk - bounce_deg:
+                if rules.is_fast_drop(ra_max[j] if sg > 0 else -ra_min[j], fast_drop):
+                    break  # the cue: the full step
+            if fast and rules.in_rebound(t_end - fast_t, rebound_s):
+                break  # the rebound: the full step
+            b_max, b_min = bmax, bmin
+            if not bounced:
+                if dmax > b_max or b_max >= pk - max(BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * pk):
+                    if dmax <= b_max and dmax - min(b_min, dmin) < bounce_deg:
+                        b_min = min(b_min, dmin)  # no bounce possible: the running min moves
+                    elif dmax > b_max and r_rising[i] and r_depth_l[i][0] > b_max:
+                        b_max, b_min = dmax, math.inf  # each sample a new max
+                    else:
+                        b_max, b_min, hit = _scan_bounce(r_depth_l[i], b_max, b_min, pk, bounce_deg)
+                        if hit:
+                            break  # a bounce: the full step
+            # the block is stepped here
+            peak, peak_t, min_after, min_after_t = pk, pk_t, lo_a, lo_t
+            back, back_max, bmax, bmin = bk, bk_max, b_max, b_min
+            d_end = th_last[j] - c
+            rest.append(th_last[j])
+            if trace and (not self.trace_t or t_first[j] > self.trace_t[-1][-1]):
+                self.trace_t.append(t[j])
+                self.trace_deg.append(run.d[i])
+            still = len(rest) == rest_n and rng_l[j] < rest_range
+            sd = d_end * sg
+            j += 1
+            if sd > centre_deg and sd >= -enter:
+                if min_after <= HALFWAY * peak and rules.return_is_real(
+                    back_max, peak - min_after, RATE_BACKED_FRACTION
+                ):
+                    pass  # back halfway: out again or stopped there? (the shared decision)
+                elif not still:
+                    continue  # nothing ends here
+                elif self._pose_kept(e, rest, c, peak, peak_t, t_end):
+                    continue  # a rest at a pose it did not rest at before going deeper
+            # it may end here: the shared decision, on the state written back
+            e.peak, e.peak_t, e.min_after, e.min_after_t = peak, peak_t, min_after, min_after_t
+            e.back, e.back_max, e.bmax, e.bmin = back, back_max, bmax, bmin
+            self._keep_blocks(e, run, js, j, t, ra)
+            js = j
+            self._calm = calm_l[j - 1]  # a new excursion begun here takes this block's
+            self._excursion_end(e, sg, d_end, t_end, still, t[j - 1], th[j - 1], ra[j - 1], c, c)
+            if self._exc is not e or self.centre != c:
+                ended = True
+                break
+        if not ended:
+            e.peak, e.peak_t, e.min_after, e.min_after_t = peak, peak_t, min_after, min_after_t
+            e.back, e.back_max, e.bmax, e.bmin = back, back_max, bmax, bmin
+            self._keep_blocks(e, run, js, j, t, ra)
+        if j > j_start:
+            self._prev_d, self._prev_t = d_end, t_end
+            self._calm = calm_l[j - 1]
+        return j
+
+    def _pose_kept(
+        self, e: _Excursion, rest: deque[float], c: float, peak: float, peak_t: float, t_end: float
+    ) -> bool:
+        """Still during an excursion, as in :meth:`_pose_revisited`: if the rest is at no
+        pose the excursion rested at before going deeper, remember it (True); if it is,
+        change nothing (False: the shared decision re-acquires the centre there)."""
+        depth = e.sign * (sum(rest) / len(rest) - c)
+        need = self._need()
+        poses = e.poses
+        for pose in poses:
+            if rules.is_pose_revisit(depth, pose[0], pose[1], peak, peak_t, POSE_MATCH_DEG, need):
+                return False
+        if poses and abs(poses[-1][0] - depth) <= POSE_MATCH_DEG:
+            poses[-1][1] = t_end
+        else:
+            poses.append([depth, t_end])
+        return True
+
+    @staticmethod
+    def _keep_blocks(e: _Excursion, run: _Run, j0: int, j1: int, t: np.ndarray, ra: np.ndarray) -> None:
+        """Add blocks ``j0``..``j1`` of ``run`` to the excursion's samples (one piece)."""
+        if j1 > j0:
+            e.t.append(t[j0:j1].reshape(-1))
+            e.depth.append(run.depth[j0 - run.j0 : j1 - run.j0].reshape(-1))
+            e.rate.append(ra[j0:j1].reshape(-1))
 
     def _quiet(
         self,
@@ -857,24 +1091,11 @@ class RepDetector:
 
     def _bounce_values(self, e: _Excursion, depth: list[float], t_end: float) -> None:
         """:meth:`_bounce_track` on the block's depths as Python floats."""
-        bounce = self.s.bounce_deg
-        near = e.peak - max(BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * e.peak)
-        half = HALFWAY * e.peak
-        bmax, bmin = e.bmax, e.bmin
-        for x in depth:
-            if x > bmax:
-                bmax = x
-                bmin = math.inf
-                continue
-            if bmax >= near:
-                if x < bmin:
-                    bmin = x
-                if bmax - bmin >= bounce and x - bmin >= bounce and bmin > half:
-                    e.bmax, e.bmin = bmax, bmin
-                    e.bounced = True
-                    self._events.append(FlagEvent(t_end, BOUNCE, self._side(e.sign), bmax - bmin))
-                    return
+        bmax, bmin, bounced = _scan_bounce(depth, e.bmax, e.bmin, e.peak, self.s.bounce_deg)
         e.bmax, e.bmin = bmax, bmin
+        if bounced:
+            e.bounced = True
+            self._events.append(FlagEvent(t_end, BOUNCE, self._side(e.sign), bmax - bmin))
 
     def _rate_return(self, ra: np.ndarray, sg: int) -> float:
         """The way back toward the centre by the rate over these samples, deg (nominal
