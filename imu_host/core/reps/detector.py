@@ -187,7 +187,7 @@ class _Run:
     (each sample a new peak, nothing else to decide) ends."""
 
     __slots__ = ("j0", "j1", "sg", "c", "d", "depth", "depth_l", "dmax", "amax", "tmax",
-                 "dmin", "tmin", "rising", "d_end", "sd", "speed", "still", "deeper")  # fmt: skip
+                 "dmin", "tmin", "rising", "d_end", "sd", "fast", "still", "deeper")  # fmt: skip
 
     def __init__(
         self,
@@ -224,7 +224,8 @@ class _Run:
         still = f.rest_rng_a[j0:j1] < rest_range_deg  # may be (if the window is full)
         self.d_end: list[float] = d_end.tolist()
         self.sd: list[float] = sd.tolist()
-        self.speed: list[float] = speed.tolist()
+        fast = rules.is_fast_drop(speed, fast_drop_dps)  # the cue's rule, for every block
+        self.fast: list[bool] = fast.tolist()
         self.still: list[bool] = still.tolist()
         # deeper[i]: block i (each sample a new max, its first below its last in time, no
         # fast-drop speed, out past the centre band, not possibly still) starts a chain of
@@ -233,7 +234,7 @@ class _Run:
         ok = (
             rising
             & (tt[:, 0] < tt[:, -1])
-            & (speed < fast_drop_dps)
+            & ~fast
             & (sd > centre_deg)
             & (sd >= -enter_deg)
             & ~still
@@ -941,21 +942,16 @@ class RepDetector:
         t_first, t_last, th_last, ra_sum, bad_l = f.t_first, f.t_last, f.th_last, f.ra_sum, f.bad
         enter, centre_deg = s.enter_deg, s.centre_deg
         bounce_deg, rebound_s = s.bounce_deg, s.rebound_s
-        fast_drop = self.fast_drop_dps
         rest = self._rest
         rest_n = rest.maxlen
         full = len(rest) == rest_n
         trace = self.keep_trace
         r0 = run.j0
         r_dmax, r_dmin, r_tmin, r_amax, r_tmax = run.dmax, run.dmin, run.tmin, run.amax, run.tmax
-        r_rising, r_dend, r_sd, r_speed, r_still = (
-            run.rising,
-            run.d_end,
-            run.sd,
-            run.speed,
-            run.still,
-        )
-        r_deeper = run.deeper
+        r_rising, r_dend, r_sd, r_still = run.rising, run.d_end, run.sd, run.still
+        r_deeper, r_fast = run.deeper, run.fast
+        poses = e.poses
+        need: float | None = None
         peak, peak_t = e.peak, e.peak_t
         min_after, min_after_t = e.min_after, e.min_after_t
         back, back_max = e.back, e.back_max
@@ -1000,13 +996,14 @@ class RepDetector:
                 pk, pk_t, lo_a, lo_t = peak, peak_t, min_after, min_after_t
                 bk = back + -sg * ra_sum[j] / odr
                 bk_max = back_max
-            bk_max = max(bk_max, bk)
+            if bk > bk_max:  # max(bk_max, bk)
+                bk_max = bk
             dmin = r_dmin[i]
             if dmin < lo_a and r_tmin[i] >= pk_t:
                 lo_a = dmin
                 lo_t = r_tmin[i]
             t_end = t_last[j]
-            if not fast and lo_a > pk - bounce_deg and rules.is_fast_drop(r_speed[i], fast_drop):
+            if not fast and r_fast[i] and lo_a > pk - bounce_deg:
                 break  # the cue: the full step
             if fast and rules.in_rebound(t_end - fast_t, rebound_s):
                 break  # the rebound: the full step
@@ -1014,8 +1011,9 @@ class RepDetector:
             if not bounced and (
                 dmax > b_max or b_max >= pk - max(BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * pk)
             ):
-                if dmax <= b_max and dmax - min(b_min, dmin) < bounce_deg:
-                    b_min = min(b_min, dmin)  # no bounce possible: the running min moves
+                lo = dmin if dmin < b_min else b_min  # min(b_min, dmin)
+                if dmax <= b_max and dmax - lo < bounce_deg:
+                    b_min = lo  # no bounce possible: the running min moves
                 elif dmax > b_max and r_rising[i] and dmin > b_max:
                     b_max, b_min = dmax, math.inf  # each sample a new max
                 else:
@@ -1043,11 +1041,23 @@ class RepDetector:
                     pass  # back halfway: out again or stopped there? (the shared decision)
                 elif not still:
                     continue  # nothing ends here
-                else:
+                else:  # still: the pose of the rest (as _pose_revisited, without a revisit)
                     rest.extend(th_last[jr:j])
                     jr = j
-                    if self._pose_kept(e, rest, c, peak, peak_t, t_end):
-                        continue  # a rest at a pose it did not rest at before going deeper
+                    depth = sg * (sum(rest) / len(rest) - c)
+                    if need is None:
+                        need = self._need()  # (changes only when a rep is counted)
+                    for pose in poses:
+                        if rules.is_pose_revisit(
+                            depth, pose[0], pose[1], peak, peak_t, POSE_MATCH_DEG, need
+                        ):
+                            break  # a pose it rested at before going deeper: the shared way
+                    else:
+                        if poses and abs(poses[-1][0] - depth) <= POSE_MATCH_DEG:
+                            poses[-1][1] = t_end
+                        else:
+                            poses.append([depth, t_end])
+                        continue
             # it may end here: the shared decision, on the state written back
             e.peak, e.peak_t, e.min_after, e.min_after_t = peak, peak_t, min_after, min_after_t
             e.back, e.back_max, e.bmax, e.bmin = back, back_max, bmax, bmin
@@ -1068,24 +1078,6 @@ class RepDetector:
             self._prev_d, self._prev_t = d_end, t_end
             self._calm = f.calm[j - 1]
         return j
-
-    def _pose_kept(
-        self, e: _Excursion, rest: deque[float], c: float, peak: float, peak_t: float, t_end: float
-    ) -> bool:
-        """Still during an excursion, as in :meth:`_pose_revisited`: if the rest is at no
-        pose the excursion rested at before going deeper, remember it (True); if it is,
-        change nothing (False: the shared decision re-acquires the centre there)."""
-        depth = e.sign * (sum(rest) / len(rest) - c)
-        need = self._need()
-        poses = e.poses
-        for pose in poses:
-            if rules.is_pose_revisit(depth, pose[0], pose[1], peak, peak_t, POSE_MATCH_DEG, need):
-                return False
-        if poses and abs(poses[-1][0] - depth) <= POSE_MATCH_DEG:
-            poses[-1][1] = t_end
-        else:
-            poses.append([depth, t_end])
-        return True
 
     @staticmethod
     def _keep_blocks(
