@@ -940,7 +940,7 @@ class RepDetector:
         odr = self.odr_hz
         t, th, ra = f.t, f.th, f.ra
         t_first, t_last, th_last, ra_sum, bad_l = f.t_first, f.t_last, f.th_last, f.ra_sum, f.bad
-        enter, centre_deg = s.enter_deg, s.centre_deg
+        enter, centre_deg, rest_range = s.enter_deg, s.centre_deg, s.rest_range_deg
         bounce_deg, rebound_s = s.bounce_deg, s.rebound_s
         rest = self._rest
         rest_n = rest.maxlen
@@ -1034,14 +1034,9 @@ class RepDetector:
                 jr = j
                 full = len(rest) == rest_n
             still = full and r_still[i]
-            if sd > centre_deg and sd >= -enter:
-                if min_after <= HALFWAY * peak and rules.return_is_real(
-                    back_max, peak - min_after, RATE_BACKED_FRACTION
-                ):
-                    pass  # back halfway: out again or stopped there? (the shared decision)
-                elif not still:
-                    continue  # nothing ends here
-                else:  # still: the pose of the rest (as _pose_revisited, without a revisit)
+            if sd > centre_deg and sd >= -enter:  # not back at the centre, not across
+                revisit = False
+                if still:  # the pose of the rest (as _pose_revisited, short of a revisit)
                     rest.extend(th_last[jr:j])
                     jr = j
                     depth = sg * (sum(rest) / len(rest) - c)
@@ -1051,13 +1046,22 @@ class RepDetector:
                         if rules.is_pose_revisit(
                             depth, pose[0], pose[1], peak, peak_t, POSE_MATCH_DEG, need
                         ):
-                            break  # a pose it rested at before going deeper: the shared way
+                            revisit = True  # a pose it rested at before going deeper
+                            break
                     else:
                         if poses and abs(poses[-1][0] - depth) <= POSE_MATCH_DEG:
                             poses[-1][1] = t_end
                         else:
                             poses.append([depth, t_end])
-                        continue
+                if not revisit:
+                    if min_after > HALFWAY * peak or not rules.return_is_real(
+                        back_max, peak - min_after, RATE_BACKED_FRACTION
+                    ):
+                        continue  # not back halfway: nothing ends here
+                    if sd < min_after + max(enter, TURN_FRACTION * peak) and not (
+                        still and abs(rest[-1] - rest[0]) < rest_range
+                    ):
+                        continue  # back halfway, neither out again nor stopped there
             # it may end here: the shared decision, on the state written back
             e.peak, e.peak_t, e.min_after, e.min_after_t = peak, peak_t, min_after, min_after_t
             e.back, e.back_max, e.bmax, e.bmin = back, back_max, bmax, bmin
