@@ -201,7 +201,7 @@ class _Run:
         self.j0, self.j1, self.sg, self.c = j0, j1, sg, c
         t, th = f.t, f.th
         self.d = th[j0:j1] - c
-        dep = sg * self.d
+        dep = self.d if sg > 0 else -self.d  # sg * d
         self.depth = dep
         self.depth_l: list[list[float]] | None = None  # see rows
         m = j1 - j0
@@ -215,7 +215,7 @@ class _Run:
         self.tmax: list[float] = tt[rows, am].tolist()
         self.dmin: list[float] = dep[rows, an].tolist()
         self.tmin: list[float] = tt[rows, an].tolist()
-        rising = np.asarray((dep[:, 1:] > dep[:, :-1]).all(axis=1))
+        rising = (dep[:, 1:] > dep[:, :-1]).T.all(axis=0)  # (along rows: the same, faster)
         self.rising: list[bool] = rising.tolist()
         fast_drop_dps, centre_deg, enter_deg, rest_range_deg = lim
         d_end = f.th_last_a[j0:j1] - c  # the values th_last[j] - c give
@@ -241,9 +241,16 @@ class _Run:
         )
         cont = ok.copy()
         cont[1:] &= dep[1:, 0] > dmax[:-1]
-        breaks = np.flatnonzero(~cont[1:]) + 1
-        ends = np.append(breaks, m)[np.searchsorted(breaks, rows, side="right")]
-        self.deeper: list[int] = np.where(ok, ends, 0).tolist()
+        ok_l = ok.tolist()
+        cont_l = cont.tolist()
+        deeper = [0] * m
+        end = m  # the first block after i that does not go on from the one before
+        for i in range(m - 1, -1, -1):
+            if ok_l[i]:
+                deeper[i] = end
+            if not cont_l[i]:
+                end = i
+        self.deeper: list[int] = deeper
 
     def rows(self) -> list[list[float]]:
         """The depths of every block as Python floats (made once, when first needed)."""
