@@ -66,12 +66,27 @@ def _segment(kind: str, rng: np.random.Generator, depth: float) -> list[float]:
             + list(np.linspace(depth, h, n(1.0))) + list(np.full(n(1.5), h))
             + list(np.linspace(h, 0.0, n(0.8)))
         )  # fmt: skip
+    if kind == "dip":  # straight from the descent: back by ~6 deg and out again (bounce)
+        b = list(depth - sgn * 6.0 * np.sin(np.linspace(0.0, np.pi, n(0.4))))
+        return rest + down + b + hold + up
+    if kind == "creepback":  # the angle creeps halfway back with the rate still (a gap's
+        # overshoot settling to gravity), out again, then the real way back
+        h = 0.4 * depth
+        return (
+            rest
+            + down
+            + [math.nan]
+            + list(np.linspace(depth, h, n(1.5)))
+            + list(np.linspace(h, depth, n(0.8)))
+            + hold
+            + up
+        )
     if kind == "fidget":
         return rest + list(4.0 * np.sin(np.linspace(0.0, 2 * np.pi, n(1.0)))) + rest
     raise ValueError(kind)
 
 
-KINDS = ("rep", "creep", "fast", "bounce", "swing", "pose", "partway", "fidget")
+KINDS = ("rep", "creep", "fast", "bounce", "swing", "pose", "partway", "dip", "creepback", "fidget")
 
 
 def _stream(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[int]]:
@@ -84,7 +99,15 @@ def _stream(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, 
         kind = KINDS[int(rng.integers(len(KINDS)))]
         depth = float(rng.uniform(20.0, 60.0)) * (1 if rng.random() < 0.5 else -1)
         path += _segment(kind, rng, depth)
-    th = np.asarray(path) + np.linspace(0.0, 8.0, len(path))  # a drifting centre
+    th = np.asarray(path)
+    still_rate = np.isnan(th)  # marks: creeping back with the rate still (see creepback)
+    for i in np.flatnonzero(still_rate):
+        j = i + 1
+        while j < len(th) and j < i + 1 + int(1.5 * RATE_HZ):
+            j += 1
+        still_rate[i:j] = True
+    th = np.where(np.isnan(th), np.roll(th, 1), th)
+    th = th + np.linspace(0.0, 8.0, len(path))  # a drifting centre
     th = th + rng.normal(0.0, 0.15, len(th)) * (rng.random(len(th)) < 0.7)
     n = len(th)
     dt = np.full(n, 1.0 / RATE_HZ)
@@ -95,6 +118,7 @@ def _stream(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, 
         dt[g] = float(rng.uniform(0.5, 4.0))  # long gaps
     t = 1000.0 + np.cumsum(dt)
     ra = np.gradient(th, t) + rng.normal(0.0, 2.0, n)
+    ra[still_rate] = rng.normal(0.0, 1.0, int(still_rate.sum()))
     for _ in range(3):  # nan stretches: bad blocks (also mid-excursion)
         i = int(rng.integers(200, n - 200))
         th[i : i + int(rng.integers(1, 30))] = np.nan
