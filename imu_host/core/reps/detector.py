@@ -215,7 +215,7 @@ class _Run:
         self.tmax: list[float] = tt[rows, am].tolist()
         self.dmin: list[float] = dep[rows, an].tolist()
         self.tmin: list[float] = tt[rows, an].tolist()
-        rising = (dep[:, 1:] > dep[:, :-1]).T.all(axis=0)  # (along rows: the same, faster)
+        rising = np.asarray((dep[:, 1:] > dep[:, :-1]).T.all(axis=0))  # (rows, faster)
         self.rising: list[bool] = rising.tolist()
         fast_drop_dps, centre_deg, enter_deg, rest_range_deg = lim
         d_end = f.th_last_a[j0:j1] - c  # the values th_last[j] - c give
@@ -224,7 +224,7 @@ class _Run:
         still = f.rest_rng_a[j0:j1] < rest_range_deg  # may be (if the window is full)
         self.d_end: list[float] = d_end.tolist()
         self.sd: list[float] = sd.tolist()
-        fast = rules.is_fast_drop(speed, fast_drop_dps)  # the cue's rule, for every block
+        fast = np.asarray(rules.is_fast_drop(speed, fast_drop_dps), dtype=bool)  # every block
         self.fast: list[bool] = fast.tolist()
         self.still: list[bool] = still.tolist()
         # deeper[i]: block i (each sample a new max, its first below its last in time, no
