@@ -151,6 +151,7 @@ SETTINGS = {
     "one-sample blocks": DetectorSettings(block_s=0.01),
     "short rests": DetectorSettings(rest_s=0.3),
     "long blocks": DetectorSettings(block_s=0.16, rest_s=1.6),
+    "rests beyond exact_means": DetectorSettings(rest_s=11.0, rest_range_deg=8.0),
 }
 
 
