@@ -769,10 +769,15 @@ class RepDetector:
 
     # ------------------------------------------------------------------ fast path
     # The same rules as _block/_step, block by block, but everything that does not
-    # depend on the state machine is computed with numpy once per feed (per-block last
-    # samples and rate extremes and sums) or once per run of blocks with one centre and
-    # side (depths, their extremes and where they are). Scalars are Python floats with
-    # the values numpy gives per block, so the results are identical (tests compare).
+    # depend on the state machine is computed with numpy once per feed (_Feed: per-block
+    # last samples, rate extremes and sums, rest-window ranges and means) or once per run
+    # of blocks with one centre and side (_Run: depths, their extremes and where they
+    # are, end depths, the cue's speed test, chains of blocks that only go deeper). The
+    # state machine then acts only where something can happen: quiet stretches at centre
+    # (_quiet) and the running numbers out at a side (_out) are stepped in light loops
+    # on Python floats, and a block goes the full way (_excursion_end, the per-block code
+    # below) only where the excursion may end, cue, rebound or bounce. Scalars have the
+    # values numpy gives per block, so the results are identical (tests compare).
 
     def _blocks(
         self, t: np.ndarray, th: np.ndarray, ra: np.ndarray, calm_b: np.ndarray, bad: np.ndarray
