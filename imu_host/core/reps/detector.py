@@ -1307,14 +1307,8 @@ class RepDetector:
         s = self.s
         if e is None or not e.t:
             return
-        t = np.concatenate(e.t)
-        depth = np.concatenate(e.depth)
-        rate = np.concatenate(e.rate) * e.sign
-        m = t <= end_s + 1e-9
-        t, depth, rate = t[m], depth[m], rate[m]
-        if len(t) == 0:
-            return
         peak = e.peak
+        # (the checks that need no samples first: each only returns)
         if end_s - e.start_s < s.min_rep_s:
             return
         if self.reps and e.start_s < self.reps[-1].end_s - 1e-6:
@@ -1322,6 +1316,14 @@ class RepDetector:
         if e.start_depth > HALFWAY * peak:
             return  # began mostly outside the recording
         if peak < self._need():
+            return
+        t = np.concatenate(e.t)
+        depth = np.concatenate(e.depth)
+        rate = np.concatenate(e.rate) * e.sign
+        m = t <= end_s + 1e-9
+        if not m.all():
+            t, depth, rate = t[m], depth[m], rate[m]
+        if len(t) == 0:
             return
         tol = max(s.hold_tolerance_deg, HOLD_FRACTION * peak)
         near = np.nonzero(depth >= peak - tol)[0]
