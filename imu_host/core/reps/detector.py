@@ -86,9 +86,8 @@ GAP_RESEED_SPAN_S = 2.0
 GAP_STEP_DEG = 1.0
 GAP_INTEGRATED_S = 0.25
 POSE_MATCH_DEG = 6.0  # two rests this close are the same pose
-RUN_BLOCKS = 32  # fast path: blocks whose depths are computed at once (one centre and side)
-QUIET_BLOCKS = 64  # fast path: blocks at centre looked at at once for a quiet stretch...
-QUIET_MIN = 2  # ...stepped at once if at least this many blocks long
+RUN_BLOCKS = 64  # fast path: blocks whose depths are computed at once (one centre and side)
+QUIET_MIN = 2  # fast path: a quiet stretch at centre is stepped at once if this long
 
 
 @dataclass(frozen=True)
@@ -170,33 +169,135 @@ class _Excursion:
         self.poses: list[list[float]] = []  # rests during it: [depth deg, last still t s]
 
 
+class _Feed:
+    """Fast path: one feed's blocks (rows) and their per-block numbers, computed at once
+    (Python lists for the loops; arrays where runs slice them)."""
+
+    __slots__ = ("t", "th", "ra", "t_first", "t_last", "th_last", "ra_max", "ra_min",
+                 "ra_sum", "calm", "bad", "th_last_a", "ra_max_a", "ra_min_a", "rest_rng_a",
+                 "rest_rng", "rest_mean")  # fmt: skip
+
+    def __init__(
+        self, t: np.ndarray, th: np.ndarray, ra: np.ndarray, calm: np.ndarray, bad: np.ndarray
+    ) -> None:
+        self.t, self.th, self.ra = t, th, ra
+        self.t_first: list[float] = t[:, 0].tolist()
+        self.t_last: list[float] = t[:, -1].tolist()
+        self.th_last_a = th[:, -1]
+        self.th_last: list[float] = self.th_last_a.tolist()
+        self.ra_max_a = ra.max(axis=1)
+        self.ra_min_a = ra.min(axis=1)
+        self.ra_max: list[float] = self.ra_max_a.tolist()
+        self.ra_min: list[float] = self.ra_min_a.tolist()
+        self.ra_sum: list[float] = ra.sum(axis=1).tolist()
+        self.calm: list[bool] = calm.tolist()
+        self.bad: list[bool] = bad.tolist()
+        self.rest_rng_a = np.zeros(0)  # set by the detector (needs its rests)
+        self.rest_rng: list[float] = []
+        self.rest_mean: list[float] | None = None  # None: rests too long for exact_means
+
+
 class _Run:
     """Fast path: depths of blocks ``j0``..``j1`` (rows of one feed) about centre ``c``
     toward side ``sg``, with each block's extremes and where they are, computed at once
-    (the same values the per-block numpy calls give)."""
+    (the same values the per-block numpy calls give), and what the light loop
+    (:meth:`RepDetector._out`) reads per block: the end depth, the speed toward the side,
+    whether the rest window may be still, and where a chain of blocks that only go deeper
+    (each sample a new peak, nothing else to decide) ends."""
 
     __slots__ = ("j0", "j1", "sg", "c", "d", "depth", "depth_l", "dmax", "amax", "tmax",
-                 "dmin", "tmin", "rising")  # fmt: skip
+                 "dmin", "tmin", "rising", "d_end", "sd", "fast", "still", "deeper")  # fmt: skip
 
-    def __init__(self, j0: int, j1: int, sg: int, c: float, t: np.ndarray, th: np.ndarray) -> None:
+    def __init__(
+        self,
+        j0: int,
+        j1: int,
+        sg: int,
+        c: float,
+        f: _Feed,
+        lim: tuple[float, float, float, float],
+    ) -> None:
         self.j0, self.j1, self.sg, self.c = j0, j1, sg, c
+        t, th = f.t, f.th
         self.d = th[j0:j1] - c
-        dep = sg * self.d
+        dep = self.d if sg > 0 else -self.d  # sg * d
         self.depth = dep
-        self.depth_l: list[list[float]] = dep.tolist()
-        rows = np.arange(j1 - j0)
+        self.depth_l: list[list[float]] | None = None  # see rows
+        m = j1 - j0
+        rows = np.arange(m)
         tt = t[j0:j1]
         am = dep.argmax(axis=1)
         an = dep.argmin(axis=1)
-        self.dmax: list[float] = dep[rows, am].tolist()
+        dmax = dep[rows, am]
+        self.dmax: list[float] = dmax.tolist()
         self.amax: list[int] = am.tolist()
         self.tmax: list[float] = tt[rows, am].tolist()
         self.dmin: list[float] = dep[rows, an].tolist()
         self.tmin: list[float] = tt[rows, an].tolist()
-        self.rising: list[bool] = np.asarray((dep[:, 1:] > dep[:, :-1]).all(axis=1)).tolist()
+        rising = np.asarray((dep[:, 1:] > dep[:, :-1]).T.all(axis=0))  # (rows, faster)
+        self.rising: list[bool] = rising.tolist()
+        fast_drop_dps, centre_deg, enter_deg, rest_range_deg = lim
+        d_end = f.th_last_a[j0:j1] - c  # the values th_last[j] - c give
+        sd = d_end * sg
+        speed = f.ra_max_a[j0:j1] if sg > 0 else -f.ra_min_a[j0:j1]
+        still = f.rest_rng_a[j0:j1] < rest_range_deg  # may be (if the window is full)
+        self.d_end: list[float] = d_end.tolist()
+        self.sd: list[float] = sd.tolist()
+        fast = np.asarray(rules.is_fast_drop(speed, fast_drop_dps), dtype=bool)  # every block
+        self.fast: list[bool] = fast.tolist()
+        self.still: list[bool] = still.tolist()
+        # deeper[i]: block i (each sample a new max, its first below its last in time, no
+        # fast-drop speed, out past the centre band, not possibly still) starts a chain of
+        # such blocks, each beginning above the last one's max, ending before deeper[i]
+        # (0: not such a block)
+        ok = (
+            rising
+            & (tt[:, 0] < tt[:, -1])
+            & ~fast
+            & (sd > centre_deg)
+            & (sd >= -enter_deg)
+            & ~still
+        )
+        cont = ok.copy()
+        cont[1:] &= dep[1:, 0] > dmax[:-1]
+        ok_l = ok.tolist()
+        cont_l = cont.tolist()
+        deeper = [0] * m
+        end = m  # the first block after i that does not go on from the one before
+        for i in range(m - 1, -1, -1):
+            if ok_l[i]:
+                deeper[i] = end
+            if not cont_l[i]:
+                end = i
+        self.deeper: list[int] = deeper
 
-    def covers(self, j: int, sg: int, c: float) -> bool:
-        return self.j0 <= j < self.j1 and sg == self.sg and c == self.c
+    def rows(self) -> list[list[float]]:
+        """The depths of every block as Python floats (made once, when first needed)."""
+        if self.depth_l is None:
+            self.depth_l = self.depth.tolist()
+        return self.depth_l
+
+
+def _scan_bounce(
+    depth: list[float], bmax: float, bmin: float, peak: float, bounce_deg: float
+) -> tuple[float, float, bool]:
+    """The bounce tracker (:meth:`RepDetector._bounce_track`) over one block's depths as
+    Python floats, from the running max ``bmax`` and the min since it ``bmin``, with the
+    excursion's ``peak``: (bmax, bmin, True) where a bounce completes, else their values
+    after the block and False."""
+    near = peak - max(BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * peak)
+    half = HALFWAY * peak
+    for x in depth:
+        if x > bmax:
+            bmax = x
+            bmin = math.inf
+            continue
+        if bmax >= near:
+            if x < bmin:
+                bmin = x
+            if bmax - bmin >= bounce_deg and x - bmin >= bounce_deg and bmin > half:
+                return bmax, bmin, True
+    return bmax, bmin, False
 
 
 class RepDetector:
@@ -347,6 +448,8 @@ class RepDetector:
         np.subtract(t[1:], t[:-1], out=steps[1:])
         if self._gap_ref is None and float(steps.max()) <= cap:
             return ra  # nothing lost, no span under way
+        if not self.reference:
+            return self._gap_speed_at_once(t, th, ra, steps > cap, prev_t, prev_th)
         lost = np.nonzero(steps > cap)[0].tolist()
         out = np.array(ra, dtype=float)
         bounds = [*lost, len(t)]
@@ -379,6 +482,50 @@ class RepDetector:
                 th0 = float(th[b - 1]) if b > 0 else prev_th
                 self._gap_ref = (t0, th0, float(t[b]), 0.0)
             start = b
+        return out
+
+    def _gap_speed_at_once(
+        self,
+        t: np.ndarray,
+        th: np.ndarray,
+        ra: np.ndarray,
+        lost_at: np.ndarray,
+        prev_t: float,
+        prev_th: float,
+    ) -> np.ndarray:
+        """:meth:`_gap_speed`'s loop over the losses (``lost_at``: the samples after lost
+        ones) done for every sample at once: each sample takes the reference of the latest
+        loss at or before it (before the first: the one carried from the last feed)."""
+        n = len(t)
+        lost = np.flatnonzero(lost_at)
+        ref = self._gap_ref
+        before = np.maximum(lost - 1, 0)
+        t0 = np.where(lost > 0, t[before], prev_t)
+        th0 = np.where(lost > 0, th[before], prev_th)
+        until = t[lost] + GAP_SPEED_SPAN_S
+        if ref is not None:
+            t0 = np.concatenate([[ref[0]], t0])
+            th0 = np.concatenate([[ref[1]], th0])
+            until = np.concatenate([[ref[2]], until])
+            g = np.cumsum(lost_at)  # index of each sample's reference
+            on = np.ones(n, dtype=bool)
+        else:
+            g = np.cumsum(lost_at) - 1
+            on = g >= 0
+            g = np.maximum(g, 0)
+        t0, th0, until = t0[g], th0[g], until[g]
+        out = np.array(ra, dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = (th - th0) / (t - t0)
+        inside = t <= until
+        ok = on & inside & np.isfinite(v) & (np.abs(v) > np.abs(out))
+        out = np.where(ok, v, out)
+        # the reference carried on: the last one, while all its samples are inside its span
+        last = int(lost[-1]) if len(lost) else 0
+        if len(lost):
+            self._gap_ref = (float(t0[-1]), float(th0[-1]), float(until[-1]))
+        if self._gap_ref is not None and not bool(inside[last:].all()):
+            self._gap_ref = None
         return out
 
     def finish(self) -> list[Event]:
@@ -655,10 +802,15 @@ class RepDetector:
 
     # ------------------------------------------------------------------ fast path
     # The same rules as _block/_step, block by block, but everything that does not
-    # depend on the state machine is computed with numpy once per feed (per-block last
-    # samples and rate extremes and sums) or once per run of blocks with one centre and
-    # side (depths, their extremes and where they are). Scalars are Python floats with
-    # the values numpy gives per block, so the results are identical (tests compare).
+    # depend on the state machine is computed with numpy once per feed (_Feed: per-block
+    # last samples, rate extremes and sums, rest-window ranges and means) or once per run
+    # of blocks with one centre and side (_Run: depths, their extremes and where they
+    # are, end depths, the cue's speed test, chains of blocks that only go deeper). The
+    # state machine then acts only where something can happen: quiet stretches at centre
+    # (_quiet) and the running numbers out at a side (_out) are stepped in light loops
+    # on Python floats, and a block goes the full way (_excursion_end, the per-block code
+    # below) only where the excursion may end, cue, rebound or bounce. Scalars have the
+    # values numpy gives per block, so the results are identical (tests compare).
 
     def _blocks(
         self, t: np.ndarray, th: np.ndarray, ra: np.ndarray, calm_b: np.ndarray, bad: np.ndarray
@@ -666,14 +818,14 @@ class RepDetector:
         s = self.s
         k = self.k
         nb = len(t)
-        t_first = t[:, 0].tolist()
-        t_last = t[:, -1].tolist()
-        th_last = th[:, -1].tolist()
-        ra_max = ra.max(axis=1).tolist()
-        ra_min = ra.min(axis=1).tolist()
-        ra_sum = ra.sum(axis=1).tolist()
-        calm_l = calm_b.tolist()
-        bad_l = bad.tolist()
+        f = _Feed(t, th, ra, calm_b, bad)
+        f.rest_rng_a, mean = self._rest_ranges(f.th_last_a)
+        f.rest_rng = f.rest_rng_a.tolist()
+        f.rest_mean = None if mean is None else mean.tolist()
+        t_first, t_last, th_last = f.t_first, f.t_last, f.th_last
+        ra_max, ra_min, ra_sum = f.ra_max, f.ra_min, f.ra_sum
+        calm_l, bad_l = f.calm, f.bad
+        lim = (self.fast_drop_dps, s.centre_deg, s.enter_deg, s.rest_range_deg)
         enter, rest_range = s.enter_deg, s.rest_range_deg
         rest = self._rest
         rest_n = rest.maxlen
@@ -681,9 +833,6 @@ class RepDetector:
         odr = self.odr_hz
         bounce_deg = s.bounce_deg
         run: _Run | None = None
-        r0 = 0
-        r_dmax = r_dmin = r_tmin = r_depth_l = r_rising = r_depth = None
-        per = (th[:, -1], ra_max, ra_min, bad)
         j = -1
         quiet_from = 0  # no quiet stretch at centre starts before this block
         while j + 1 < nb:
@@ -695,7 +844,7 @@ class RepDetector:
             c = c_top = self.centre
             e = self._exc
             if e is None and j >= quiet_from:
-                q = self._quiet(j, min(nb, j + QUIET_BLOCKS), t, th, ra, per)
+                q = self._quiet(j, nb, f)
                 if q > 0:
                     j = q - 1
                     continue
@@ -705,9 +854,11 @@ class RepDetector:
             if e is not None:
                 sg = e.sign
                 if run is None or not (run.j0 <= j < run.j1 and run.sg == sg and run.c == c_top):
-                    run = _Run(j, min(nb, j + RUN_BLOCKS), sg, c_top, t, th)
-                    r0, r_dmax, r_dmin, r_tmin = run.j0, run.dmax, run.dmin, run.tmin
-                    r_depth_l, r_rising, r_depth = run.depth_l, run.rising, run.depth
+                    run = _Run(j, min(nb, j + RUN_BLOCKS), sg, c_top, f, lim)
+                q = self._out(j, run, f)
+                if q > j:
+                    j = q - 1
+                    continue
                 d_row = run.d[j - run.j0]
             if trace and (not self.trace_t or t_first[j] > self.trace_t[-1][-1]):
                 self.trace_t.append(tj)
@@ -739,19 +890,15 @@ class RepDetector:
                     continue
                 sg = e.sign
                 if run is None or not (run.j0 <= j < run.j1 and run.sg == sg and run.c == c_top):
-                    run = _Run(j, min(nb, j + RUN_BLOCKS), sg, c_top, t, th)
-                    r0, r_dmax, r_dmin, r_tmin = run.j0, run.dmax, run.dmin, run.tmin
-                    r_depth_l, r_rising, r_depth = run.depth_l, run.rising, run.depth
+                    run = _Run(j, min(nb, j + RUN_BLOCKS), sg, c_top, f, lim)
             # out at a side
-            assert run is not None and r_dmax is not None and r_dmin is not None
-            assert r_tmin is not None and r_depth_l is not None and r_rising is not None
-            assert r_depth is not None
-            i = j - r0
+            assert run is not None
+            i = j - run.j0
             raj = ra[j]
             e.t.append(tj)
-            e.depth.append(r_depth[i])
+            e.depth.append(run.depth[i])
             e.rate.append(raj)
-            dmax = r_dmax[i]
+            dmax = run.dmax[i]
             if dmax > e.peak:
                 jj = run.amax[i]
                 e.peak = dmax
@@ -762,10 +909,10 @@ class RepDetector:
             else:
                 e.back += -sg * ra_sum[j] / odr
             e.back_max = max(e.back_max, e.back)
-            dmin = r_dmin[i]
-            if dmin < e.min_after and r_tmin[i] >= e.peak_t:
+            dmin = run.dmin[i]
+            if dmin < e.min_after and run.tmin[i] >= e.peak_t:
                 e.min_after = dmin
-                e.min_after_t = r_tmin[i]
+                e.min_after_t = run.tmin[i]
             # live fast-drop cue while still falling (not right after an impact or walking)
             if not e.fast and e.min_after > e.peak - bounce_deg:
                 self._cue_if_fast(e, ra_max[j] if sg > 0 else -ra_min[j], t_end, sg)
@@ -783,86 +930,260 @@ class RepDetector:
                             # (no bounce possible): only the running min moves
                             e.bmin = lo
                         else:
-                            self._bounce_values(e, r_depth_l[i], t_end)
-                    elif r_rising[i] and r_depth_l[i][0] > bmax:
+                            self._bounce_values(e, run.rows()[i], t_end)
+                    elif run.rising[i] and dmin > bmax:  # rising: dmin is its first sample
                         e.bmax, e.bmin = dmax, math.inf  # each sample a new max
                     else:
-                        self._bounce_values(e, r_depth_l[i], t_end)
+                        self._bounce_values(e, run.rows()[i], t_end)
                 # else: no new max and not near the peak: the bounce tracker is unchanged
             self._excursion_end(e, sg, d_end, t_end, still, tj, th[j], raj, c_top, c)
             self._prev_d, self._prev_t = d_end, t_end
 
-    def _quiet(
-        self,
-        j0: int,
-        j1: int,
-        t: np.ndarray,
-        th: np.ndarray,
-        ra: np.ndarray,
-        per: tuple[np.ndarray, list[float], list[float], np.ndarray],
-    ) -> int:
-        """At centre with no excursion: the blocks from ``j0`` (before ``j1``) that stay
-        inside the band (rests pulling the centre, as in :meth:`_step`) are stepped in one
-        light loop, their stillness and rest means computed at once. Returns the first
-        block that needs the full state machine; if none were stepped, minus the next
-        block that could start such a stretch."""
-        s = self.s
-        c = self.centre
-        assert c is not None
-        th_last, ra_max, ra_min, bad = per
-        last = th_last[j0:j1]
+    def _rest_ranges(self, th_last: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per block of this feed: the range and the mean (:func:`rules.exact_means`, None
+        if the window is too long for it) of the last ``rest`` window of block-end angles
+        (the rests before the feed, then these), where the window is full; inf (range) and
+        nan (mean) before. While the rests are not cleared, these are what ``max(rest) -
+        min(rest)`` and ``exact_mean(rest)`` give once the block's end is in: each block
+        appends its end, in order, and a clear (bad block, gap) leaves fewer than a
+        window's values until as many blocks have passed (so a full deque's values are
+        always the last window's)."""
         rest = self._rest
         n = rest.maxlen
         assert n is not None
-        if n > rules.PAIRWISE_MAX:
-            return -(j0 + 1)  # rests this long: the per-block path (numpy's mean)
-        m = j1 - j0
-        still: list[bool] = [False] * m
-        means: list[float] = [0.0] * m  # read only where still
-        if len(rest) + m >= n:  # still: the last n block ends within rest_range
-            hist = np.concatenate([np.array(rest, dtype=float), last])
-            first = n - 1 - len(rest)  # block (from j0) whose window is the first full one
-            off = max(-first, 0)
-            cnt = len(hist) - n + 1 - off  # full windows hist[off + w : off + w + n]
-            cols = [hist[off + i : off + i + cnt] for i in range(n)]
-            st = reduce(np.maximum, cols) - reduce(np.minimum, cols) < s.rest_range_deg
-            lead = max(first, 0)
-            still = [False] * lead + st.tolist()
-            if st.any():
+        nb = len(th_last)
+        hist = np.concatenate([np.array(rest, dtype=float), th_last])
+        first = n - 1 - len(rest)  # block whose window is the first full one
+        rng = np.full(nb, math.inf)
+        mean = np.full(nb, math.nan) if n <= rules.PAIRWISE_MAX else None
+        off = max(-first, 0)  # hist index of the first full window's start
+        cnt = len(hist) - n + 1 - off  # full windows ending in this feed
+        if cnt > 0:
+            cols = [hist[off + q : off + q + cnt] for q in range(n)]
+            rng[nb - cnt :] = reduce(np.maximum, cols) - reduce(np.minimum, cols)
+            if mean is not None:
                 mu = rules.exact_means(cols)
-                assert mu is not None  # n <= PAIRWISE_MAX (checked above)
-                means = [0.0] * lead + mu.tolist()
-        bad_l = bad[j0:j1].tolist()
-        last_l = last.tolist()
-        t_end = t[j0:j1, -1].tolist()
-        rmax, rmin = ra_max, ra_min
+                assert mu is not None
+                mean[nb - cnt :] = mu
+        return rng, mean
+
+    def _out(self, j: int, run: _Run, f: _Feed) -> int:
+        """Out at a side: the blocks from ``j`` in ``run`` stepped in one light loop while
+        only the excursion's running numbers change (peak, way back, lowest depth since
+        the peak, bounce tracker, the pose of a rest); a chain of blocks that only go
+        deeper is stepped at once. A block that may end the excursion (back near or past
+        the centre, back halfway, at a pose it rested at before) goes through the shared
+        :meth:`_excursion_end`. Stops before a block that may cue, rebound or bounce, or
+        is bad, and after one that ended the excursion or moved the centre; returns the
+        first block not stepped (the caller steps it the full way)."""
+        e = self._exc
+        c = self.centre
+        assert e is not None and c is not None
+        s = self.s
+        sg = e.sign
+        k = self.k
+        odr = self.odr_hz
+        t, th, ra = f.t, f.th, f.ra
+        t_first, t_last, th_last, ra_sum, bad_l = f.t_first, f.t_last, f.th_last, f.ra_sum, f.bad
+        enter, centre_deg, rest_range = s.enter_deg, s.centre_deg, s.rest_range_deg
+        bounce_deg, rebound_s = s.bounce_deg, s.rebound_s
+        rest = self._rest
+        rest_n = rest.maxlen
+        full = len(rest) == rest_n
+        trace = self.keep_trace
+        r0 = run.j0
+        r_dmax, r_dmin, r_tmin, r_amax, r_tmax = run.dmax, run.dmin, run.tmin, run.amax, run.tmax
+        r_rising, r_dend, r_sd, r_still = run.rising, run.d_end, run.sd, run.still
+        r_deeper, r_fast = run.deeper, run.fast
+        poses = e.poses
+        need: float | None = None
+        peak, peak_t = e.peak, e.peak_t
+        min_after, min_after_t = e.min_after, e.min_after_t
+        back, back_max = e.back, e.back_max
+        bmax, bmin = e.bmax, e.bmin
+        fast, fast_t, bounced = e.fast, e.fast_t, e.bounced
+        j_end = run.j1
+        j_start = js = jr = j  # js: first block not in e.t ...; jr: first not in the rests
+        d_end = t_end = 0.0
+        ended = False
+        while j < j_end:
+            if bad_l[j]:
+                break
+            i = j - r0
+            dmax = r_dmax[i]
+            q = r_deeper[i]
+            if q and not fast and dmax > peak and (bounced or r_dmin[i] > bmax):
+                # blocks i..q-1 only go deeper: each is the new peak (its last sample, no
+                # way back yet, no low since), each sample a new max of the bounce tracker
+                i = q - 1
+                peak, peak_t, min_after = r_dmax[i], r_tmax[i], math.inf
+                back = back_max = 0.0
+                if not bounced:
+                    bmax, bmin = peak, math.inf
+                if trace:
+                    for b in range(j, r0 + q):
+                        if not self.trace_t or t_first[b] > self.trace_t[-1][-1]:
+                            self.trace_t.append(t[b])
+                            self.trace_deg.append(run.d[b - r0])
+                j = r0 + q
+                d_end, t_end = r_dend[i], t_last[j - 1]
+                if not full:
+                    rest.extend(th_last[jr:j])
+                    jr = j
+                    full = len(rest) == rest_n
+                continue
+            if dmax > peak:
+                jj = r_amax[i]
+                pk, pk_t, lo_a, lo_t = dmax, r_tmax[i], math.inf, min_after_t
+                bk = self._rate_return(ra[j, jj + 1 :], sg) if jj + 1 < k else 0.0
+                bk_max = 0.0
+            else:
+                pk, pk_t, lo_a, lo_t = peak, peak_t, min_after, min_after_t
+                bk = back + -sg * ra_sum[j] / odr
+                bk_max = back_max
+            if bk > bk_max:  # max(bk_max, bk)
+                bk_max = bk
+            dmin = r_dmin[i]
+            if dmin < lo_a and r_tmin[i] >= pk_t:
+                lo_a = dmin
+                lo_t = r_tmin[i]
+            t_end = t_last[j]
+            if not fast and r_fast[i] and lo_a > pk - bounce_deg:
+                break  # the cue: the full step
+            if fast and rules.in_rebound(t_end - fast_t, rebound_s):
+                break  # the rebound: the full step
+            b_max, b_min = bmax, bmin
+            if not bounced and (
+                dmax > b_max or b_max >= pk - max(BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * pk)
+            ):
+                lo = dmin if dmin < b_min else b_min  # min(b_min, dmin)
+                if dmax <= b_max and dmax - lo < bounce_deg:
+                    b_min = lo  # no bounce possible: the running min moves
+                elif dmax > b_max and r_rising[i] and dmin > b_max:
+                    b_max, b_min = dmax, math.inf  # each sample a new max
+                else:
+                    b_max, b_min, hit = _scan_bounce(run.rows()[i], b_max, b_min, pk, bounce_deg)
+                    if hit:
+                        break  # a bounce: the full step
+            # the block is stepped here
+            peak, peak_t, min_after, min_after_t = pk, pk_t, lo_a, lo_t
+            back, back_max, bmax, bmin = bk, bk_max, b_max, b_min
+            d_end = r_dend[i]
+            if trace and (not self.trace_t or t_first[j] > self.trace_t[-1][-1]):
+                self.trace_t.append(t[j])
+                self.trace_deg.append(run.d[i])
+            sd = r_sd[i]
+            j += 1
+            if not full:
+                rest.extend(th_last[jr:j])
+                jr = j
+                full = len(rest) == rest_n
+            still = full and r_still[i]
+            if sd > centre_deg and sd >= -enter:  # not back at the centre, not across
+                revisit = False
+                if still:  # the pose of the rest (as _pose_revisited, short of a revisit)
+                    rest.extend(th_last[jr:j])
+                    jr = j
+                    depth = sg * (sum(rest) / len(rest) - c)
+                    if need is None:
+                        need = self._need()  # (changes only when a rep is counted)
+                    for pose in poses:
+                        if rules.is_pose_revisit(
+                            depth, pose[0], pose[1], peak, peak_t, POSE_MATCH_DEG, need
+                        ):
+                            revisit = True  # a pose it rested at before going deeper
+                            break
+                    else:
+                        if poses and abs(poses[-1][0] - depth) <= POSE_MATCH_DEG:
+                            poses[-1][1] = t_end
+                        else:
+                            poses.append([depth, t_end])
+                if not revisit:
+                    if min_after > HALFWAY * peak or not rules.return_is_real(
+                        back_max, peak - min_after, RATE_BACKED_FRACTION
+                    ):
+                        continue  # not back halfway: nothing ends here
+                    if sd < min_after + max(enter, TURN_FRACTION * peak) and not (
+                        still and abs(rest[-1] - rest[0]) < rest_range
+                    ):
+                        continue  # back halfway, neither out again nor stopped there
+            # it may end here: the shared decision, on the state written back
+            e.peak, e.peak_t, e.min_after, e.min_after_t = peak, peak_t, min_after, min_after_t
+            e.back, e.back_max, e.bmax, e.bmin = back, back_max, bmax, bmin
+            self._keep_blocks(e, run, js, j, t, ra)
+            rest.extend(th_last[jr:j])
+            js = jr = j
+            self._calm = f.calm[j - 1]  # a new excursion begun here takes this block's
+            self._excursion_end(e, sg, d_end, t_end, still, t[j - 1], th[j - 1], ra[j - 1], c, c)
+            if self._exc is not e or self.centre != c:
+                ended = True
+                break
+        if not ended:
+            e.peak, e.peak_t, e.min_after, e.min_after_t = peak, peak_t, min_after, min_after_t
+            e.back, e.back_max, e.bmax, e.bmin = back, back_max, bmax, bmin
+            self._keep_blocks(e, run, js, j, t, ra)
+            rest.extend(th_last[jr:j])
+        if j > j_start:
+            self._prev_d, self._prev_t = d_end, t_end
+            self._calm = f.calm[j - 1]
+        return j
+
+    @staticmethod
+    def _keep_blocks(
+        e: _Excursion, run: _Run, j0: int, j1: int, t: np.ndarray, ra: np.ndarray
+    ) -> None:
+        """Add blocks ``j0``..``j1`` of ``run`` to the excursion's samples (one piece)."""
+        if j1 > j0:
+            e.t.append(t[j0:j1].reshape(-1))
+            e.depth.append(run.depth[j0 - run.j0 : j1 - run.j0].reshape(-1))
+            e.rate.append(ra[j0:j1].reshape(-1))
+
+    def _quiet(self, j0: int, j1: int, f: _Feed) -> int:
+        """At centre with no excursion: the blocks from ``j0`` (before ``j1``) that stay
+        inside the band (rests pulling the centre, as in :meth:`_step`) are stepped in one
+        light loop, with the feed's rest-window ranges and means (:meth:`_rest_ranges`).
+        Returns the first block that needs the full state machine; if none were stepped,
+        minus the next block that could start such a stretch."""
+        s = self.s
+        c = self.centre
+        assert c is not None
+        rest = self._rest
+        n = rest.maxlen
+        assert n is not None
+        bad_l, last_l = f.bad, f.th_last
         enter = s.enter_deg
+        if f.rest_mean is None or bad_l[j0] or abs(last_l[j0] - c) > enter:
+            return -(j0 + 1)  # leaves at once (or rests this long: numpy's mean per block)
+        means = f.rest_mean
+        rng = f.rest_rng
+        rest_range = s.rest_range_deg
+        full_from = j0 + max(n - 1 - len(rest), 0)  # first block with a full rest window
+        rmax, rmin = f.ra_max, f.ra_min
         calm_r = calm_l = -1  # last block calm toward each side (+1, -1)
         cs: list[float] = []
-        d = 0.0
-        q = 0
-        while q < m:
-            if bad_l[q]:
+        b = j0
+        while b < j1:
+            if bad_l[b]:
                 break
-            d = last_l[q] - c
+            d = last_l[b] - c
             if abs(d) > enter:
                 break
             cs.append(c)
-            b = j0 + q
             if d <= 0 or rmax[b] <= CALM_RATE_DPS:
-                calm_r = q
+                calm_r = b
             if d >= 0 or rmin[b] >= -CALM_RATE_DPS:
-                calm_l = q
-            if still[q]:
-                r = means[q]
+                calm_l = b
+            if b >= full_from and rng[b] < rest_range:  # still
+                r = means[b]
                 if abs(r - c) < enter:
                     c = centre_rules.rest_pull(c, r)
-            q += 1
-        if q < QUIET_MIN:
+            b += 1
+        if b - j0 < QUIET_MIN:
             return -(j0 + 1)
-        j1 = j0 + q
-        tt = t[j0:j1]
+        j1 = b
+        t, th, ra = f.t, f.th, f.ra
         if self.keep_trace:
+            tt = t[j0:j1]
             dd = th[j0:j1] - np.array(cs)[:, None]
             if (not self.trace_t or tt[0, 0] > self.trace_t[-1][-1]) and bool(
                 (tt[1:, 0] > tt[:-1, -1]).all()
@@ -875,13 +1196,14 @@ class RepDetector:
                         self.trace_t.append(t[b])
                         self.trace_deg.append(dd[b - j0])
         self.centre = c
+        t_end = f.t_last
         calm = self._last_calm_t
         if calm_r >= 0:
             calm[1] = t_end[calm_r]
         if calm_l >= 0:
             calm[-1] = t_end[calm_l]
-        rest.extend(last_l[:q])
-        self._prev_d, self._prev_t = last_l[q - 1] - cs[-1], t_end[q - 1]
+        rest.extend(last_l[j0:j1])
+        self._prev_d, self._prev_t = last_l[j1 - 1] - cs[-1], t_end[j1 - 1]
         pre_n = self._pre.maxlen
         assert pre_n is not None
         for b in range(max(j0, j1 - pre_n), j1):
@@ -890,24 +1212,11 @@ class RepDetector:
 
     def _bounce_values(self, e: _Excursion, depth: list[float], t_end: float) -> None:
         """:meth:`_bounce_track` on the block's depths as Python floats."""
-        bounce = self.s.bounce_deg
-        near = e.peak - max(BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * e.peak)
-        half = HALFWAY * e.peak
-        bmax, bmin = e.bmax, e.bmin
-        for x in depth:
-            if x > bmax:
-                bmax = x
-                bmin = math.inf
-                continue
-            if bmax >= near:
-                if x < bmin:
-                    bmin = x
-                if bmax - bmin >= bounce and x - bmin >= bounce and bmin > half:
-                    e.bmax, e.bmin = bmax, bmin
-                    e.bounced = True
-                    self._events.append(FlagEvent(t_end, BOUNCE, self._side(e.sign), bmax - bmin))
-                    return
+        bmax, bmin, bounced = _scan_bounce(depth, e.bmax, e.bmin, e.peak, self.s.bounce_deg)
         e.bmax, e.bmin = bmax, bmin
+        if bounced:
+            e.bounced = True
+            self._events.append(FlagEvent(t_end, BOUNCE, self._side(e.sign), bmax - bmin))
 
     def _rate_return(self, ra: np.ndarray, sg: int) -> float:
         """The way back toward the centre by the rate over these samples, deg (nominal
@@ -1031,14 +1340,8 @@ class RepDetector:
         s = self.s
         if e is None or not e.t:
             return
-        t = np.concatenate(e.t)
-        depth = np.concatenate(e.depth)
-        rate = np.concatenate(e.rate) * e.sign
-        m = t <= end_s + 1e-9
-        t, depth, rate = t[m], depth[m], rate[m]
-        if len(t) == 0:
-            return
         peak = e.peak
+        # (the checks that need no samples first: each only returns)
         if end_s - e.start_s < s.min_rep_s:
             return
         if self.reps and e.start_s < self.reps[-1].end_s - 1e-6:
@@ -1046,6 +1349,14 @@ class RepDetector:
         if e.start_depth > HALFWAY * peak:
             return  # began mostly outside the recording
         if peak < self._need():
+            return
+        t = np.concatenate(e.t)
+        depth = np.concatenate(e.depth)
+        rate = np.concatenate(e.rate) * e.sign
+        m = t <= end_s + 1e-9
+        if not m.all():
+            t, depth, rate = t[m], depth[m], rate[m]
+        if len(t) == 0:
             return
         tol = max(s.hold_tolerance_deg, HOLD_FRACTION * peak)
         near = np.nonzero(depth >= peak - tol)[0]
