@@ -191,31 +191,3 @@ def test_fast_path_cue_of_an_excursion_begun_in_the_light_loop() -> None:
         out.append((p.feed(sim.samples) + p.finish(), p.reps))
     assert out[1] == out[0]
     assert any(getattr(e, "kind", None) == "fast_drop" for e in out[0][0])
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_lost_sample_speeds_at_once_equal_their_loop(seed: int) -> None:
-    """``_gap_speed``: the fast path's per-sample version and the loop over losses give
-    the same speeds and carry the same reference across feeds, for any chunking
-    (losses at a feed's first sample, several per feed, spans running into the next
-    feed, timestamps that repeat or step back)."""
-    rng = np.random.default_rng(seed)
-    n = 6000
-    dt = np.full(n, 0.01)
-    lost = rng.random(n) < 0.02
-    dt[lost] *= rng.integers(2, 40, int(lost.sum()))
-    dt[rng.random(n) < 0.003] = 0.0  # repeated timestamps
-    dt[rng.random(n) < 0.002] = -0.005  # a step back
-    t = np.cumsum(dt)
-    th = np.cumsum(rng.normal(0.0, 1.0, n))
-    th[rng.random(n) < 0.01] = np.nan
-    ra = rng.normal(0.0, 50.0, n)
-    cuts = [0, *_cuts(n, seed, 300), n]
-    got, want = [], []
-    dets = [RepDetector(RATE_HZ, reference=r) for r in (False, True)]
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        got.append(dets[0]._gap_speed(t[a:b], th[a:b], ra[a:b]))
-        want.append(dets[1]._gap_speed(t[a:b], th[a:b], ra[a:b]))
-        assert repr(dets[0]._gap_ref) == repr(dets[1]._gap_ref)  # (nan == nan there)
-    np.testing.assert_array_equal(np.concatenate(got), np.concatenate(want))
-    assert not np.array_equal(np.concatenate(want), ra)  # the losses raised some speeds

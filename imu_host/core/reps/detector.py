@@ -448,8 +448,6 @@ class RepDetector:
         np.subtract(t[1:], t[:-1], out=steps[1:])
         if self._gap_ref is None and float(steps.max()) <= cap:
             return ra  # nothing lost, no span under way
-        if not self.reference:
-            return self._gap_speed_at_once(t, th, ra, steps > cap, prev_t, prev_th)
         lost = np.nonzero(steps > cap)[0].tolist()
         out = np.array(ra, dtype=float)
         bounds = [*lost, len(t)]
@@ -482,50 +480,6 @@ class RepDetector:
                 th0 = float(th[b - 1]) if b > 0 else prev_th
                 self._gap_ref = (t0, th0, float(t[b]), 0.0)
             start = b
-        return out
-
-    def _gap_speed_at_once(
-        self,
-        t: np.ndarray,
-        th: np.ndarray,
-        ra: np.ndarray,
-        lost_at: np.ndarray,
-        prev_t: float,
-        prev_th: float,
-    ) -> np.ndarray:
-        """:meth:`_gap_speed`'s loop over the losses (``lost_at``: the samples after lost
-        ones) done for every sample at once: each sample takes the reference of the latest
-        loss at or before it (before the first: the one carried from the last feed)."""
-        n = len(t)
-        lost = np.flatnonzero(lost_at)
-        ref = self._gap_ref
-        before = np.maximum(lost - 1, 0)
-        t0 = np.where(lost > 0, t[before], prev_t)
-        th0 = np.where(lost > 0, th[before], prev_th)
-        until = t[lost] + GAP_SPEED_SPAN_S
-        if ref is not None:
-            t0 = np.concatenate([[ref[0]], t0])
-            th0 = np.concatenate([[ref[1]], th0])
-            until = np.concatenate([[ref[2]], until])
-            g = np.cumsum(lost_at)  # index of each sample's reference
-            on = np.ones(n, dtype=bool)
-        else:
-            g = np.cumsum(lost_at) - 1
-            on = g >= 0
-            g = np.maximum(g, 0)
-        t0, th0, until = t0[g], th0[g], until[g]
-        out = np.array(ra, dtype=float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            v = (th - th0) / (t - t0)
-        inside = t <= until
-        ok = on & inside & np.isfinite(v) & (np.abs(v) > np.abs(out))
-        out = np.where(ok, v, out)
-        # the reference carried on: the last one, while all its samples are inside its span
-        last = int(lost[-1]) if len(lost) else 0
-        if len(lost):
-            self._gap_ref = (float(t0[-1]), float(th0[-1]), float(until[-1]))
-        if self._gap_ref is not None and not bool(inside[last:].all()):
-            self._gap_ref = None
         return out
 
     def finish(self) -> list[Event]:
