@@ -308,7 +308,6 @@ class RollEstimator:
         self._lamn = self._lam**self.epoch_n
         self._lamn_f = self._lam_f**self.epoch_n
         self._zi_Sf = np.zeros((1, 6))  # recent-motion scatter
-        self._fast_axis = np.array([1.0, 0.0, 0.0])
         self._imp_chain = 0  # impacts in a row, each within walk_max_step_s of the last
         self._last_impact_t = -math.inf
         self._imp_start = -math.inf  # start of the latest impact
@@ -904,7 +903,6 @@ class RollEstimator:
         self._zi_S = self._lamn * self._zi_S + self._lam * slow
         self._zi_Sf = self._lamn_f * self._zi_Sf + self._lam_f * fast
         self._Sf6 = self._zi_Sf[0] / self._lam_f
-        self._fast_axis = _power_step(_sym(self._Sf6), self._fast_axis)
 
     def _detect_walking(self, t_end: float) -> None:
         """Walking (axis-free): a chain of ``walk_impacts`` impacts, each within
