@@ -190,6 +190,40 @@ class _EpochMotion:
     turn_dps: float  # gravity's turn rate over it, deg/s (nan if moving about)
 
 
+@dataclass(frozen=True)
+class _QuietTables:
+    """Per whole epoch of one feed, what pass 1's fast path (:meth:`RollEstimator.
+    _quiet_epochs`) needs, computed at once for all of them."""
+
+    lo: int  # first sample of the first whole epoch
+    hit: np.ndarray  # bool: an impact sample in it
+    t_min: np.ndarray  # its earliest time stamp, s
+    t_end: np.ndarray  # the time of its last sample, s
+    t_end_s: list[float]  # the same as Python floats
+    shaking: list[bool]  # shaking at some sample
+    cos_turn: list[float]  # "up" at its first sample . "up" at its last
+    mean: list[list[float]]  # gyro mean, deg/s (empty without a gyro)
+    spread: list[float]  # gyro summed variance, deg^2/s^2 (empty without a gyro)
+
+    @staticmethod
+    def of(est: RollEstimator, t, u, shaking, dyn, span, gyro_stats) -> _QuietTables:  # noqa: ANN001
+        f0, f1 = span
+        n = est.epoch_n
+        e = (f1 - f0) // n
+        t_end = t[f0 + n - 1 : f1 : n]
+        return _QuietTables(
+            lo=f0,
+            hit=(dyn[f0:f1] >= est.s.impact_g).reshape(e, n).any(axis=1),
+            t_min=t[f0:f1].reshape(e, n).min(axis=1),
+            t_end=t_end,
+            t_end_s=t_end.tolist(),
+            shaking=shaking[f0:f1].reshape(e, n).any(axis=1).tolist(),
+            cos_turn=_dot_rows(u[f0:f1:n], u[f0 + n - 1 : f1 : n]).tolist(),
+            mean=[] if gyro_stats is None else gyro_stats[0].tolist(),
+            spread=[] if gyro_stats is None else gyro_stats[1].tolist(),
+        )
+
+
 def _scatter_sums(c: np.ndarray, act: np.ndarray, w2: np.ndarray) -> np.ndarray:
     """Weighted scatter sums of whole epochs: ``c`` (epochs, n, 3) deg/s, ``act``
     (epochs, n) moving about (left out), ``w2`` (n, 2, 1) the slow and fast memories'
@@ -402,19 +436,32 @@ class RollEstimator:
         bias (none of it depends on the axis, so it runs ahead of pass 2). Returns the
         rotation evidence ``c`` (bias-corrected gyro, or gravity's turn rate), ``active``,
         ``calm`` per sample and each epoch's :class:`_EpochMotion`. ``span``: (start,
-        stop) of the whole epochs whose gyro statistics are computed at once, or None."""
+        stop) of the whole epochs whose statistics are computed at once (and quiet runs of
+        them taken at once, :meth:`_quiet_epochs`), or None."""
         n = len(t)
         c = np.empty_like(ev) if self.has_gyro else ev
         act = np.empty(n, dtype=bool)
         calm = np.empty(n, dtype=bool)
         motion: list[_EpochMotion] = []
         gyro_stats = None
-        if span is not None and self.has_gyro:
+        quiet = None
+        if span is not None:
             f0, f1 = span
-            gyro_stats = _gyro_stats(ev[f0:f1].reshape((f1 - f0) // self.epoch_n, self.epoch_n, 3))
-        j = 0
+            e = (f1 - f0) // self.epoch_n
+            if self.has_gyro:
+                gyro_stats = _gyro_stats(ev[f0:f1].reshape(e, self.epoch_n, 3))
+            quiet = _QuietTables.of(self, t, u, shaking, dyn, span, gyro_stats)
+        i = j = 0
         ep = self._ep_motion
-        for a, b, ends in pieces:
+        while i < len(pieces):
+            a, b, ends = pieces[i]
+            whole = b - a == self.epoch_n
+            if quiet is not None and whole:
+                done = self._quiet_epochs(quiet, j, t, ev, shaking, c, act, calm, motion)
+                if done:
+                    i += done
+                    j += done
+                    continue
             act[a:b], calm[a:b] = self._motion(t[a:b], shaking[a:b], dyn[a:b])
             ep["u"].append(u[a:b])
             ep["act"].append(act[a:b])
@@ -423,12 +470,62 @@ class RollEstimator:
                 ep["graw"].append(ev[a:b])
             if ends:
                 stats = None
-                if gyro_stats is not None and b - a == self.epoch_n:
+                if gyro_stats is not None and whole:
                     stats = (gyro_stats[0][j], float(gyro_stats[1][j]))
-                    j += 1
                 motion.append(self._end_epoch_motion(stats))
                 ep = self._ep_motion
+            j += whole
+            i += 1
         return c, act, calm, motion
+
+    def _quiet_epochs(self, q: _QuietTables, j: int, t, ev, shaking, c, act, calm, motion) -> int:  # noqa: ANN001
+        """Pass 1's fast path: the whole epochs ``j``, ``j + 1``, ... of the feed in which
+        the impact and walking steps provably do nothing: no impact in them, none pending
+        recently enough to silence a cue, no walking going on or about to be recognised
+        (the latest impact more than ``walk_max_step_s`` before each epoch's end). There
+        ``active`` is shaking, ``calm`` its negation, and only the bias is learned, epoch
+        by epoch on Python floats (the same arithmetic as :meth:`_learn_bias`). Returns
+        the number of epochs done (0: epoch ``j`` takes the piece-by-piece steps)."""
+        s = self.s
+        if len(self._hits) and not float(self._hits.max()) < (
+            float(q.t_min[j]) - s.cue_lag_s - s.cue_quiet_s - 1.0
+        ):
+            return 0
+        ok = (~q.hit[j:]) & (q.t_min[j:] > self._walking_until)
+        ok &= q.t_end[j:] - self._imp_start > s.walk_max_step_s
+        run = len(ok) if ok.all() else int(np.argmin(ok))
+        if not run:
+            return 0
+        n = self.epoch_n
+        lo = q.lo + j * n
+        hi = lo + run * n
+        act[lo:hi] = shaking[lo:hi]
+        np.logical_not(shaking[lo:hi], out=calm[lo:hi])
+        if len(self._hits):
+            self._hits = np.zeros(0)  # all too old to silence a cue
+        self._last_t = t[hi - 1]
+        bias = self.bias_dps.tolist() if self.has_gyro else None
+        biases = []
+        beta = self._epoch_beta
+        for k in range(j, j + run):
+            active = q.shaking[k]
+            turn_dps = math.nan
+            if bias is not None:
+                biases.append(bias)
+            if not active:  # _learn_bias
+                turn_dps = math.degrees(math.acos(min(1.0, q.cos_turn[k]))) / (n * self.dt)
+                if (
+                    bias is not None
+                    and turn_dps < s.still_dps
+                    and math.sqrt(q.spread[k]) < s.still_gyro_std_dps
+                ):
+                    bias = [b + beta * (m - b) for b, m in zip(bias, q.mean[k], strict=True)]
+            motion.append(_EpochMotion(q.t_end_s[k], active, active, turn_dps))
+        if bias is not None:
+            g = ev[lo:hi].reshape(run, n, 3) - np.array(biases)[:, None, :]
+            c[lo:hi] = g.reshape(run * n, 3)  # the bias learned up to each epoch
+            self.bias_dps = np.array(bias)
+        return run
 
     def _epoch_pieces(self, n: int) -> list[tuple[int, int, bool]]:
         """The feed cut at epoch boundaries: (start, stop, ends an epoch) per piece."""
