@@ -224,6 +224,43 @@ class _QuietTables:
         )
 
 
+@dataclass(frozen=True)
+class _SteadyTables:
+    """Per whole epoch of one feed, what pass 2's fast path (:meth:`RollEstimator.
+    _follow_steadily`) needs, computed at once for all of them."""
+
+    lo: int  # first sample of the first whole epoch
+    n: int  # samples per epoch
+    count: int  # whole epochs
+    arrays: tuple  # the feed's (t, u, c, active, calm) per sample
+    sums: list  # evidence sums (2, 6) per epoch (:func:`_scatter_sums`)
+    rot: list[list[float]]  # integrated rotation vector, deg (what _follow_axis computes)
+    dyn_max: list[float]  # largest dynamic acceleration, g
+
+    @staticmethod
+    def of(est: RollEstimator, arrays: tuple, dyn, span, sums) -> _SteadyTables:  # noqa: ANN001
+        f0, f1 = span
+        n = est.epoch_n
+        e = (f1 - f0) // n
+        c = arrays[2]
+        return _SteadyTables(
+            lo=f0,
+            n=n,
+            count=e,
+            arrays=arrays,
+            sums=sums.tolist(),
+            rot=(c[f0:f1].reshape(e, n, 3).sum(axis=1) * est.dt).tolist(),
+            dyn_max=dyn[f0:f1].reshape(e, n).max(axis=1).tolist(),
+        )
+
+    def segment(self, j: int, count: int = 1) -> tuple:
+        """(t, u, c, active, calm) of ``count`` epochs from ``j``, as
+        :meth:`RollEstimator._segment` keeps them."""
+        a = self.lo + j * self.n
+        b = a + count * self.n
+        return tuple(x[a:b] for x in self.arrays)
+
+
 def _scatter_sums(c: np.ndarray, act: np.ndarray, w2: np.ndarray) -> np.ndarray:
     """Weighted scatter sums of whole epochs: ``c`` (epochs, n, 3) deg/s, ``act``
     (epochs, n) moving about (left out), ``w2`` (n, 2, 1) the slow and fast memories'
@@ -386,7 +423,8 @@ class RollEstimator:
         # deferred angles (see _flush_angles): segments whose angles are not computed yet,
         # each with the axis it is measured about (reference: angles epoch by epoch)
         self._reference = reference  # angles and evidence epoch by epoch, not per feed
-        self._deferred: list[tuple[tuple, np.ndarray]] = []
+        self._deferred: list[tuple[tuple, np.ndarray]] = []  # (segment, axes (m, 3)): m
+        # epochs of equal length, each about its own axis (m = 1: the whole segment)
         self._deferred_n = 0
         self._tbe_mark: int | None = None  # _theta_before_epoch = theta at this deferred count
 
@@ -409,25 +447,36 @@ class RollEstimator:
         full = [k for k, (a, b, _e) in enumerate(pieces) if b - a == self.epoch_n]
         span = (pieces[full[0]][0], pieces[full[-1]][1]) if full and not self._reference else None
         c, act, calm, motion = self._pass_motion(t_s, u, ev, shaking, dyn, pieces, span)
-        sums = None
+        sums = steady = None
         if span is not None:
             e, (f0, f1) = len(full), span
             sums = _scatter_sums(
                 c[f0:f1].reshape(e, self.epoch_n, 3), act[f0:f1].reshape(e, self.epoch_n), self._wS2
             )
+            steady = _SteadyTables.of(self, (t_s, u, c, act, calm), dyn, span, sums)
         # pass 2: the axis and the angles, epoch by epoch
-        j = k = 0
-        for a, b, ends in pieces:
+        i = j = k = 0
+        while i < len(pieces):
+            a, b, ends = pieces[i]
+            whole = b - a == self.epoch_n
+            if steady is not None and whole:
+                done = self._follow_steadily(steady, j, motion, k, out)
+                if done:
+                    i += done
+                    j += done
+                    k += done
+                    continue
             sl = slice(a, b)
             self._segment(t_s[sl], u[sl], c[sl], act[sl], calm[sl], dyn[sl], out)
             self._pos = (self._pos + b - a) % self.epoch_n
             if ends:
                 ep_sums = None
-                if sums is not None and b - a == self.epoch_n:
+                if sums is not None and whole:
                     ep_sums = sums[j]
-                    j += 1
                 self._end_epoch(motion[k], ep_sums, out)
                 k += 1
+            j += whole
+            i += 1
         self._flush_angles(out)
         return out
 
@@ -778,11 +827,7 @@ class RollEstimator:
         ep["u"].append(u)
         ep["act"].append(active)
         ep["dyn"].append(dyn)
-        # recent raw history, re-analysed if the axis turns out to have changed
-        self._recent.append((t, u, c, active, calm))
-        self._recent_n += len(t)
-        while self._recent_n - len(self._recent[0][0]) >= self._rewind_n:
-            self._recent_n -= len(self._recent.pop(0)[0])
+        self._keep_recent((t, u, c, active, calm))
         if self.axis is None:
             self._held.append((t, u, c, active, calm))
             self._held_n += len(t)
@@ -798,10 +843,18 @@ class RollEstimator:
                 self._held_n -= k
                 excess -= k
         elif not self._reference:
-            self._deferred.append(((t, u, c, active, calm), self.axis))
+            self._deferred.append(((t, u, c, active, calm), self.axis[None, :]))
             self._deferred_n += len(t)
         else:
             out.append(self._angles(t, u, c, active, calm))
+
+    def _keep_recent(self, seg: tuple) -> None:
+        """Recent raw history (``rewind_s``), re-analysed if the axis turns out to have
+        changed."""
+        self._recent.append(seg)
+        self._recent_n += len(seg[0])
+        while self._recent_n - len(self._recent[0][0]) >= self._rewind_n:
+            self._recent_n -= len(self._recent.pop(0)[0])
 
     def _release_held(self, out: list[AngleSegment]) -> None:
         """Axis found: release the held samples, measured about it."""
@@ -838,6 +891,21 @@ class RollEstimator:
         r = self._ref - (self._ref @ a) * a
         r = r / max(_norm(r), 1e-9)
         return r, _cross3(a, r)
+
+    def _frames(self, axes: np.ndarray, u0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_frame` for many axes (k, 3) at once: (r, b), each (k, 3), the same
+        numbers (``u0``: the first "up" about ``axes[0]``, the reference if none yet)."""
+        if self._ref is None:
+            self._frame(axes[0], u0)
+        ref = self._ref
+        assert ref is not None
+        r = ref[None, :] - _dot3(axes, ref)[:, None] * axes
+        r = r / np.maximum(np.sqrt(_dot_rows(r, r)), 1e-9)[:, None]
+        b = np.empty_like(r)
+        b[:, 0] = axes[:, 1] * r[:, 2] - axes[:, 2] * r[:, 1]
+        b[:, 1] = axes[:, 2] * r[:, 0] - axes[:, 0] * r[:, 2]
+        b[:, 2] = axes[:, 0] * r[:, 1] - axes[:, 1] * r[:, 0]
+        return r, b
 
     def _angles(self, t, u, c, active, calm) -> AngleSegment:  # noqa: ANN001
         """The reference path: one segment's angles about the current axis, deg."""
@@ -895,12 +963,15 @@ class RollEstimator:
         theta_before = self._theta_last
         if self._reseed_t and self._reseed_t[0] <= float(pend[-1][0][0][-1]):
             axis, done = self.axis, 0
-            for seg, a in pend:
-                self.axis = a
-                out.append(self._angles(*seg))
-                done += len(seg[0])
-                if done == mark:
-                    theta_before = self._theta_last
+            for seg, axes in pend:
+                per = len(seg[0]) // len(axes)
+                for i, a in enumerate(axes):
+                    self.axis = a
+                    part = seg if len(axes) == 1 else tuple(x[i * per : (i + 1) * per] for x in seg)
+                    out.append(self._angles(*part))
+                    done += per
+                    if done == mark:
+                        theta_before = self._theta_last
             self.axis = axis
         else:
             theta = self._angles_many(pend, out)
@@ -914,15 +985,16 @@ class RollEstimator:
     ) -> np.ndarray:
         """Deferred segments -> one AngleSegment appended to ``out``; returns the angle
         before masking (deg), whose last value is ``_theta_last``."""
-        segs = [seg for seg, _a in pend]
-        lens = [len(seg[0]) for seg in segs]
+        segs = [seg for seg, _axes in pend]
+        axes = pend[0][1] if len(pend) == 1 else np.concatenate([ax for _seg, ax in pend])
+        lens = []  # samples about each axis
+        for seg, ax in pend:
+            lens += [len(seg[0]) // len(ax)] * len(ax)
         t, u, c, active, calm = (
             seg_parts[0] if len(segs) == 1 else np.concatenate(seg_parts)
             for seg_parts in zip(*segs, strict=True)
         )
-        frames = [self._frame(a, seg[1][0]) for seg, a in pend]
-        r_k = np.array([f[0] for f in frames])
-        b_k = np.array([f[1] for f in frames])
+        r_k, b_k = self._frames(axes, u[0])
         R = np.repeat(r_k, lens, axis=0)
         B = np.repeat(b_k, lens, axis=0)
         theta_acc = -np.degrees(np.arctan2(_dot_rows(u, B), _dot_rows(u, R))) + self._offset
@@ -930,7 +1002,7 @@ class RollEstimator:
             # speed from two angles about the same axis: each segment's first sample against
             # the sample before it, measured about this segment's axis
             starts = np.cumsum([0, *lens[:-1]])
-            up = np.empty((len(segs), 3))
+            up = np.empty((len(lens), 3))
             up[0] = self._u_last_ang if self._u_last_ang is not None else u[0]
             up[1:] = u[starts[1:] - 1]
             prev = np.empty(len(t))
@@ -947,7 +1019,7 @@ class RollEstimator:
             out.append(AngleSegment(t, np.where(active, np.nan, theta_acc),
                                     np.where(active, 0.0, rate), active, calm))  # fmt: skip
             return theta_acc
-        A = np.repeat(np.array([a for _seg, a in pend]), lens, axis=0)
+        A = np.repeat(axes, lens, axis=0)
         rate = _dot_rows(c, A)
         al = self._alpha
         x = al * rate * self._step_s(t) + (1.0 - al) * theta_acc
@@ -990,6 +1062,105 @@ class RollEstimator:
         self._follow_axis(c, u, dyn, out, rot_prev, c_prev)
 
     # ------------------------------------------------------------ epoch steps
+
+    def _follow_steadily(
+        self, q: _SteadyTables, j: int, motion: list[_EpochMotion], k: int, out: list
+    ) -> int:
+        """Pass 2's fast path: the whole epochs ``j``, ``j + 1``, ... of the feed (their
+        pass-1 results from ``motion[k]`` on) while :meth:`_end_epoch` provably takes
+        the steady steps only: the axis is known, nothing moves about, the recent motion
+        does not turn off the axis long enough to re-learn it (:meth:`_check_axis_change`)
+        and no strap slip is in sight (:meth:`_follow_axis`). Those steps run here on
+        Python floats, with the same arithmetic as the named steps (accumulate evidence,
+        count the epochs off the axis, one power-iteration step); any other epoch takes
+        the named steps themselves. Returns the number of epochs done (0: epoch ``j``
+        takes the general steps)."""
+        if self.axis is None:
+            return 0
+        s = self.s
+        lam, lamn, lam_f, lamn_f = self._lam, self._lamn, self._lam_f, self._lamn_f
+        zs = self._zi_S[0].tolist()
+        zf = self._zi_Sf[0].tolist()
+        sf6 = None
+        a0, a1, a2 = self.axis.tolist()
+        ratio = self._slip_ratio
+        # the previous epoch's rotation, deg, if it followed the axis (else no slip spans it)
+        rot_prev = self._rot_prev.tolist() if self.has_gyro and self._c_prev is not None else None
+        off_epochs = self._off_epochs
+        n = self.epoch_n
+        done = 0
+        axes: list[tuple[float, float, float]] = []
+        for jj in range(j, q.count):
+            if motion[k + done].any_active:
+                break
+            # _accumulate_evidence, not committed until the epoch is known to be steady
+            slow, fast = q.sums[jj]
+            zs_new = [lamn * z + lam * x for z, x in zip(zs, slow, strict=True)]
+            zf_new = [lamn_f * z + lam_f * x for z, x in zip(zf, fast, strict=True)]
+            f6 = [z / lam_f for z in zf_new]
+            # _check_axis_change: nothing happens unless the recent motion is strong
+            off_new = off_epochs
+            trace_f = f6[0] + f6[1] + f6[2]
+            if trace_f >= s.axis_change_evidence_dps2:
+                xx, yy, zz, xy, xz, yz = f6
+                along = (
+                    a0 * (xx * a0 + xy * a1 + xz * a2)
+                    + a1 * (xy * a0 + yy * a1 + yz * a2)
+                    + a2 * (xz * a0 + yz * a1 + zz * a2)
+                )
+                off_new = off_epochs + 1 if along < 0.5 * trace_f else 0
+                if off_new >= self._change_epochs:
+                    break  # the axis changes: the named steps
+            # _follow_axis: a slip (this epoch's rotation, with the previous one's if that
+            # was slip-like, off the axis) takes the named steps
+            r0, r1, r2 = q.rot[jj]
+            if rot_prev is not None:
+                p0, p1, p2 = rot_prev
+                al = p0 * a0 + p1 * a1 + p2 * a2
+                o0, o1, o2 = p0 - al * a0, p1 - al * a1, p2 - al * a2
+                if math.sqrt(o0 * o0 + o1 * o1 + o2 * o2) > ratio * abs(al):
+                    r0, r1, r2 = p0 + r0, p1 + r1, p2 + r2
+            al = r0 * a0 + r1 * a1 + r2 * a2
+            o0, o1, o2 = r0 - al * a0, r1 - al * a1, r2 - al * a2
+            off = math.sqrt(o0 * o0 + o1 * o1 + o2 * o2)
+            if (
+                off > ratio * abs(al)
+                and off > s.slip_off_axis_deg
+                and q.dyn_max[jj] < s.slip_max_dyn_g
+            ):
+                break  # a slip perhaps: the named steps decide
+            # a steady epoch: its angles are deferred about the axis it started with, then
+            # the evidence and the power-iteration step are committed
+            axes.append((a0, a1, a2))
+            zs, zf, sf6, off_epochs = zs_new, zf_new, f6, off_new
+            S = [z / lam for z in zs]
+            v0 = S[0] * a0 + S[3] * a1 + S[4] * a2
+            v1 = S[3] * a0 + S[1] * a1 + S[5] * a2
+            v2 = S[4] * a0 + S[5] * a1 + S[2] * a2
+            nv = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+            if nv > 1e-12:
+                a0, a1, a2 = v0 / nv, v1 / nv, v2 / nv
+            rot_prev = q.rot[jj] if self.has_gyro else None
+            done += 1
+        if done:
+            # _segment's bookkeeping for the run: its angles deferred as one segment, each
+            # epoch about its own axis; the recent history as if kept epoch by epoch (only
+            # the last rewind_s of it can be left)
+            self._deferred.append((q.segment(j, done), np.array(axes)))
+            self._deferred_n += done * n
+            keep = min(done, -(-self._rewind_n // n) + 1)
+            for jj in range(j + done - keep, j + done):
+                self._keep_recent(q.segment(jj))
+            self._zi_S = np.array([zs])
+            self._zi_Sf = np.array([zf])
+            self._Sf6 = np.array(sf6)
+            self.axis = np.array([a0, a1, a2])
+            last = j + done - 1
+            self._rot_prev = np.array(q.rot[last])
+            self._c_prev = q.segment(last)[2]
+            self._off_epochs = off_epochs
+            self._tbe_mark = self._deferred_n
+        return done
 
     def _accumulate_evidence(self, sums: np.ndarray) -> None:
         """Rotation evidence, deg^2/s^2: exponentially weighted scatter of ``c`` over the
