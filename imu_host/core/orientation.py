@@ -66,11 +66,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from imu_host.core.iir import IIRFilter, butter2_lowpass
 
+Floats6 = tuple[float, float, float, float, float, float] | list[float]  # a scatter on floats
 LOST_SAMPLE_STEPS = 1.5  # a step this many periods long means samples were lost
 _MAX_CUTOFF = 0.99  # highest filter cutoff, fraction of Nyquist
 _SCATTER_I = np.array([0, 1, 2, 0, 0, 1])  # scatter entries xx, yy, zz, xy, xz, yz:
@@ -180,8 +182,7 @@ def _dot3(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     return m[:, 0] * v[0] + m[:, 1] * v[1] + m[:, 2] * v[2]
 
 
-@dataclass(frozen=True)
-class _EpochMotion:
+class _EpochMotion(NamedTuple):
     """An epoch's axis-free results (pass 1), for its axis steps (pass 2)."""
 
     t_end: float  # time of the epoch's last sample, s
@@ -311,6 +312,20 @@ def _power_step(S: list[list[float]], a: np.ndarray) -> np.ndarray:
     v2 = S[2][0] * a[0] + S[2][1] * a[1] + S[2][2] * a[2]
     nv = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
     return np.array([v0 / nv, v1 / nv, v2 / nv]) if nv > 1e-12 else a
+
+
+def _decay_add(k: float, z: Floats6, w: float, x: Floats6) -> Floats6:
+    """``k * z + w * x`` elementwise on six Python floats (what numpy computes for arrays)."""
+    z0, z1, z2, z3, z4, z5 = z
+    x0, x1, x2, x3, x4, x5 = x
+    return (k * z0 + w * x0, k * z1 + w * x1, k * z2 + w * x2,
+            k * z3 + w * x3, k * z4 + w * x4, k * z5 + w * x5)  # fmt: skip
+
+
+def _scaled(z: Floats6, d: float) -> Floats6:
+    """``z / d`` elementwise on six Python floats."""
+    z0, z1, z2, z3, z4, z5 = z
+    return (z0 / d, z1 / d, z2 / d, z3 / d, z4 / d, z5 / d)
 
 
 def _sym(s6: np.ndarray) -> list[list[float]]:
@@ -578,13 +593,13 @@ class RollEstimator:
 
     def _epoch_pieces(self, n: int) -> list[tuple[int, int, bool]]:
         """The feed cut at epoch boundaries: (start, stop, ends an epoch) per piece."""
-        pieces = []
-        i, pos = 0, self._pos
-        while i < n:
-            take = min(n - i, self.epoch_n - pos)
-            pos = (pos + take) % self.epoch_n
-            pieces.append((i, i + take, pos == 0))
-            i += take
+        e = self.epoch_n
+        i = min(n, e - self._pos) if self._pos else 0  # the rest of the epoch begun before
+        pieces = [(0, i, self._pos + i == e)] if i else []
+        pieces += [(a, a + e, True) for a in range(i, n - e + 1, e)]
+        i += (n - i) // e * e
+        if i < n:
+            pieces.append((i, n, False))
         return pieces
 
     def _prefilter_split(
@@ -1095,9 +1110,9 @@ class RollEstimator:
                 break
             # _accumulate_evidence, not committed until the epoch is known to be steady
             slow, fast = q.sums[jj]
-            zs_new = [lamn * z + lam * x for z, x in zip(zs, slow, strict=True)]
-            zf_new = [lamn_f * z + lam_f * x for z, x in zip(zf, fast, strict=True)]
-            f6 = [z / lam_f for z in zf_new]
+            zs_new = _decay_add(lamn, zs, lam, slow)
+            zf_new = _decay_add(lamn_f, zf, lam_f, fast)
+            f6 = _scaled(zf_new, lam_f)
             # _check_axis_change: nothing happens unless the recent motion is strong
             off_new = off_epochs
             trace_f = f6[0] + f6[1] + f6[2]
@@ -1133,7 +1148,7 @@ class RollEstimator:
             # the evidence and the power-iteration step are committed
             axes.append((a0, a1, a2))
             zs, zf, sf6, off_epochs = zs_new, zf_new, f6, off_new
-            S = [z / lam for z in zs]
+            S = _scaled(zs, lam)
             v0 = S[0] * a0 + S[3] * a1 + S[4] * a2
             v1 = S[3] * a0 + S[1] * a1 + S[5] * a2
             v2 = S[4] * a0 + S[5] * a1 + S[2] * a2
