@@ -204,7 +204,7 @@ class _QuietTables:
     shaking: list[bool]  # shaking at some sample
     cos_turn: list[float]  # "up" at its first sample . "up" at its last
     mean: list[list[float]]  # gyro mean, deg/s (empty without a gyro)
-    spread: list[float]  # gyro summed variance, deg^2/s^2 (empty without a gyro)
+    gyro_steady: list[bool]  # the gyro varying less than ``still_gyro_std_dps``
 
     @staticmethod
     def of(est: RollEstimator, t, u, shaking, dyn, span, gyro_stats) -> _QuietTables:  # noqa: ANN001
@@ -221,7 +221,9 @@ class _QuietTables:
             shaking=shaking[f0:f1].reshape(e, n).any(axis=1).tolist(),
             cos_turn=_dot_rows(u[f0:f1:n], u[f0 + n - 1 : f1 : n]).tolist(),
             mean=[] if gyro_stats is None else gyro_stats[0].tolist(),
-            spread=[] if gyro_stats is None else gyro_stats[1].tolist(),
+            gyro_steady=[]
+            if gyro_stats is None
+            else (np.sqrt(gyro_stats[1]) < est.s.still_gyro_std_dps).tolist(),
         )
 
 
@@ -568,27 +570,30 @@ class RollEstimator:
         if len(self._hits):
             self._hits = np.zeros(0)  # all too old to silence a cue
         self._last_t = t[hi - 1]
-        bias = self.bias_dps.tolist() if self.has_gyro else None
-        biases = []
+        # _learn_bias: gravity's turn over each epoch not moving about, deg/s
+        shaking_k = q.shaking[j : j + run]
+        per_s = n * self.dt
+        turns = [
+            math.nan if active else math.degrees(math.acos(min(1.0, cos))) / per_s
+            for active, cos in zip(shaking_k, q.cos_turn[j : j + run], strict=True)
+        ]
+        motion += map(_EpochMotion, q.t_end_s[j : j + run], shaking_k, shaking_k, turns)
+        if not self.has_gyro:
+            return run
+        # ...and the bias, updated in genuine stillness; each epoch's evidence ``c`` uses
+        # the bias learned up to it
+        bias = self.bias_dps.tolist()
+        learned = [bias]
+        upto = []
         beta = self._epoch_beta
-        for k in range(j, j + run):
-            active = q.shaking[k]
-            turn_dps = math.nan
-            if bias is not None:
-                biases.append(bias)
-            if not active:  # _learn_bias
-                turn_dps = math.degrees(math.acos(min(1.0, q.cos_turn[k]))) / (n * self.dt)
-                if (
-                    bias is not None
-                    and turn_dps < s.still_dps
-                    and math.sqrt(q.spread[k]) < s.still_gyro_std_dps
-                ):
-                    bias = [b + beta * (m - b) for b, m in zip(bias, q.mean[k], strict=True)]
-            motion.append(_EpochMotion(q.t_end_s[k], active, active, turn_dps))
-        if bias is not None:
-            g = ev[lo:hi].reshape(run, n, 3) - np.array(biases)[:, None, :]
-            c[lo:hi] = g.reshape(run * n, 3)  # the bias learned up to each epoch
-            self.bias_dps = np.array(bias)
+        for k, turn_dps in enumerate(turns, start=j):
+            upto.append(len(learned) - 1)
+            if turn_dps < s.still_dps and q.gyro_steady[k]:
+                bias = [b + beta * (m - b) for b, m in zip(bias, q.mean[k], strict=True)]
+                learned.append(bias)
+        g = ev[lo:hi].reshape(run, n, 3) - np.array(learned)[upto][:, None, :]
+        c[lo:hi] = g.reshape(run * n, 3)
+        self.bias_dps = np.array(bias)
         return run
 
     def _epoch_pieces(self, n: int) -> list[tuple[int, int, bool]]:
