@@ -58,8 +58,15 @@ bias) epoch by epoch ahead of the rest; the evidence sums and gyro statistics of
 whole epoch in the feed are then computed at once (:func:`_scatter_sums`,
 :func:`_gyro_stats`); pass 2 runs the axis steps epoch by epoch; the angles are computed
 once per feed, each sample about its own epoch's axis (:meth:`RollEstimator._flush_angles`).
-Every number is the one the epoch-by-epoch reference path (``reference=True``) computes;
-``tests/test_speed_fastpath.py`` holds the two equal.
+Runs of whole epochs in which the per-epoch steps provably do nothing but the steady ones
+are taken at once: in pass 1 (:meth:`RollEstimator._quiet_epochs`) those with no impact,
+none pending recently enough to silence a cue and no walking near; in pass 2
+(:meth:`RollEstimator._follow_steadily`) those with the axis known, nothing moving about,
+no axis change due and no strap slip in sight, whose steady steps (evidence, one
+power-iteration step) run on Python floats with the named steps' arithmetic. Any other
+epoch takes the named steps. Every number is the one the epoch-by-epoch reference path
+(``reference=True``) computes; ``tests/test_speed_fastpath.py`` and
+``tests/test_speed_est.py`` hold the two equal.
 """
 
 from __future__ import annotations
