@@ -79,7 +79,7 @@ import numpy as np
 
 from imu_host.core.iir import IIRFilter, butter2_lowpass
 
-Floats6 = tuple[float, float, float, float, float, float] | list[float]  # a scatter on floats
+_Floats6 = tuple[float, float, float, float, float, float] | list[float]  # a scatter on floats
 LOST_SAMPLE_STEPS = 1.5  # a step this many periods long means samples were lost
 _MAX_CUTOFF = 0.99  # highest filter cutoff, fraction of Nyquist
 _SCATTER_I = np.array([0, 1, 2, 0, 0, 1])  # scatter entries xx, yy, zz, xy, xz, yz:
@@ -323,7 +323,7 @@ def _power_step(S: list[list[float]], a: np.ndarray) -> np.ndarray:
     return np.array([v0 / nv, v1 / nv, v2 / nv]) if nv > 1e-12 else a
 
 
-def _decay_add(k: float, z: Floats6, w: float, x: Floats6) -> Floats6:
+def _decay_add(k: float, z: _Floats6, w: float, x: _Floats6) -> _Floats6:
     """``k * z + w * x`` elementwise on six Python floats (what numpy computes for arrays)."""
     z0, z1, z2, z3, z4, z5 = z
     x0, x1, x2, x3, x4, x5 = x
@@ -331,7 +331,7 @@ def _decay_add(k: float, z: Floats6, w: float, x: Floats6) -> Floats6:
             k * z3 + w * x3, k * z4 + w * x4, k * z5 + w * x5)  # fmt: skip
 
 
-def _scaled(z: Floats6, d: float) -> Floats6:
+def _scaled(z: _Floats6, d: float) -> _Floats6:
     """``z / d`` elementwise on six Python floats."""
     z0, z1, z2, z3, z4, z5 = z
     return (z0 / d, z1 / d, z2 / d, z3 / d, z4 / d, z5 / d)
@@ -484,7 +484,7 @@ class RollEstimator:
             a, b, ends = pieces[i]
             whole = b - a == self.epoch_n
             if steady is not None and whole:
-                done = self._follow_steadily(steady, j, motion, k, out)
+                done = self._follow_steadily(steady, j, motion, k)
                 if done:
                     i += done
                     j += done
@@ -1090,9 +1090,7 @@ class RollEstimator:
 
     # ------------------------------------------------------------ epoch steps
 
-    def _follow_steadily(
-        self, q: _SteadyTables, j: int, motion: list[_EpochMotion], k: int, out: list
-    ) -> int:
+    def _follow_steadily(self, q: _SteadyTables, j: int, motion: list[_EpochMotion], k: int) -> int:
         """Pass 2's fast path: the whole epochs ``j``, ``j + 1``, ... of the feed (their
         pass-1 results from ``motion[k]`` on) while :meth:`_end_epoch` provably takes
         the steady steps only: the axis is known, nothing moves about, the recent motion
