@@ -200,8 +200,9 @@ class _EpochMotion(NamedTuple):
 
 @dataclass(frozen=True)
 class _QuietTables:
-    """Per whole epoch of one feed, what pass 1's fast path (:meth:`RollEstimator.
-    _quiet_epochs`) needs, computed at once for all of them."""
+    """Per whole epoch of one feed, what pass 1 needs, computed at once for all of them
+    (the gyro statistics only for the epochs whose bias may be learned: gravity turning
+    slower than ``still_dps``)."""
 
     lo: int  # first sample of the first whole epoch
     hit: np.ndarray  # bool: an impact sample in it
@@ -209,16 +210,28 @@ class _QuietTables:
     t_end: np.ndarray  # the time of its last sample, s
     t_end_s: list[float]  # the same as Python floats
     shaking: list[bool]  # shaking at some sample
-    cos_turn: list[float]  # "up" at its first sample . "up" at its last
-    mean: list[list[float]]  # gyro mean, deg/s (empty without a gyro)
-    gyro_steady: list[bool]  # the gyro varying less than ``still_gyro_std_dps``
+    turn_dps: list[float]  # gravity's turn rate over it, deg/s (:meth:`_learn_bias`)
+    still: list[int]  # the row of its gyro statistics, -1 if gravity turned too fast
+    stats: tuple[np.ndarray, np.ndarray] | None  # gyro mean and spread (:func:`_gyro_stats`)
+    mean: list[list[float]]  # gyro mean, deg/s, per row
+    gyro_steady: list[bool]  # the gyro varying less than ``still_gyro_std_dps``, per row
 
     @staticmethod
-    def of(est: RollEstimator, t, u, shaking, dyn, span, gyro_stats) -> _QuietTables:  # noqa: ANN001
+    def of(est: RollEstimator, t, u, ev, shaking, dyn, span) -> _QuietTables:  # noqa: ANN001
         f0, f1 = span
         n = est.epoch_n
         e = (f1 - f0) // n
         t_end = t[f0 + n - 1 : f1 : n]
+        per_s = n * est.dt
+        cos_turn = _dot_rows(u[f0:f1:n], u[f0 + n - 1 : f1 : n]).tolist()
+        turn_dps = [math.degrees(math.acos(min(1.0, cos))) / per_s for cos in cos_turn]
+        rows = [k for k, turn in enumerate(turn_dps) if turn < est.s.still_dps]
+        still = [-1] * e
+        for row, k in enumerate(rows):
+            still[k] = row
+        stats = None
+        if est.has_gyro and rows:
+            stats = _gyro_stats(ev[f0:f1].reshape(e, n, 3)[rows])
         return _QuietTables(
             lo=f0,
             hit=(dyn[f0:f1] >= est.s.impact_g).reshape(e, n).any(axis=1),
@@ -226,12 +239,22 @@ class _QuietTables:
             t_end=t_end,
             t_end_s=t_end.tolist(),
             shaking=shaking[f0:f1].reshape(e, n).any(axis=1).tolist(),
-            cos_turn=_dot_rows(u[f0:f1:n], u[f0 + n - 1 : f1 : n]).tolist(),
-            mean=[] if gyro_stats is None else gyro_stats[0].tolist(),
+            turn_dps=turn_dps,
+            still=still,
+            stats=stats,
+            mean=[] if stats is None else stats[0].tolist(),
             gyro_steady=[]
-            if gyro_stats is None
-            else (np.sqrt(gyro_stats[1]) < est.s.still_gyro_std_dps).tolist(),
+            if stats is None
+            else (np.sqrt(stats[1]) < est.s.still_gyro_std_dps).tolist(),
         )
+
+    def gyro_stats(self, j: int) -> tuple[np.ndarray, float] | None:
+        """Whole epoch ``j``'s gyro statistics for :meth:`RollEstimator._learn_bias`
+        (None: not computed, gravity turned too fast for the bias to be learned)."""
+        row = self.still[j]
+        if self.stats is None or row < 0:
+            return None
+        return self.stats[0][row], float(self.stats[1][row])
 
 
 @dataclass(frozen=True)
@@ -516,14 +539,9 @@ class RollEstimator:
         act = np.empty(n, dtype=bool)
         calm = np.empty(n, dtype=bool)
         motion: list[_EpochMotion] = []
-        gyro_stats = None
         quiet = None
         if span is not None:
-            f0, f1 = span
-            e = (f1 - f0) // self.epoch_n
-            if self.has_gyro:
-                gyro_stats = _gyro_stats(ev[f0:f1].reshape(e, self.epoch_n, 3))
-            quiet = _QuietTables.of(self, t, u, shaking, dyn, span, gyro_stats)
+            quiet = _QuietTables.of(self, t, u, ev, shaking, dyn, span)
         i = j = 0
         ep = self._ep_motion
         while i < len(pieces):
@@ -542,9 +560,7 @@ class RollEstimator:
                 c[a:b] = ev[a:b] - self.bias_dps  # the bias learned up to this epoch
                 ep["graw"].append(ev[a:b])
             if ends:
-                stats = None
-                if gyro_stats is not None and whole:
-                    stats = (gyro_stats[0][j], float(gyro_stats[1][j]))
+                stats = quiet.gyro_stats(j) if quiet is not None and whole else None
                 motion.append(self._end_epoch_motion(stats))
                 ep = self._ep_motion
             j += whole
@@ -579,10 +595,9 @@ class RollEstimator:
         self._last_t = t[hi - 1]
         # _learn_bias: gravity's turn over each epoch not moving about, deg/s
         shaking_k = q.shaking[j : j + run]
-        per_s = n * self.dt
         turns = [
-            math.nan if active else math.degrees(math.acos(min(1.0, cos))) / per_s
-            for active, cos in zip(shaking_k, q.cos_turn[j : j + run], strict=True)
+            math.nan if active else turn
+            for active, turn in zip(shaking_k, q.turn_dps[j : j + run], strict=True)
         ]
         motion += map(_EpochMotion, q.t_end_s[j : j + run], shaking_k, shaking_k, turns)
         if not self.has_gyro:
@@ -595,8 +610,9 @@ class RollEstimator:
         beta = self._epoch_beta
         for k, turn_dps in enumerate(turns, start=j):
             upto.append(len(learned) - 1)
-            if turn_dps < s.still_dps and q.gyro_steady[k]:
-                bias = [b + beta * (m - b) for b, m in zip(bias, q.mean[k], strict=True)]
+            if turn_dps < s.still_dps and q.gyro_steady[q.still[k]]:
+                mean = q.mean[q.still[k]]
+                bias = [b + beta * (m - b) for b, m in zip(bias, mean, strict=True)]
                 learned.append(bias)
         g = ev[lo:hi].reshape(run, n, 3) - np.array(learned)[upto][:, None, :]
         c[lo:hi] = g.reshape(run * n, 3)
