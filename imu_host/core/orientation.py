@@ -58,19 +58,28 @@ bias) epoch by epoch ahead of the rest; the evidence sums and gyro statistics of
 whole epoch in the feed are then computed at once (:func:`_scatter_sums`,
 :func:`_gyro_stats`); pass 2 runs the axis steps epoch by epoch; the angles are computed
 once per feed, each sample about its own epoch's axis (:meth:`RollEstimator._flush_angles`).
-Every number is the one the epoch-by-epoch reference path (``reference=True``) computes;
-``tests/test_speed_fastpath.py`` holds the two equal.
+Runs of whole epochs in which the per-epoch steps provably do nothing but the steady ones
+are taken at once: in pass 1 (:meth:`RollEstimator._quiet_epochs`) those with no impact,
+none pending recently enough to silence a cue and no walking near; in pass 2
+(:meth:`RollEstimator._follow_steadily`) those with the axis known, nothing moving about,
+no axis change due and no strap slip in sight, whose steady steps (evidence, one
+power-iteration step) run on Python floats with the named steps' arithmetic. Any other
+epoch takes the named steps. Every number is the one the epoch-by-epoch reference path
+(``reference=True``) computes; ``tests/test_speed_fastpath.py`` and
+``tests/test_speed_est.py`` hold the two equal.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from imu_host.core.iir import IIRFilter, butter2_lowpass
 
+_Floats6 = tuple[float, float, float, float, float, float] | list[float]  # a scatter on floats
 LOST_SAMPLE_STEPS = 1.5  # a step this many periods long means samples were lost
 _MAX_CUTOFF = 0.99  # highest filter cutoff, fraction of Nyquist
 _SCATTER_I = np.array([0, 1, 2, 0, 0, 1])  # scatter entries xx, yy, zz, xy, xz, yz:
@@ -188,14 +197,109 @@ def _dot3(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     return m[:, 0] * v[0] + m[:, 1] * v[1] + m[:, 2] * v[2]
 
 
-@dataclass(frozen=True)
-class _EpochMotion:
+class _EpochMotion(NamedTuple):
     """An epoch's axis-free results (pass 1), for its axis steps (pass 2)."""
 
     t_end: float  # time of the epoch's last sample, s
     any_active: bool  # moving about at some sample
     unsettled: bool  # an impact, walking or shaking in it
     turn_dps: float  # gravity's turn rate over it, deg/s (nan if moving about)
+
+
+@dataclass(frozen=True)
+class _QuietTables:
+    """Per whole epoch of one feed, what pass 1 needs, computed at once for all of them
+    (the gyro statistics only for the epochs whose bias may be learned: gravity turning
+    slower than ``still_dps``)."""
+
+    lo: int  # first sample of the first whole epoch
+    hit: np.ndarray  # bool: an impact sample in it
+    t_min: np.ndarray  # its earliest time stamp, s
+    t_end: np.ndarray  # the time of its last sample, s
+    t_end_s: list[float]  # the same as Python floats
+    shaking: list[bool]  # shaking at some sample
+    turn_dps: list[float]  # gravity's turn rate over it, deg/s (:meth:`_learn_bias`)
+    still: list[int]  # the row of its gyro statistics, -1 if gravity turned too fast
+    stats: tuple[np.ndarray, np.ndarray] | None  # gyro mean and spread (:func:`_gyro_stats`)
+    mean: list[list[float]]  # gyro mean, deg/s, per row
+    gyro_steady: list[bool]  # the gyro varying less than ``still_gyro_std_dps``, per row
+
+    @staticmethod
+    def of(est: RollEstimator, t, u, ev, shaking, dyn, span) -> _QuietTables:  # noqa: ANN001
+        f0, f1 = span
+        n = est.epoch_n
+        e = (f1 - f0) // n
+        t_end = t[f0 + n - 1 : f1 : n]
+        per_s = n * est.dt
+        cos_turn = _dot_rows(u[f0:f1:n], u[f0 + n - 1 : f1 : n]).tolist()
+        turn_dps = [math.degrees(math.acos(min(1.0, cos))) / per_s for cos in cos_turn]
+        rows = [k for k, turn in enumerate(turn_dps) if turn < est.s.still_dps]
+        still = [-1] * e
+        for row, k in enumerate(rows):
+            still[k] = row
+        stats = None
+        if est.has_gyro and rows:
+            stats = _gyro_stats(ev[f0:f1].reshape(e, n, 3)[rows])
+        return _QuietTables(
+            lo=f0,
+            hit=(dyn[f0:f1] >= est.s.impact_g).reshape(e, n).any(axis=1),
+            t_min=t[f0:f1].reshape(e, n).min(axis=1),
+            t_end=t_end,
+            t_end_s=t_end.tolist(),
+            shaking=shaking[f0:f1].reshape(e, n).any(axis=1).tolist(),
+            turn_dps=turn_dps,
+            still=still,
+            stats=stats,
+            mean=[] if stats is None else stats[0].tolist(),
+            gyro_steady=[]
+            if stats is None
+            else (np.sqrt(stats[1]) < est.s.still_gyro_std_dps).tolist(),
+        )
+
+    def gyro_stats(self, j: int) -> tuple[np.ndarray, float] | None:
+        """Whole epoch ``j``'s gyro statistics for :meth:`RollEstimator._learn_bias`
+        (None: not computed, gravity turned too fast for the bias to be learned)."""
+        row = self.still[j]
+        if self.stats is None or row < 0:
+            return None
+        return self.stats[0][row], float(self.stats[1][row])
+
+
+@dataclass(frozen=True)
+class _SteadyTables:
+    """Per whole epoch of one feed, what pass 2's fast path (:meth:`RollEstimator.
+    _follow_steadily`) needs, computed at once for all of them."""
+
+    lo: int  # first sample of the first whole epoch
+    n: int  # samples per epoch
+    count: int  # whole epochs
+    arrays: tuple  # the feed's (t, u, c, active, calm) per sample
+    sums: list  # evidence sums (2, 6) per epoch (:func:`_scatter_sums`)
+    rot: list[list[float]]  # integrated rotation vector, deg (what _follow_axis computes)
+    dyn_max: list[float]  # largest dynamic acceleration, g
+
+    @staticmethod
+    def of(est: RollEstimator, arrays: tuple, dyn, span, sums) -> _SteadyTables:  # noqa: ANN001
+        f0, f1 = span
+        n = est.epoch_n
+        e = (f1 - f0) // n
+        c = arrays[2]
+        return _SteadyTables(
+            lo=f0,
+            n=n,
+            count=e,
+            arrays=arrays,
+            sums=sums.tolist(),
+            rot=(c[f0:f1].reshape(e, n, 3).sum(axis=1) * est.dt).tolist(),
+            dyn_max=dyn[f0:f1].reshape(e, n).max(axis=1).tolist(),
+        )
+
+    def segment(self, j: int, count: int = 1) -> tuple:
+        """(t, u, c, active, calm) of ``count`` epochs from ``j``, as
+        :meth:`RollEstimator._segment` keeps them."""
+        a = self.lo + j * self.n
+        b = a + count * self.n
+        return tuple(x[a:b] for x in self.arrays)
 
 
 def _scatter_sums(c: np.ndarray, act: np.ndarray, w2: np.ndarray) -> np.ndarray:
@@ -248,6 +352,20 @@ def _power_step(S: list[list[float]], a: np.ndarray) -> np.ndarray:
     v2 = S[2][0] * a[0] + S[2][1] * a[1] + S[2][2] * a[2]
     nv = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
     return np.array([v0 / nv, v1 / nv, v2 / nv]) if nv > 1e-12 else a
+
+
+def _decay_add(k: float, z: _Floats6, w: float, x: _Floats6) -> _Floats6:
+    """``k * z + w * x`` elementwise on six Python floats (what numpy computes for arrays)."""
+    z0, z1, z2, z3, z4, z5 = z
+    x0, x1, x2, x3, x4, x5 = x
+    return (k * z0 + w * x0, k * z1 + w * x1, k * z2 + w * x2,
+            k * z3 + w * x3, k * z4 + w * x4, k * z5 + w * x5)  # fmt: skip
+
+
+def _scaled(z: _Floats6, d: float) -> _Floats6:
+    """``z / d`` elementwise on six Python floats."""
+    z0, z1, z2, z3, z4, z5 = z
+    return (z0 / d, z1 / d, z2 / d, z3 / d, z4 / d, z5 / d)
 
 
 def _sym(s6: np.ndarray) -> list[list[float]]:
@@ -333,7 +451,6 @@ class RollEstimator:
         self._lamn = self._lam**self.epoch_n
         self._lamn_f = self._lam_f**self.epoch_n
         self._zi_Sf = np.zeros((1, 6))  # recent-motion scatter
-        self._fast_axis = np.array([1.0, 0.0, 0.0])
         self._imp_chain = 0  # impacts in a row, each within walk_max_step_s of the last
         self._last_impact_t = -math.inf
         self._imp_start = -math.inf  # start of the latest impact
@@ -378,7 +495,8 @@ class RollEstimator:
         # deferred angles (see _flush_angles): segments whose angles are not computed yet,
         # each with the axis it is measured about (reference: angles epoch by epoch)
         self._reference = reference  # angles and evidence epoch by epoch, not per feed
-        self._deferred: list[tuple[tuple, np.ndarray]] = []
+        self._deferred: list[tuple[tuple, np.ndarray]] = []  # (segment, axes (m, 3)): m
+        # epochs of equal length, each about its own axis (m = 1: the whole segment)
         self._deferred_n = 0
         self._tbe_mark: int | None = None  # _theta_before_epoch = theta at this deferred count
 
@@ -401,25 +519,36 @@ class RollEstimator:
         full = [k for k, (a, b, _e) in enumerate(pieces) if b - a == self.epoch_n]
         span = (pieces[full[0]][0], pieces[full[-1]][1]) if full and not self._reference else None
         c, act, calm, motion = self._pass_motion(t_s, u, ev, shaking, dyn, pieces, span)
-        sums = None
+        sums = steady = None
         if span is not None:
             e, (f0, f1) = len(full), span
             sums = _scatter_sums(
                 c[f0:f1].reshape(e, self.epoch_n, 3), act[f0:f1].reshape(e, self.epoch_n), self._wS2
             )
+            steady = _SteadyTables.of(self, (t_s, u, c, act, calm), dyn, span, sums)
         # pass 2: the axis and the angles, epoch by epoch
-        j = k = 0
-        for a, b, ends in pieces:
+        i = j = k = 0
+        while i < len(pieces):
+            a, b, ends = pieces[i]
+            whole = b - a == self.epoch_n
+            if steady is not None and whole:
+                done = self._follow_steadily(steady, j, motion, k)
+                if done:
+                    i += done
+                    j += done
+                    k += done
+                    continue
             sl = slice(a, b)
             self._segment(t_s[sl], u[sl], c[sl], act[sl], calm[sl], dyn[sl], out)
             self._pos = (self._pos + b - a) % self.epoch_n
             if ends:
                 ep_sums = None
-                if sums is not None and b - a == self.epoch_n:
+                if sums is not None and whole:
                     ep_sums = sums[j]
-                    j += 1
                 self._end_epoch(motion[k], ep_sums, out)
                 k += 1
+            j += whole
+            i += 1
         self._flush_angles(out)
         return out
 
@@ -428,19 +557,27 @@ class RollEstimator:
         bias (none of it depends on the axis, so it runs ahead of pass 2). Returns the
         rotation evidence ``c`` (bias-corrected gyro, or gravity's turn rate), ``active``,
         ``calm`` per sample and each epoch's :class:`_EpochMotion`. ``span``: (start,
-        stop) of the whole epochs whose gyro statistics are computed at once, or None."""
+        stop) of the whole epochs whose statistics are computed at once (and quiet runs of
+        them taken at once, :meth:`_quiet_epochs`), or None."""
         n = len(t)
         c = np.empty_like(ev) if self.has_gyro else ev
         act = np.empty(n, dtype=bool)
         calm = np.empty(n, dtype=bool)
         motion: list[_EpochMotion] = []
-        gyro_stats = None
-        if span is not None and self.has_gyro:
-            f0, f1 = span
-            gyro_stats = _gyro_stats(ev[f0:f1].reshape((f1 - f0) // self.epoch_n, self.epoch_n, 3))
-        j = 0
+        quiet = None
+        if span is not None:
+            quiet = _QuietTables.of(self, t, u, ev, shaking, dyn, span)
+        i = j = 0
         ep = self._ep_motion
-        for a, b, ends in pieces:
+        while i < len(pieces):
+            a, b, ends = pieces[i]
+            whole = b - a == self.epoch_n
+            if quiet is not None and whole:
+                done = self._quiet_epochs(quiet, j, t, ev, shaking, c, act, calm, motion)
+                if done:
+                    i += done
+                    j += done
+                    continue
             act[a:b], calm[a:b] = self._motion(t[a:b], shaking[a:b], dyn[a:b])
             ep["u"].append(u[a:b])
             ep["act"].append(act[a:b])
@@ -448,23 +585,74 @@ class RollEstimator:
                 c[a:b] = ev[a:b] - self.bias_dps  # the bias learned up to this epoch
                 ep["graw"].append(ev[a:b])
             if ends:
-                stats = None
-                if gyro_stats is not None and b - a == self.epoch_n:
-                    stats = (gyro_stats[0][j], float(gyro_stats[1][j]))
-                    j += 1
+                stats = quiet.gyro_stats(j) if quiet is not None and whole else None
                 motion.append(self._end_epoch_motion(stats))
                 ep = self._ep_motion
+            j += whole
+            i += 1
         return c, act, calm, motion
+
+    def _quiet_epochs(self, q: _QuietTables, j: int, t, ev, shaking, c, act, calm, motion) -> int:  # noqa: ANN001
+        """Pass 1's fast path: the whole epochs ``j``, ``j + 1``, ... of the feed in which
+        the impact and walking steps provably do nothing: no impact in them, none pending
+        recently enough to silence a cue, no walking going on or about to be recognised
+        (the latest impact more than ``walk_max_step_s`` before each epoch's end). There
+        ``active`` is shaking, ``calm`` its negation, and only the bias is learned, epoch
+        by epoch on Python floats (the same arithmetic as :meth:`_learn_bias`). Returns
+        the number of epochs done (0: epoch ``j`` takes the piece-by-piece steps)."""
+        s = self.s
+        if len(self._hits) and not float(self._hits.max()) < (
+            float(q.t_min[j]) - s.cue_lag_s - s.cue_quiet_s - 1.0
+        ):
+            return 0
+        ok = (~q.hit[j:]) & (q.t_min[j:] > self._walking_until)
+        ok &= q.t_end[j:] - self._imp_start > s.walk_max_step_s
+        run = len(ok) if ok.all() else int(np.argmin(ok))
+        if not run:
+            return 0
+        n = self.epoch_n
+        lo = q.lo + j * n
+        hi = lo + run * n
+        act[lo:hi] = shaking[lo:hi]
+        np.logical_not(shaking[lo:hi], out=calm[lo:hi])
+        if len(self._hits):
+            self._hits = np.zeros(0)  # all too old to silence a cue
+        self._last_t = t[hi - 1]
+        # _learn_bias: gravity's turn over each epoch not moving about, deg/s
+        shaking_k = q.shaking[j : j + run]
+        turns = [
+            math.nan if active else turn
+            for active, turn in zip(shaking_k, q.turn_dps[j : j + run], strict=True)
+        ]
+        motion += map(_EpochMotion, q.t_end_s[j : j + run], shaking_k, shaking_k, turns)
+        if not self.has_gyro:
+            return run
+        # ...and the bias, updated in genuine stillness; each epoch's evidence ``c`` uses
+        # the bias learned up to it
+        bias = self.bias_dps.tolist()
+        learned = [bias]
+        upto = []
+        beta = self._epoch_beta
+        for k, turn_dps in enumerate(turns, start=j):
+            upto.append(len(learned) - 1)
+            if turn_dps < s.still_dps and q.gyro_steady[q.still[k]]:
+                mean = q.mean[q.still[k]]
+                bias = [b + beta * (m - b) for b, m in zip(bias, mean, strict=True)]
+                learned.append(bias)
+        g = ev[lo:hi].reshape(run, n, 3) - np.array(learned)[upto][:, None, :]
+        c[lo:hi] = g.reshape(run * n, 3)
+        self.bias_dps = np.array(bias)
+        return run
 
     def _epoch_pieces(self, n: int) -> list[tuple[int, int, bool]]:
         """The feed cut at epoch boundaries: (start, stop, ends an epoch) per piece."""
-        pieces = []
-        i, pos = 0, self._pos
-        while i < n:
-            take = min(n - i, self.epoch_n - pos)
-            pos = (pos + take) % self.epoch_n
-            pieces.append((i, i + take, pos == 0))
-            i += take
+        e = self.epoch_n
+        i = min(n, e - self._pos) if self._pos else 0  # the rest of the epoch begun before
+        pieces = [(0, i, self._pos + i == e)] if i else []
+        pieces += [(a, a + e, True) for a in range(i, n - e + 1, e)]
+        i += (n - i) // e * e
+        if i < n:
+            pieces.append((i, n, False))
         return pieces
 
     def _prefilter_split(
@@ -803,11 +991,7 @@ class RollEstimator:
         ep["u"].append(u)
         ep["act"].append(active)
         ep["dyn"].append(dyn)
-        # recent raw history, re-analysed if the axis turns out to have changed
-        self._recent.append((t, u, c, active, calm))
-        self._recent_n += len(t)
-        while self._recent_n - len(self._recent[0][0]) >= self._rewind_n:
-            self._recent_n -= len(self._recent.pop(0)[0])
+        self._keep_recent((t, u, c, active, calm))
         if self.axis is None:
             self._held.append((t, u, c, active, calm))
             self._held_n += len(t)
@@ -823,10 +1007,18 @@ class RollEstimator:
                 self._held_n -= k
                 excess -= k
         elif not self._reference:
-            self._deferred.append(((t, u, c, active, calm), self.axis))
+            self._deferred.append(((t, u, c, active, calm), self.axis[None, :]))
             self._deferred_n += len(t)
         else:
             out.append(self._angles(t, u, c, active, calm))
+
+    def _keep_recent(self, seg: tuple) -> None:
+        """Recent raw history (``rewind_s``), re-analysed if the axis turns out to have
+        changed."""
+        self._recent.append(seg)
+        self._recent_n += len(seg[0])
+        while self._recent_n - len(self._recent[0][0]) >= self._rewind_n:
+            self._recent_n -= len(self._recent.pop(0)[0])
 
     def _release_held(self, out: list[AngleSegment]) -> None:
         """Axis found: release the held samples, measured about it."""
@@ -863,6 +1055,21 @@ class RollEstimator:
         r = self._ref - (self._ref @ a) * a
         r = r / max(_norm(r), 1e-9)
         return r, _cross3(a, r)
+
+    def _frames(self, axes: np.ndarray, u0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_frame` for many axes (k, 3) at once: (r, b), each (k, 3), the same
+        numbers (``u0``: the first "up" about ``axes[0]``, the reference if none yet)."""
+        if self._ref is None:
+            self._frame(axes[0], u0)
+        ref = self._ref
+        assert ref is not None
+        r = ref[None, :] - _dot3(axes, ref)[:, None] * axes
+        r = r / np.maximum(np.sqrt(_dot_rows(r, r)), 1e-9)[:, None]
+        b = np.empty_like(r)
+        b[:, 0] = axes[:, 1] * r[:, 2] - axes[:, 2] * r[:, 1]
+        b[:, 1] = axes[:, 2] * r[:, 0] - axes[:, 0] * r[:, 2]
+        b[:, 2] = axes[:, 0] * r[:, 1] - axes[:, 1] * r[:, 0]
+        return r, b
 
     def _angles(self, t, u, c, active, calm) -> AngleSegment:  # noqa: ANN001
         """The reference path: one segment's angles about the current axis, deg."""
@@ -978,12 +1185,15 @@ class RollEstimator:
             or (self._hold_ts and self._hold_ts[0] <= t_end)
         ):
             axis, done = self.axis, 0
-            for seg, a in pend:
-                self.axis = a
-                out.append(self._angles(*seg))
-                done += len(seg[0])
-                if done == mark:
-                    theta_before = self._theta_last
+            for seg, axes in pend:
+                per = len(seg[0]) // len(axes)
+                for i, a in enumerate(axes):
+                    self.axis = a
+                    part = seg if len(axes) == 1 else tuple(x[i * per : (i + 1) * per] for x in seg)
+                    out.append(self._angles(*part))
+                    done += per
+                    if done == mark:
+                        theta_before = self._theta_last
             self.axis = axis
         else:
             theta = self._angles_many(pend, out)
@@ -997,15 +1207,16 @@ class RollEstimator:
     ) -> np.ndarray:
         """Deferred segments -> one AngleSegment appended to ``out``; returns the angle
         before masking (deg), whose last value is ``_theta_last``."""
-        segs = [seg for seg, _a in pend]
-        lens = [len(seg[0]) for seg in segs]
+        segs = [seg for seg, _axes in pend]
+        axes = pend[0][1] if len(pend) == 1 else np.concatenate([ax for _seg, ax in pend])
+        lens = []  # samples about each axis
+        for seg, ax in pend:
+            lens += [len(seg[0]) // len(ax)] * len(ax)
         t, u, c, active, calm = (
             seg_parts[0] if len(segs) == 1 else np.concatenate(seg_parts)
             for seg_parts in zip(*segs, strict=True)
         )
-        frames = [self._frame(a, seg[1][0]) for seg, a in pend]
-        r_k = np.array([f[0] for f in frames])
-        b_k = np.array([f[1] for f in frames])
+        r_k, b_k = self._frames(axes, u[0])
         R = np.repeat(r_k, lens, axis=0)
         B = np.repeat(b_k, lens, axis=0)
         theta_acc = -np.degrees(np.arctan2(_dot_rows(u, B), _dot_rows(u, R))) + self._offset
@@ -1013,7 +1224,7 @@ class RollEstimator:
             # speed from two angles about the same axis: each segment's first sample against
             # the sample before it, measured about this segment's axis
             starts = np.cumsum([0, *lens[:-1]])
-            up = np.empty((len(segs), 3))
+            up = np.empty((len(lens), 3))
             up[0] = self._u_last_ang if self._u_last_ang is not None else u[0]
             up[1:] = u[starts[1:] - 1]
             prev = np.empty(len(t))
@@ -1030,7 +1241,7 @@ class RollEstimator:
             out.append(AngleSegment(t, np.where(active, np.nan, theta_acc),
                                     np.where(active, 0.0, rate), active, calm))  # fmt: skip
             return theta_acc
-        A = np.repeat(np.array([a for _seg, a in pend]), lens, axis=0)
+        A = np.repeat(axes, lens, axis=0)
         rate = _dot_rows(c, A)
         al = self._alpha
         x = al * rate * self._gyro_step_s(t)
@@ -1078,6 +1289,103 @@ class RollEstimator:
 
     # ------------------------------------------------------------ epoch steps
 
+    def _follow_steadily(self, q: _SteadyTables, j: int, motion: list[_EpochMotion], k: int) -> int:
+        """Pass 2's fast path: the whole epochs ``j``, ``j + 1``, ... of the feed (their
+        pass-1 results from ``motion[k]`` on) while :meth:`_end_epoch` provably takes
+        the steady steps only: the axis is known, nothing moves about, the recent motion
+        does not turn off the axis long enough to re-learn it (:meth:`_check_axis_change`)
+        and no strap slip is in sight (:meth:`_follow_axis`). Those steps run here on
+        Python floats, with the same arithmetic as the named steps (accumulate evidence,
+        count the epochs off the axis, one power-iteration step); any other epoch takes
+        the named steps themselves. Returns the number of epochs done (0: epoch ``j``
+        takes the general steps)."""
+        if self.axis is None:
+            return 0
+        s = self.s
+        lam, lamn, lam_f, lamn_f = self._lam, self._lamn, self._lam_f, self._lamn_f
+        zs = self._zi_S[0].tolist()
+        zf = self._zi_Sf[0].tolist()
+        sf6 = None
+        a0, a1, a2 = self.axis.tolist()
+        ratio = self._slip_ratio
+        # the previous epoch's rotation, deg, if it followed the axis (else no slip spans it)
+        rot_prev = self._rot_prev.tolist() if self.has_gyro and self._c_prev is not None else None
+        off_epochs = self._off_epochs
+        n = self.epoch_n
+        done = 0
+        axes: list[tuple[float, float, float]] = []
+        for jj in range(j, q.count):
+            if motion[k + done].any_active:
+                break
+            # _accumulate_evidence, not committed until the epoch is known to be steady
+            slow, fast = q.sums[jj]
+            zs_new = _decay_add(lamn, zs, lam, slow)
+            zf_new = _decay_add(lamn_f, zf, lam_f, fast)
+            f6 = _scaled(zf_new, lam_f)
+            # _check_axis_change: nothing happens unless the recent motion is strong
+            off_new = off_epochs
+            trace_f = f6[0] + f6[1] + f6[2]
+            if trace_f >= s.axis_change_evidence_dps2:
+                xx, yy, zz, xy, xz, yz = f6
+                along = (
+                    a0 * (xx * a0 + xy * a1 + xz * a2)
+                    + a1 * (xy * a0 + yy * a1 + yz * a2)
+                    + a2 * (xz * a0 + yz * a1 + zz * a2)
+                )
+                off_new = off_epochs + 1 if along < 0.5 * trace_f else 0
+                if off_new >= self._change_epochs:
+                    break  # the axis changes: the named steps
+            # _follow_axis: a slip (this epoch's rotation, with the previous one's if that
+            # was slip-like, off the axis) takes the named steps
+            r0, r1, r2 = q.rot[jj]
+            if rot_prev is not None:
+                p0, p1, p2 = rot_prev
+                al = p0 * a0 + p1 * a1 + p2 * a2
+                o0, o1, o2 = p0 - al * a0, p1 - al * a1, p2 - al * a2
+                if math.sqrt(o0 * o0 + o1 * o1 + o2 * o2) > ratio * abs(al):
+                    r0, r1, r2 = p0 + r0, p1 + r1, p2 + r2
+            al = r0 * a0 + r1 * a1 + r2 * a2
+            o0, o1, o2 = r0 - al * a0, r1 - al * a1, r2 - al * a2
+            off = math.sqrt(o0 * o0 + o1 * o1 + o2 * o2)
+            if (
+                off > ratio * abs(al)
+                and off > s.slip_off_axis_deg
+                and q.dyn_max[jj] < s.slip_max_dyn_g
+            ):
+                break  # a slip perhaps: the named steps decide
+            # a steady epoch: its angles are deferred about the axis it started with, then
+            # the evidence and the power-iteration step are committed
+            axes.append((a0, a1, a2))
+            zs, zf, sf6, off_epochs = zs_new, zf_new, f6, off_new
+            S = _scaled(zs, lam)
+            v0 = S[0] * a0 + S[3] * a1 + S[4] * a2
+            v1 = S[3] * a0 + S[1] * a1 + S[5] * a2
+            v2 = S[4] * a0 + S[5] * a1 + S[2] * a2
+            nv = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+            if nv > 1e-12:
+                a0, a1, a2 = v0 / nv, v1 / nv, v2 / nv
+            rot_prev = q.rot[jj] if self.has_gyro else None
+            done += 1
+        if done:
+            # _segment's bookkeeping for the run: its angles deferred as one segment, each
+            # epoch about its own axis; the recent history as if kept epoch by epoch (only
+            # the last rewind_s of it can be left)
+            self._deferred.append((q.segment(j, done), np.array(axes)))
+            self._deferred_n += done * n
+            keep = min(done, -(-self._rewind_n // n) + 1)
+            for jj in range(j + done - keep, j + done):
+                self._keep_recent(q.segment(jj))
+            self._zi_S = np.array([zs])
+            self._zi_Sf = np.array([zf])
+            self._Sf6 = np.array(sf6)
+            self.axis = np.array([a0, a1, a2])
+            last = j + done - 1
+            self._rot_prev = np.array(q.rot[last])
+            self._c_prev = q.segment(last)[2]
+            self._off_epochs = off_epochs
+            self._tbe_mark = self._deferred_n
+        return done
+
     def _accumulate_evidence(self, sums: np.ndarray) -> None:
         """Rotation evidence, deg^2/s^2: exponentially weighted scatter of ``c`` over the
         samples not moving about (slow memory ``axis_time_constant_s`` and fast memory
@@ -1087,7 +1395,6 @@ class RollEstimator:
         self._zi_S = self._lamn * self._zi_S + self._lam * slow
         self._zi_Sf = self._lamn_f * self._zi_Sf + self._lam_f * fast
         self._Sf6 = self._zi_Sf[0] / self._lam_f
-        self._fast_axis = _power_step(_sym(self._Sf6), self._fast_axis)
 
     def _detect_walking(self, t_end: float) -> None:
         """Walking (axis-free): a chain of ``walk_impacts`` impacts, each within
