@@ -48,7 +48,12 @@ def table(rows: Sequence[tuple[str, ...]], head: tuple[str, ...]) -> str:
 
 
 def env_without_history(tmp: Path) -> dict[str, str]:
-    return {**os.environ, "IMU_HOST_DB": str(tmp / "h.sqlite3"), "XDG_DATA_HOME": str(tmp)}
+    """The environment for timed commands: the history in ``tmp``, and bytecode written as
+    on an installed system (a sandbox's PYTHONDONTWRITEBYTECODE=1 would recompile
+    imu-host's modules on every run, but not numpy's, whose bytecode pip wrote)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update({"IMU_HOST_DB": str(tmp / "h.sqlite3"), "XDG_DATA_HOME": str(tmp)})
+    return env
 
 
 __all__ = ["PY", "REPO", "env_without_history", "imu_host_cmd", "peak_rss_mb", "shutil",

@@ -32,6 +32,8 @@ def main() -> None:
             + " ".join(map(str, files))
             + f'; do {cmd} replay "$f" --json --no-save; done'
         )
+        subprocess.run([*imu_host_cmd(), "replay", str(files[0]), "--json", "--no-save"],
+                       stdout=subprocess.DEVNULL, env=env, check=True)  # warm-up (bytecode)  # fmt: skip
         t0 = time.perf_counter()
         subprocess.run(
             ["sh", "-c", loop], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env

@@ -127,8 +127,9 @@ def save_and_show(
             summary["history_id"] = None
             history_error = str(err)
     if args.json:
-        json.dump(summary, sys.stdout)
-        sys.stdout.write("\n")
+        # dumps, not dump: one string through the C encoder (dump streams through the
+        # pure-Python one, ~0.07 s for an hour's reps); the text is the same
+        sys.stdout.write(json.dumps(summary) + "\n")
     else:
         print(render(summary))
         if args.report:
