@@ -25,6 +25,7 @@ class Score:
     flags: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # flag -> (tp, fp, fn)
     upright_reps: int = 0  # reps starting inside a no-rep stretch (walking, getting down)
     rom_err_deg: list[float] = field(default_factory=list)  # |ROM - truth amplitude| per match
+    drop_rom_err_deg: list[float] = field(default_factory=list)  # the same, true fast drops
 
 
 def score(reps: Sequence[Rep], truth: dict) -> Score:
@@ -56,6 +57,8 @@ def score(reps: Sequence[Rep], truth: dict) -> Score:
             if r.start_s - MATCH_SLACK_S <= tr["peak_s"] <= r.end_s + MATCH_SLACK_S:
                 used_r.add(j)
                 out.rom_err_deg.append(abs(r.rom_deg - float(tr["amplitude_deg"])))
+                if tr.get("fast_drop"):
+                    out.drop_rom_err_deg.append(out.rom_err_deg[-1])
                 break
     return out
 
