@@ -226,9 +226,9 @@ class ArrivalClock:
 
     def observe(self, t_dev: float, host_s: float) -> None:
         """A sample taken at device time ``t_dev`` had arrived by host time ``host_s``."""
-        self._low(t_dev, host_s - t_dev)
-        self._fit = None
-        self._fit = self.fit()
+        if self._low(t_dev, host_s - t_dev):
+            self._fit = None
+            self._fit = self.fit()
 
     def observe_ping(self, host_sent_s: float, t_dev: float, host_received_s: float) -> None:
         """A ping sent at host time ``host_sent_s``, handled at device time ``t_dev``, its
@@ -239,7 +239,7 @@ class ArrivalClock:
         rtt = host_received_s - host_sent_s
         if not 0.0 <= rtt <= self.s.ping_max_rtt_s:
             return
-        self._low(t_dev, host_received_s - t_dev)
+        changed = self._low(t_dev, host_received_s - t_dev)
         b = int(math.floor(t_dev / self.s.clock_bucket_s))
         z = host_sent_s - t_dev
         k = len(self.pings)
@@ -248,13 +248,17 @@ class ArrivalClock:
         if k > 0 and self.pings[k - 1][0] == b:
             if z > self.pings[k - 1][2]:
                 self.pings[k - 1] = (b, t_dev, z)
+                changed = True
         else:
             self.pings.insert(k, (b, t_dev, z))
+            changed = True
         self._trim_pings()
-        self._fit = None
-        self._fit = self.fit()
+        if changed:
+            self._fit = None
+            self._fit = self.fit()
 
-    def _low(self, t_dev: float, y: float) -> None:
+    def _low(self, t_dev: float, y: float) -> bool:
+        """Keep an arrival if it is its bucket's least delayed; whether anything changed."""
         b = int(math.floor(t_dev / self.s.clock_bucket_s))
         if self.buckets and b < self.buckets[-1][0]:
             # an arrival of an earlier bucket (an answer read after later samples)
@@ -262,8 +266,9 @@ class ArrivalClock:
                 if self.buckets[i][0] == b:
                     if y < self.buckets[i][2]:
                         self.buckets[i] = (b, t_dev, y)
+                        return True
                     break
-            return
+            return False
         if self.buckets and b != self.buckets[-1][0] and self._fit is not None:
             # a closed bucket far above the fit, three times in a row: the clock restarted
             last = self.buckets[-1]
@@ -278,11 +283,13 @@ class ArrivalClock:
         if self.buckets and self.buckets[-1][0] == b:
             if y < self.buckets[-1][2]:
                 self.buckets[-1] = (b, t_dev, y)
-        else:
-            self.buckets.append((b, t_dev, y))
-            if len(self.buckets) > self.s.clock_buckets:
-                self.buckets.pop(0)
-                self._trim_pings()
+                return True
+            return False
+        self.buckets.append((b, t_dev, y))
+        if len(self.buckets) > self.s.clock_buckets:
+            self.buckets.pop(0)
+            self._trim_pings()
+        return True
 
     def _trim_pings(self) -> None:
         """Pings are kept over the same device-time window as the arrival minima."""
