@@ -182,6 +182,9 @@ def test_shared_motion_only_measured_on_ping_clocks_unless_asked():
     assert o.correction_s == 0.0 and o.motion_residual_s is not None
     asked = run_multi(sim, MultiSettings(refine_with_pings=True))
     a = asked.boards["right-thigh"]
-    assert a.correction_s == pytest.approx(o.motion_residual_s, abs=1e-6)
+    # the same shared motion, measured against the same ping clocks (the reps taken may
+    # differ a little once the correction moves the other thigh's times)
+    assert a.correction_s != 0.0 and a.motion_residual_s is None
+    assert a.correction_s == pytest.approx(o.motion_residual_s, abs=5e-4)
     for mp in (plain, asked):
         assert score_multi(sim, mp)["align_err_s"]["right-thigh"] <= 0.010
