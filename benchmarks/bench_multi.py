@@ -8,9 +8,16 @@ board), next to the single-board pipeline on the left thigh alone (the baseline:
 as exact as single-sensor"). Speed: multi-board processing time as a ratio of the
 single-board pipelines run on the same thighs' samples in the same run.
 
-    .venv/bin/python benchmarks/bench_multi.py [SEEDS] [--first-seed N]
+    .venv/bin/python benchmarks/bench_multi.py [SEEDS] [--first-seed N] [--no-pings]
+        [--link-asymmetry-ms MS] [--refine-with-pings]
 
 ``--first-seed 101`` runs a fresh seed set (101..107) the tuning has never seen.
+``--no-pings``: clocks from arrival times only (as before the pings; the same sessions,
+the pings come from their own random stream). ``--link-asymmetry-ms``: each board's
+down-link latency floor differs from its up-link's by up to this much (default 1 ms), the
+error the pings' midpoint cannot see (a sensitivity check of NTP's assumption).
+``--refine-with-pings``: the shared-motion shifts correct the ping clocks too
+(``MultiSettings.refine_with_pings``).
 Alignment per board: the per-session median |error| (the goal: <= 10 ms in every
 session), and the distribution within sessions (90th percentile and max |error| over
 each session, the first minutes of clock fitting included).
@@ -23,9 +30,15 @@ import time
 
 import numpy as np
 
-from imu_host.core.multi import KNEES_APART, SHOULDER_LIFT
+from imu_host.core.multi import KNEES_APART, SHOULDER_LIFT, MultiSettings
 from imu_host.core.pipeline import Pipeline
-from imu_host.sim.multibody import multi_suite, run_multi, score_multi, simulate_multi
+from imu_host.sim.multibody import (
+    LINK_ASYMMETRY_S,
+    multi_suite,
+    run_multi,
+    score_multi,
+    simulate_multi,
+)
 
 OTHER_ROLES = ("right-thigh", "sternum")
 
@@ -45,14 +58,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("seeds", nargs="?", type=int, default=7, help="seeds per scenario (7)")
     ap.add_argument("--first-seed", type=int, default=1, help="first seed of the set (1)")
+    ap.add_argument("--no-pings", action="store_true", help="clocks from arrival times only")
+    ap.add_argument("--link-asymmetry-ms", type=float, default=LINK_ASYMMETRY_S * 1000,
+                    help="down-link floor within +- this of the up-link's (1 ms)")  # fmt: skip
+    ap.add_argument("--refine-with-pings", action="store_true",
+                    help="shared-motion shifts correct the ping clocks too")  # fmt: skip
     args = ap.parse_args()
+    settings = MultiSettings(refine_with_pings=True) if args.refine_with_pings else None
+    asym_s = args.link_asymmetry_ms / 1000.0
     rows, scores = [], []
     t_multi = t_single = 0.0
     single_ok = []
     for name, seed in multi_suite(args.seeds, args.first_seed):
-        sim = simulate_multi(name, seed)
+        sim = simulate_multi(name, seed, link_asymmetry_s=asym_s)
         t0 = time.perf_counter()
-        mp = run_multi(sim)
+        mp = run_multi(sim, settings, pings=not args.no_pings)
         t_multi += time.perf_counter() - t0
         sc = score_multi(sim, mp)
         ok1, el = single(sim, "left-thigh")
@@ -78,7 +98,15 @@ def main() -> None:
     print()
     n = len(scores)
     exact = sum(s["counts_ok"] for s in scores)
-    print(f"seeds {args.first_seed}..{args.first_seed + args.seeds - 1}; sessions: {n}; "
+    how = (
+        "arrival times only"
+        if args.no_pings
+        else (
+            f"pings, link asymmetry +-{args.link_asymmetry_ms:g} ms"
+            + (", shared motion refines them" if args.refine_with_pings else "")
+        )
+    )
+    print(f"seeds {args.first_seed}..{args.first_seed + args.seeds - 1} ({how}); sessions: {n}; "
           f"counts exact (sides in order): multi {exact}/{n}, "
           f"single-board left thigh {sum(single_ok)}/{n}; multi exact wherever single is: "
           f"{all(s['counts_ok'] for s, o in zip(scores, single_ok, strict=True) if o)}")  # fmt: skip

@@ -142,6 +142,10 @@ def _check(sim, session, summary, folder, roles, away) -> None:
     manifest = json.loads((folder / "manifest.json").read_text())
     assert {r: b["unique_id"] for r, b in manifest["boards"].items()} == {r: UIDS[r] for r in roles}
     rec = read_multi_recording(folder)
+    # every board was pinged and answered; the exchanges are recorded for the replay
+    assert all(summary["live"]["boards"][r]["pings_answered"] > 0 for r in roles)
+    assert {p[1] for p in rec.pings} == set(roles)
+    assert all(c["pings"] for c in summary["multi"]["clock"].values())
     mp = replay_multi(rec)
     assert [e.to_dict() for e in mp.events] == [e.to_dict() for e in session.events]
 

@@ -101,6 +101,10 @@ def _check(sim, session, summary, folder, roles, unplug) -> None:
     assert len(cues) == sum(KNEES_APART in f["flags"] for f in figs)
     # the recording replays to exactly the events shown live
     rec = read_multi_recording(folder)
+    # every board was pinged and answered; the exchanges are recorded for the replay
+    assert all(summary["live"]["boards"][r]["pings_answered"] > 0 for r in roles)
+    assert {p[1] for p in rec.pings} == set(roles)
+    assert all(c["pings"] for c in summary["multi"]["clock"].values())
     assert set(rec.boards) == set(roles)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["boards"][roles[0]]["board_id"].startswith("serial:")

@@ -21,7 +21,19 @@ Time alignment (every board has its own clock, drifting by up to a few hundred p
        a line through the last ``clock_buckets`` minima gives offset and drift
        (:class:`ArrivalClock`). Every board's time is mapped into the primary board's
        device time (the session time; the primary's reps keep their own times).
-    2. Shared motion (arrival times cannot see the boards' different latency floors):
+       Arrival times cannot see a board's latency floor, and two boards' floors differ
+       (BLE: by 10 ms and more). Pings can: ``ping(role, host_sent_s, device_t_s,
+       host_received_s)`` says the board handled a ping sent at ``host_sent_s`` at its
+       device time ``device_t_s``, so host - device >= ``host_sent_s - device_t_s`` + the
+       down-link delay; the answer is one more arrival (host - device <= ``host_received_s
+       - device_t_s``). Per bucket the largest ``host_sent_s - t_dev`` is kept (the upper
+       envelope); with ``ping_min_buckets`` of them both envelopes are fitted together
+       (one drift, one half-gap) and the line midway is the clock. That cancels the
+       floors exactly when the up- and down-link floors are equal (NTP's assumption); a
+       difference between them moves the board by half of it. The host times come in
+       as data (the live loop reads its clock; a recording keeps them).
+    2. Shared motion (for boards without ping clocks; with them it is only measured,
+       ``motion_residual_s``, unless ``refine_with_pings``):
        both thighs roll together, so on every rep the time shift that best overlays the
        other thigh's angular-rate magnitude (rates averaged over ``rate_smooth_s`` first)
        on the primary's is measured. Shifts smaller than ``refine_max_s`` are clock error
@@ -92,6 +104,11 @@ class MultiSettings:
     clock_bucket_s: float = 2.0  # one arrival minimum per this much device time
     clock_buckets: int = 90  # offset and drift fitted over the last this many minima
     clock_jump_s: float = 0.5  # minima this far above the fit, 3 in a row: clock restarted
+    ping_min_buckets: int = 3  # ping maxima (one per clock bucket) before pings are used
+    ping_max_rtt_s: float = 0.5  # a ping answered later than this (host time) is ignored
+    refine_with_pings: bool = False  # the shared-motion shift corrects a board's clock even
+    # when it and the reference both have ping clocks (off: with pings it is only measured,
+    # as ``shared_motion_residual_s``; in the simulator it is the larger error there)
     refine_max_s: float = 0.06  # per-rep thigh shifts below this are clock error
     refine_reps: int = 9  # clock correction: median shift of the last this many such reps
     rate_smooth_s: float = 0.05  # angular rates are averaged over this (centred, no delay)
@@ -191,17 +208,67 @@ class _Series:
 
 
 class ArrivalClock:
-    """Device time -> host time from arrival times (lower envelope, see module docstring)."""
+    """Device time -> host time from arrival times (lower envelope) and, where the board
+    answers pings, from ping send times (upper envelope); see the module docstring."""
 
     def __init__(self, settings: MultiSettings) -> None:
         self.s = settings
         self.buckets: list[tuple[int, float, float]] = []  # (bucket, t_dev, host - t_dev)
+        # pings: (bucket, t_dev, host_sent - t_dev), the largest per bucket
+        self.pings: list[tuple[int, float, float]] = []
         self._above = 0
         self._fit: tuple[float, float] | None = None
 
+    @property
+    def pinged(self) -> bool:
+        """Whether the fit uses pings (at least ``ping_min_buckets`` of them kept)."""
+        return len(self.pings) >= self.s.ping_min_buckets
+
     def observe(self, t_dev: float, host_s: float) -> None:
+        """A sample taken at device time ``t_dev`` had arrived by host time ``host_s``."""
+        if self._low(t_dev, host_s - t_dev):
+            self._fit = None
+            self._fit = self.fit()
+
+    def observe_ping(self, host_sent_s: float, t_dev: float, host_received_s: float) -> None:
+        """A ping sent at host time ``host_sent_s``, handled at device time ``t_dev``, its
+        answer read at host time ``host_received_s``. The answer is an arrival like a
+        sample's (host - device <= ``host_received_s - t_dev``); the send bounds the
+        offset from below (host - device >= ``host_sent_s - t_dev`` + the down-link delay).
+        An exchange slower than ``ping_max_rtt_s`` (or going backwards) is ignored."""
+        rtt = host_received_s - host_sent_s
+        if not 0.0 <= rtt <= self.s.ping_max_rtt_s:
+            return
+        changed = self._low(t_dev, host_received_s - t_dev)
         b = int(math.floor(t_dev / self.s.clock_bucket_s))
-        y = host_s - t_dev
+        z = host_sent_s - t_dev
+        k = len(self.pings)
+        while k > 0 and self.pings[k - 1][0] > b:
+            k -= 1
+        if k > 0 and self.pings[k - 1][0] == b:
+            if z > self.pings[k - 1][2]:
+                self.pings[k - 1] = (b, t_dev, z)
+                changed = True
+        else:
+            self.pings.insert(k, (b, t_dev, z))
+            changed = True
+        self._trim_pings()
+        if changed:
+            self._fit = None
+            self._fit = self.fit()
+
+    def _low(self, t_dev: float, y: float) -> bool:
+        """Keep an arrival if it is its bucket's least delayed; whether anything changed."""
+        b = int(math.floor(t_dev / self.s.clock_bucket_s))
+        if self.buckets and b < self.buckets[-1][0]:
+            # an arrival of an earlier bucket (an answer read after later samples)
+            for i in range(len(self.buckets) - 1, -1, -1):
+                if self.buckets[i][0] == b:
+                    if y < self.buckets[i][2]:
+                        self.buckets[i] = (b, t_dev, y)
+                        return True
+                    break
+            return False
         if self.buckets and b != self.buckets[-1][0] and self._fit is not None:
             # a closed bucket far above the fit, three times in a row: the clock restarted
             last = self.buckets[-1]
@@ -210,31 +277,60 @@ class ArrivalClock:
                 if self._above >= 3:
                     self.buckets = self.buckets[-3:]
                     self._above = 0
+                    self._trim_pings()
             else:
                 self._above = 0
         if self.buckets and self.buckets[-1][0] == b:
             if y < self.buckets[-1][2]:
                 self.buckets[-1] = (b, t_dev, y)
-        else:
-            self.buckets.append((b, t_dev, y))
-            if len(self.buckets) > self.s.clock_buckets:
-                self.buckets.pop(0)
-        self._fit = None
-        self._fit = self.fit()
+                return True
+            return False
+        self.buckets.append((b, t_dev, y))
+        if len(self.buckets) > self.s.clock_buckets:
+            self.buckets.pop(0)
+            self._trim_pings()
+        return True
+
+    def _trim_pings(self) -> None:
+        """Pings are kept over the same device-time window as the arrival minima."""
+        if self.buckets:
+            first = self.buckets[0][0]
+            while self.pings and self.pings[0][0] < first:
+                self.pings.pop(0)
 
     def fit(self) -> tuple[float, float]:
-        """(offset_s, drift): host = t_dev + offset + drift * t_dev."""
+        """(offset_s, drift): host = t_dev + offset + drift * t_dev.
+
+        Arrivals only: the line through the arrival minima (the clock plus the up-link's
+        latency floor). With at least ``ping_min_buckets`` ping maxima (the clock minus the
+        down-link's floor) the two envelopes are fitted together, one drift and one
+        half-gap, and the line midway between them is the clock: exact when the up- and
+        down-link latency floors are equal (NTP's assumption)."""
         if self._fit is not None:
             return self._fit
         if not self.buckets:
             return (0.0, 0.0)
         t = np.array([b[1] for b in self.buckets])
         y = np.array([b[2] for b in self.buckets])
-        if len(t) < 3 or float(t[-1] - t[0]) < 2.0 * self.s.clock_bucket_s:
-            return (float(y.min()), 0.0)
-        tm, ym = float(t.mean()), float(y.mean())
-        drift = float(((t - tm) * (y - ym)).sum() / ((t - tm) ** 2).sum())
-        return (ym - drift * tm, drift)
+        pings = self.pings if self.pinged else []
+        short = len(t) < 3 or float(t[-1] - t[0]) < 2.0 * self.s.clock_bucket_s
+        if not pings:
+            if short:
+                return (float(y.min()), 0.0)
+            tm, ym = float(t.mean()), float(y.mean())
+            drift = float(((t - tm) * (y - ym)).sum() / ((t - tm) ** 2).sum())
+            return (ym - drift * tm, drift)
+        tz = np.array([p[1] for p in pings])
+        z = np.array([p[2] for p in pings])
+        if short:
+            return (0.5 * (float(y.min()) + float(z.max())), 0.0)
+        # y = a + b t + c (arrivals), z = a + b t - c (pings): least squares in a, b, c
+        tc = float(t.mean())
+        tt = np.concatenate([t, tz]) - tc
+        side = np.concatenate([np.ones(len(t)), -np.ones(len(tz))])
+        x = np.column_stack([np.ones(len(tt)), tt, side])
+        a, drift, _half_gap = np.linalg.lstsq(x, np.concatenate([y, z]), rcond=None)[0]
+        return (float(a) - float(drift) * tc, float(drift))
 
     def host(self, t_dev: np.ndarray | float) -> np.ndarray:
         off, drift = self.fit()
@@ -357,6 +453,7 @@ class _Board:
         self.dropped = False
         self.samples = 0
         self.correction_s = 0.0  # shared-motion correction of the clock (other boards)
+        self.motion_residual_s: float | None = None  # what the shared motion says (pings)
         self.shifts: list[float] = []  # the kept shifts, against the arrival clock now
         self._shift_log: list[tuple[float, float, float]] = []  # (t_dev, arrival map, shift)
         self.dropped_at: float | None = None
@@ -414,13 +511,21 @@ class _Board:
         mapping then put the shared motion ``tau`` late. The arrival fits move on (the
         first minutes especially), so every kept shift is re-expressed against today's
         mapping (``tau + now(t_dev) - then(t_dev)``) before the median of the last
-        ``refine_reps`` becomes the correction."""
+        ``refine_reps`` becomes the correction. Where this board and the reference both
+        have ping clocks the median is only kept (``motion_residual_s``: how far the
+        shared motion puts the ping clocks off), unless ``refine_with_pings``."""
         arrival = float(self.to_session(t_dev, ref)) - self.correction_s
         self._shift_log = (self._shift_log + [(t_dev, arrival, tau)])[-s.refine_reps :]
         now = self.to_session(np.array([d for d, _, _ in self._shift_log]), ref)
         self.shifts = [float(t + (n - self.correction_s) - a)
                        for (_, a, t), n in zip(self._shift_log, now, strict=True)]  # fmt: skip
-        self.correction_s = -float(np.median(self.shifts))
+        est = -float(np.median(self.shifts))
+        if self.clock.pinged and ref.pinged and not s.refine_with_pings:
+            self.motion_residual_s = est
+            self.correction_s = 0.0
+        else:
+            self.motion_residual_s = None
+            self.correction_s = est
 
     def to_session(self, t_dev: np.ndarray | float, ref: ArrivalClock) -> np.ndarray:
         """This board's device time -> the primary's device time (session time)."""
@@ -519,6 +624,18 @@ class MultiPipeline:
         out += self._advance()
         self.events += out
         return out
+
+    def ping(
+        self, role: str, host_sent_s: float, device_t_s: float, host_received_s: float
+    ) -> None:
+        """A ping exchange with one board: sent at host time ``host_sent_s``, handled at
+        the board's device time ``device_t_s`` (the time axis of its samples), answered by
+        host time ``host_received_s``. It tightens that board's clock (:class:`ArrivalClock`);
+        no events come from it (they follow from the next samples). A board not yet
+        declared is ignored."""
+        b = self.boards.get(role)
+        if b is not None:
+            b.clock.observe_ping(float(host_sent_s), float(device_t_s), float(host_received_s))
 
     def finish(self) -> list[MultiEvent]:
         """End of the session: close reps under way, give every pending rep its figures."""
@@ -899,6 +1016,10 @@ class MultiPipeline:
                 "offset_s": round((off - off_r), 6),
                 "drift_ppm": round((dr - dr_r) * 1e6, 1),
                 "shared_motion_correction_s": round(b.correction_s, 4),
+                "pings": b.clock.pinged,
+                "shared_motion_residual_s": None
+                if b.motion_residual_s is None
+                else round(b.motion_residual_s, 4),
             }
         return out
 

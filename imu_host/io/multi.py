@@ -10,11 +10,15 @@
       feeds.csv               role,samples,host_s: every block in the order the
                               session's pipeline got it (how many samples of that board
                               had been fed after it, and the host time it had arrived by)
+      pings.csv               feeds_before,role,host_sent_s,device_s,host_received_s:
+                              every ping exchange the pipeline got, after how many rows
+                              of feeds.csv (written since the pings; older folders have
+                              none and replay as before)
 
-Replaying the folder feeds the same blocks in the same order with the same arrival times
-to the same :class:`~imu_host.core.multi.MultiPipeline`, so it reproduces exactly the
-events shown live. A folder without ``feeds.csv`` (e.g. boards recorded separately) is
-replayed from the manifest's clock alignment.
+Replaying the folder feeds the same blocks and pings in the same order with the same
+times to the same :class:`~imu_host.core.multi.MultiPipeline`, so it reproduces exactly
+the events shown live. A folder without ``feeds.csv`` (e.g. boards recorded separately)
+is replayed from the manifest's clock alignment.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ FORMAT = "imu-host multi v1"
 MANIFEST = "manifest.json"
 FEEDS = "feeds.csv"
 FEEDS_HEADER = "role,samples,host_s"
+PINGS = "pings.csv"
+PINGS_HEADER = "feeds_before,role,host_sent_s,device_s,host_received_s"
 SYNTH_BLOCK_S = 0.1  # without feeds.csv: blocks of this much device time per board
 _UID_RE = re.compile(r"^[0-9A-Fa-f]{0,16}$")  # the DEVICE frame holds up to 8 bytes
 
@@ -66,6 +72,8 @@ class MultiRecording:
     manifest: dict[str, Any]
     boards: dict[str, BoardRecording]
     feeds: list[tuple[str, int, float]] | None
+    # (feeds before it, role, host sent, device time handled, host received); [] if none
+    pings: list[tuple[int, str, float, float, float]] = field(default_factory=list)
 
 
 class MultiRecordingWriter:
@@ -86,8 +94,11 @@ class MultiRecordingWriter:
         self.writers: dict[str, RecordingWriter] = {}
         self.boards: dict[str, dict[str, Any]] = {}
         self.counts: dict[str, int] = {}
+        self.n_feeds = 0  # rows written to feeds.csv
         self._feeds = create_exclusive(self.folder / FEEDS, "recording", text=True)
         self._feeds.write(FEEDS_HEADER + "\n")
+        self._pings = create_exclusive(self.folder / PINGS, "recording", text=True)
+        self._pings.write(PINGS_HEADER + "\n")
         self._write_manifest({})
 
     def add_board(
@@ -118,14 +129,24 @@ class MultiRecordingWriter:
         back = self.writers[role].write(samples)
         self.counts[role] += len(samples)
         self._feeds.write(f"{role},{self.counts[role]},{host_s!r}\n")
+        self.n_feeds += 1
         return back
+
+    def write_ping(
+        self, role: str, host_sent_s: float, device_t_s: float, host_received_s: float
+    ) -> None:
+        """A ping exchange of ``role`` as the pipeline got it (after the blocks so far)."""
+        self._pings.write(f"{self.n_feeds},{role},{float(host_sent_s)!r},"
+                          f"{float(device_t_s)!r},{float(host_received_s)!r}\n")  # fmt: skip
 
     def flush(self, sync: bool = False) -> None:
         for w in self.writers.values():
             w.flush(sync)
         self._feeds.flush()
+        self._pings.flush()
         if sync:
             os.fsync(self._feeds.fileno())
+            os.fsync(self._pings.fileno())
 
     def close(self, clock: dict[str, dict] | None = None, extra: dict | None = None) -> None:
         """Close the files; the manifest gets the final clock alignment."""
@@ -133,18 +154,19 @@ class MultiRecordingWriter:
             with contextlib.suppress(OSError, ValueError):
                 w.flush()
             w.close()
-        if not self._feeds.closed:
-            self._feeds.flush()
-            with contextlib.suppress(OSError):
-                os.fsync(self._feeds.fileno())
-            self._feeds.close()
+        for fh in (self._feeds, self._pings):
+            if not fh.closed:
+                fh.flush()
+                with contextlib.suppress(OSError):
+                    os.fsync(fh.fileno())
+                fh.close()
         self._write_manifest(clock or {}, extra)
 
     def _write_manifest(self, clock: dict[str, dict], extra: dict | None = None) -> None:
         boards = {r: {**b, "samples": self.counts.get(r, 0), "clock": clock.get(r)}
                   for r, b in self.boards.items()}  # fmt: skip
         doc = {"format": FORMAT, "meta": self.meta, "roles": list(boards), "boards": boards,
-               "feeds": FEEDS, **(extra or {})}  # fmt: skip
+               "feeds": FEEDS, "pings": PINGS, **(extra or {})}  # fmt: skip
         tmp = self.folder / (MANIFEST + ".tmp")
         tmp.unlink(missing_ok=True)
         with create_exclusive(tmp, "manifest", text=True) as fh:
@@ -160,16 +182,27 @@ def write_multi_recording(
     feeds: list[tuple[str, int, float]],
     meta: dict[str, str] | None = None,
     board_ids: dict[str, str] | None = None,
+    pings: list[tuple[int, str, float, float, float]] | None = None,
 ) -> None:
-    """Write a whole session (e.g. a simulated one) as the live loop would have."""
+    """Write a whole session (e.g. a simulated one) as the live loop would have;
+    ``pings``: (feeds before it, role, host sent, device time, host received)."""
     w = MultiRecordingWriter(folder, meta)
     pos = dict.fromkeys(samples, 0)
-    for role, end, host in feeds:
+    exchanges = pings or []
+    k = 0
+    for i, (role, end, host) in enumerate(feeds):
+        while k < len(exchanges) and exchanges[k][0] <= i:
+            if exchanges[k][1] in w.writers:  # as live: a board's pings after its samples
+                w.write_ping(*exchanges[k][1:])
+            k += 1
         if role not in w.writers:
             s = samples[role]
             w.add_board(role, (board_ids or {}).get(role, role), rates[role], s.has_gyro)
         w.write(role, samples[role].slice(pos[role], end), host)
         pos[role] = end
+    for p in exchanges[k:]:
+        if p[1] in w.writers:
+            w.write_ping(*p[1:])
     w.close()
 
 
@@ -219,7 +252,60 @@ def read_multi_recording(folder: str | os.PathLike[str]) -> MultiRecording:
                                       rec.sample_rate_hz, b.get("clock") or {},
                                       uid or None)  # fmt: skip
     feeds = _read_feeds(root / FEEDS, boards) if (root / FEEDS).is_file() else None
-    return MultiRecording(str(root), doc, boards, feeds)
+    pings_file = doc.get("pings", PINGS)
+    if not isinstance(pings_file, str) or Path(pings_file).name != pings_file:
+        raise InputError("must be a file name inside the folder", path=str(mpath), field="pings")
+    pings: list[tuple[int, str, float, float, float]] = []
+    if feeds is not None and (root / pings_file).is_file():
+        pings = _read_pings(root / pings_file, boards, len(feeds))
+    return MultiRecording(str(root), doc, boards, feeds, pings)
+
+
+def _read_pings(
+    path: Path, boards: dict[str, BoardRecording], n_feeds: int
+) -> list[tuple[int, str, float, float, float]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read: {err}", path=str(path)) from None
+    if not lines or lines[0].strip() != PINGS_HEADER:
+        raise InputError(f"first line should be '{PINGS_HEADER}'", path=str(path), line=1)
+    out: list[tuple[int, str, float, float, float]] = []
+    last = 0
+    names = PINGS_HEADER.split(",")
+    for ln, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) != len(names):
+            raise InputError(f"expected {len(names)} fields: {PINGS_HEADER}", path=str(path),
+                             line=ln)  # fmt: skip
+        try:
+            before = int(parts[0])
+        except ValueError:
+            raise InputError(f"'{parts[0]}' is not a whole number", path=str(path), line=ln,
+                             field=names[0]) from None  # fmt: skip
+        if not last <= before <= n_feeds:
+            raise InputError(f"{before} should be at least {last} and at most the {n_feeds} "
+                             "rows of feeds.csv", path=str(path), line=ln,
+                             field=names[0])  # fmt: skip
+        role = parts[1]
+        if role not in boards:
+            raise InputError(f"role '{role}' is not in the manifest", path=str(path), line=ln,
+                             field="role")  # fmt: skip
+        vals = []
+        for name, txt in zip(names[2:], parts[2:], strict=True):
+            try:
+                v = float(txt)
+            except ValueError:
+                v = float("nan")
+            if not np.isfinite(v):
+                raise InputError(f"'{txt}' is not a number", path=str(path), line=ln,
+                                 field=name)  # fmt: skip
+            vals.append(v)
+        last = before
+        out.append((before, role, vals[0], vals[1], vals[2]))
+    return out
 
 
 def _read_feeds(path: Path, boards: dict[str, BoardRecording]) -> list[tuple[str, int, float]]:
@@ -282,13 +368,20 @@ def replay_multi(rec: MultiRecording, settings: MultiSettings | None = None) -> 
     """Run a multi-board recording through the multi pipeline, as live did."""
     mp = MultiPipeline(tuple(rec.boards), settings)
     feeds = rec.feeds if rec.feeds is not None else synthesize_feeds(rec)
+    pings = rec.pings if rec.feeds is not None else []
     pos = dict.fromkeys(rec.boards, 0)
-    for role, end, host in feeds:
+    k = 0
+    for i, (role, end, host) in enumerate(feeds):
+        while k < len(pings) and pings[k][0] <= i:
+            mp.ping(*pings[k][1:])
+            k += 1
         b = rec.boards[role]
         if role not in mp.boards:
             mp.add_board(role, b.sample_rate_hz, b.samples.has_gyro)
         mp.feed(role, b.samples.slice(pos[role], end), host)
         pos[role] = end
+    for p in pings[k:]:
+        mp.ping(*p[1:])
     mp.finish()
     return mp
 

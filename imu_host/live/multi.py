@@ -19,6 +19,13 @@ the roles settled and streaming started.
 Roles: each board is ``left-thigh``, ``right-thigh`` or ``sternum``, given on the command
 line or remembered per board id in ``<data dir>/boards.json`` from an earlier session, so
 a board keeps its role when it moves to another port.
+
+Pings: while a board streams, the session pings it every ``ping_interval_s`` on average
+(at random moments: the phases must not lock onto the link's connection events), each
+ping with its own token. The board's ACK carries its clock when it handled the ping; the
+exchange (host time sent, that device time on the samples' time axis, host time the ACK
+was read) goes to the pipeline's clock for that board and into the recording
+(``pings.csv``), so a replay gets it at the same point.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import contextlib
 import datetime as _dt
 import json
 import os
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -47,6 +55,8 @@ from imu_host.core.samples import Samples
 from imu_host.errors import InputError
 from imu_host.paths import create_exclusive, data_dir
 from imu_host.protocol.frames import (
+    CMD_PING,
+    AckFrame,
     DeviceHealth,
     DeviceInfo,
     FrameDecoder,
@@ -159,6 +169,9 @@ class MultiLiveOptions:
     info_timeout_s: float = 10.0
     stall_s: float = 2.0  # connected but no samples this long -> ask the board again
     device_wait_s: float = 1.0  # after a firmware >= 1.1 info: wait this long for its DEVICE frame
+    ping_interval_s: float = 0.3  # mean time between pings per streaming board (random
+    # moments, uniform over 0.5x-1.5x); 0: no pings (arrival times only)
+    ping_timeout_s: float = 2.0  # a ping not answered in this long is forgotten
     settings: MultiSettings | None = None
     backoff: Backoff = field(default_factory=Backoff)
 
@@ -184,6 +197,10 @@ class _Link:
         self.samples = 0
         self.reconnects = 0
         self.crc_errors_before = 0
+        self.ping_token = 0  # token of the last ping sent (1..65535)
+        self.pings_out: dict[int, float] = {}  # token -> host time sent, not yet answered
+        self.next_ping = 0.0
+        self.pings_answered = 0
 
 
 class MultiLiveSession:
@@ -229,6 +246,7 @@ class MultiLiveSession:
         self.events: list[object] = []
         self.stop_reason = ""
         self._t0: float | None = None
+        self._rng = random.Random()  # ping moments (recorded, so replay needs no seed)
 
     @staticmethod
     def _check_roles(roles: list[str]) -> None:
@@ -240,6 +258,7 @@ class MultiLiveSession:
     def _on_connect(self, ln: _Link, n: int) -> None:
         ln.crc_errors_before += ln.decoder.crc_errors
         ln.decoder.reset()
+        ln.pings_out.clear()  # an answer across a reconnection is not trusted
         ln.connected = True
         ln.connected_at = self.clock()
         if self._identifying:
@@ -275,6 +294,9 @@ class MultiLiveSession:
                 if ln.health is None:
                     ln.health = frame
                 continue
+            elif isinstance(frame, AckFrame):
+                self._on_ack(ln, frame, arrived)
+                continue
             elif not isinstance(frame, SampleFrame):
                 continue
             if self._identifying:
@@ -308,6 +330,38 @@ class MultiLiveSession:
         ln.last_wall = arrived
         for ev in self.multi.feed(ln.role, block, arrived):
             self._emit(ev)
+
+    # ---------------------------------------------------------------- pings
+
+    def _maybe_ping(self, ln: _Link, now: float) -> None:
+        """Ping a streaming board at random moments, ``ping_interval_s`` apart on average."""
+        iv = self.options.ping_interval_s
+        if iv <= 0 or self._identifying or not ln.connected or ln.role not in self.multi.boards:
+            return
+        if now < ln.next_ping:
+            return
+        for tok, sent in list(ln.pings_out.items()):
+            if now - sent > self.options.ping_timeout_s:
+                del ln.pings_out[tok]
+        ln.ping_token = ln.ping_token % 0xFFFF + 1
+        ln.next_ping = now + iv * self._rng.uniform(0.5, 1.5)
+        sent = self.clock()  # taken before the write: the bound stays on the safe side
+        ln.pings_out[ln.ping_token] = sent
+        ln.link.write(encode_command("ping", ln.ping_token, ln.ping_token))
+
+    def _on_ack(self, ln: _Link, ack: AckFrame, arrived: float) -> None:
+        if ack.command != CMD_PING or not ack.ok or ack.value != ack.token:
+            return
+        sent = ln.pings_out.pop(ack.token, None)
+        if sent is None or ln.role not in self.multi.boards:
+            return
+        dev = ln.assembler.device_time_s(ack.t_us)
+        if dev is None:
+            return
+        ln.pings_answered += 1
+        if self.writer is not None:
+            self.writer.write_ping(ln.role, sent, dev, arrived)
+        self.multi.ping(ln.role, sent, dev, arrived)
 
     # ---------------------------------------------------------------- output
 
@@ -377,6 +431,7 @@ class MultiLiveSession:
                             got = True
                             self.feed_bytes(ln, data, now)
                         self._keep_alive(ln, now)
+                        self._maybe_ping(ln, now)
                     now = self.clock()
                     if self.writer is not None and now >= next_flush:
                         self.writer.flush()
@@ -497,6 +552,7 @@ class MultiLiveSession:
                     "samples_lost": ln.assembler.samples_lost,
                     "crc_errors": ln.crc_errors_before + ln.decoder.crc_errors,
                     "reconnects": ln.reconnects,
+                    "pings_answered": ln.pings_answered,
                 }
                 for ln in self.links
             },

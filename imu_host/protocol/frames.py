@@ -672,6 +672,19 @@ class SampleAssembler:
         """Samples still missing in the gaps backfill could fill (``backfill=True``)."""
         return int(sum(g[1] for g in self._gaps))
 
+    def device_time_s(self, t_us: int) -> float | None:
+        """A device clock reading (e.g. an ACK's ``t_us``: when the board handled a
+        ``ping``) on the time axis of the blocks handed out (``t_s``), unwrapped near the
+        newest sample; None before the first sample or while the stream is being
+        resynchronised (the next frame may start a new time axis)."""
+        tr = self._track
+        if tr is None or self._resync:
+            return None
+        d = (int(t_us) - tr.raw_t) & MASK
+        if d >= WRAP // 2:
+            d -= WRAP
+        return (tr.next_us + d) * 1e-6
+
     def set_info(self, info: DeviceInfo) -> list[Samples]:
         """Install device info; returns blocks for frames held while waiting for it."""
         old = self.info

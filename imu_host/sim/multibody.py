@@ -23,6 +23,14 @@ never changes:
   plus an exponential jitter after their last sample (``latency_s``: 1-4 ms over USB
   serial, 8-20 ms over BLE; one link type per session); the host reads each port at
   random intervals of 5-50 ms and gets every frame that has arrived.
+- **Pings.** The host pings each streaming board every 0.15-0.45 s (random moments). The
+  command reaches the board after its down-link floor (``latency_down_s``: the up-link's
+  floor within +-``link_asymmetry_s``, 1 ms by default: NTP's assumption, up and down
+  alike) plus its own exponential jitter (3 ms mean: the link and the firmware's command
+  polling); the ACK's device time is stamped up to 1 ms before the command is read (the
+  firmware's poll pass reads the clock first) and goes back like a frame, read at the
+  port's next read (``MultiSimResult.pings``). The pings come from their own random
+  stream: a (scenario, seed) has the same samples and reads with or without them.
 - **Drop-out.** In ``board_dropout`` one board's stream ends mid-session.
 
 Truth (``MultiSimResult.truth``) per rep: side, start/peak/end (host seconds, the truth
@@ -32,7 +40,7 @@ delay, 0 if none), ``trunk_roll_deg`` (max trunk roll toward the knees' side),
 ``knees_apart`` / ``shoulder_lift`` (by design, no grey zone: apart reps separate by >= 14
 deg or lag >= 0.35 s, together reps by <= 4 deg and 0 s; lifting reps roll the trunk by >=
 14 deg, the others by <= 6 deg). Per board: role, start_s, drift_ppm, latency_s,
-dropout_s (host time the stream ended, or None), sample_rate_hz.
+dropout_s (host time the stream ended, or None), sample_rate_hz, latency_down_s.
 """
 
 from __future__ import annotations
@@ -82,6 +90,14 @@ TRUNK_DOWN_MAX_DEG = 6.0
 DRIFT_PPM = (100.0, 400.0)
 LATENCY_S = {"serial": (0.001, 0.004), "ble": (0.008, 0.020)}  # latency floor per link
 JITTER_MEAN_S = 0.002
+# pings (host -> board -> host), drawn from their own random stream so that the samples
+# and reads of a (scenario, seed) are the same with or without them
+PING_GAP_S = (0.15, 0.45)  # the host pings each board again after this long (random)
+DOWN_JITTER_MEAN_S = 0.003  # the down-link's own exponential jitter (command polling too)
+LINK_ASYMMETRY_S = 0.001  # down-link floor = up-link floor + uniform(-this, +this)
+# the firmware stamps an ACK with the clock reading of its poll pass, taken before the
+# samples are read and the command bytes are: up to this much before the command is read
+ACK_STAMP_EARLY_S = 0.001
 
 
 @dataclass
@@ -94,6 +110,9 @@ class MultiSimResult:
     truth: dict
     # true mapping: host time of a device time t of board r = start_s + t / (1 + drift)
     clock: dict[str, tuple[float, float]] = field(default_factory=dict)  # role -> (start, drift)
+    # ping exchanges in the order the host read their answers: (feeds before it, role,
+    # host time sent, device time handled, host time the answer was read)
+    pings: list[tuple[int, str, float, float, float]] = field(default_factory=list)
 
     def host_time(self, role: str, t_dev: np.ndarray) -> np.ndarray:
         start, drift = self.clock[role]
@@ -169,14 +188,22 @@ def _shift(theta: np.ndarray, lag_n: int, i0: int, i1: int) -> np.ndarray:
     return out
 
 
-def simulate_multi(name: str, seed: int = 1, reps_per_side: int | None = None) -> MultiSimResult:
+def simulate_multi(
+    name: str,
+    seed: int = 1,
+    reps_per_side: int | None = None,
+    link_asymmetry_s: float = LINK_ASYMMETRY_S,
+) -> MultiSimResult:
     """Generate multi-sensor scenario ``name`` (same inputs -> identical output);
-    ``reps_per_side`` overrides the scenario's 4-5 (short sessions for real-time tests)."""
+    ``reps_per_side`` overrides the scenario's 4-5 (short sessions for real-time tests);
+    ``link_asymmetry_s``: each board's down-link latency floor differs from its up-link's
+    by up to this much (uniform, +-), the error the pings' midpoint cannot see."""
     sc_all = _scenarios()
     if name not in sc_all:
         raise KeyError(f"unknown multi scenario {name!r}; valid: {', '.join(sc_all)}")
     plan = sc_all[name][1]
     rng = _rng(name, seed)
+    prng = _rng("ping:" + name, seed)  # the pings' own stream: samples unchanged by them
     base = default_setup(rng)  # the shared movement, and the left thigh's board
     n_side = int(rng.integers(*plan.n_per_side))
     sides = alternating(rng, reps_per_side or n_side)
@@ -233,6 +260,7 @@ def simulate_multi(name: str, seed: int = 1, reps_per_side: int | None = None) -
     clocks: dict[str, tuple[float, float]] = {}
     boards: dict[str, dict] = {}
     feeds: list[tuple[str, int, float]] = []
+    pings: list[tuple[str, float, float, float]] = []
     link = "serial" if rng.random() < 0.5 else "ble"
     drop_t = None
     if dropout_role is not None:
@@ -294,7 +322,26 @@ def simulate_multi(name: str, seed: int = 1, reps_per_side: int | None = None) -
         at = reads[np.searchsorted(reads, arr)]
         last_of_read = np.flatnonzero(np.diff(at, append=np.inf) > 0)
         feeds.extend((role, int(ends[i]), float(at[i])) for i in last_of_read)
+        # pings at random moments while the board streams: down-link floor (the up-link's
+        # within +-link_asymmetry_s) plus its own jitter, handled at device time d, the
+        # answer back over the up-link like a frame, read at this port's next read
+        lat_down = max(0.0, lat + float(prng.uniform(-link_asymmetry_s, link_asymmetry_s)))
+        boards[role]["latency_down_s"] = round(lat_down, 4)
+        n_p = int((tt[-1] - tt[0]) / PING_GAP_S[0]) + 2
+        sent = tt[0] + np.cumsum(prng.uniform(*PING_GAP_S, size=n_p))
+        handled = sent + lat_down + prng.exponential(DOWN_JITTER_MEAN_S, size=n_p)
+        back = handled + lat + prng.exponential(JITTER_MEAN_S, size=n_p)
+        ok = (handled < tt[-1]) & (back < reads[-1])
+        read_at = reads[np.searchsorted(reads, back[ok])]
+        early = prng.uniform(0.0, ACK_STAMP_EARLY_S, size=n_p)[ok]
+        d_dev = (handled[ok] - early - tt[0]) * (1.0 + drift)
+        pings.extend((role, float(a), float(d), float(r))
+                     for a, d, r in zip(sent[ok], d_dev, read_at, strict=True))  # fmt: skip
     feeds.sort(key=lambda f: (f[2], ROLES.index(f[0])))
+    # an answer is taken after the samples of the same read (and every earlier read)
+    pings.sort(key=lambda p: (p[3], ROLES.index(p[0])))
+    feed_host = np.array([f[2] for f in feeds])
+    placed = [(int(np.searchsorted(feed_host, p[3], side="right")), *p) for p in pings]
 
     thL, thR = thetas[LEFT], thetas[RIGHT]
     reps = []
@@ -332,7 +379,7 @@ def simulate_multi(name: str, seed: int = 1, reps_per_side: int | None = None) -
         "notes": sc_all[name][0],
         "time_base": "host seconds; device time of board r = (t - start_s) * (1 + drift)",
     }
-    return MultiSimResult(samples, rates, feeds, truth, clocks)
+    return MultiSimResult(samples, rates, feeds, truth, clocks, placed)
 
 
 __all__ = [
@@ -348,18 +395,26 @@ __all__ = [
 # ----------------------------------------------------------------------------- scoring
 
 
-def run_multi(sim: MultiSimResult, settings: object = None) -> object:
-    """Feed a simulated session to a MultiPipeline in the host's read order."""
+def run_multi(sim: MultiSimResult, settings: object = None, pings: bool = True) -> object:
+    """Feed a simulated session to a MultiPipeline in the host's read order (with the
+    ping exchanges where they were read, unless ``pings=False``: arrival times only)."""
     from imu_host.core.multi import MultiPipeline
 
     mp = MultiPipeline(tuple(sim.samples), settings)  # type: ignore[arg-type]
     pos = dict.fromkeys(sim.samples, 0)
-    for role, end, host in sim.feeds:
+    exchanges = sim.pings if pings else []
+    k = 0
+    for i, (role, end, host) in enumerate(sim.feeds):
+        while k < len(exchanges) and exchanges[k][0] <= i:
+            mp.ping(*exchanges[k][1:])
+            k += 1
         if role not in mp.boards:
             s = sim.samples[role]
             mp.add_board(role, sim.sample_rate_hz[role], s.gyro_dps is not None)
         mp.feed(role, sim.samples[role].slice(pos[role], end), host)
         pos[role] = end
+    for p in exchanges[k:]:
+        mp.ping(*p[1:])
     mp.finish()
     return mp
 
@@ -456,7 +511,7 @@ def write_session(sim: MultiSimResult, folder: str) -> None:
 
     meta = {"source": f"imu-host multibody simulator: {sim.truth['scenario']} "
                       f"seed {sim.truth['seed']}"}  # fmt: skip
-    write_multi_recording(folder, sim.samples, sim.sample_rate_hz, sim.feeds, meta)
+    write_multi_recording(folder, sim.samples, sim.sample_rate_hz, sim.feeds, meta, pings=sim.pings)
     side = Path(str(folder) + ".truth.json")
     with open(side, "x", encoding="utf-8") as fh:
         json.dump(sim.truth, fh, indent=1)
