@@ -465,8 +465,8 @@ class Streamer:
             if self.streaming:
                 self._backfill()
             m = link.read_into(self.rx)
-            if m:
-                self._commands(m, now)
+            if m:  # stamped when handled (a ping's ACK clock), not at the top of the pass
+                self._commands(m, self.clock() & MASK30)  # type: ignore[operator]
         if self.led is not None:
             self.led.update(self._led_state(conn))
         return n
