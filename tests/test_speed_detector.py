@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from feeding import feed_in_cuts
 
 from imu_host.core.pipeline import Pipeline, Settings
 from imu_host.core.reps.detector import DetectorSettings
@@ -26,12 +27,7 @@ GOLDEN = sorted(RECORDINGS.glob("*.csv"))
 def _run(samples, rate, has_gyro, cuts, reference, settings=None):  # noqa: ANN001, ANN202
     p = Pipeline(rate, has_gyro, settings=settings, keep_trace=True)
     p._det.reference = reference  # the detector's plain step loop (the estimator as usual)
-    events = []
-    prev = 0
-    for c in [*cuts, len(samples)]:
-        events += p.feed(samples.slice(prev, c))
-        prev = c
-    events += p.finish()
+    events = feed_in_cuts(p, samples, cuts)
     return events, p.angle_trace(), p.reps, p.centre_deg
 
 

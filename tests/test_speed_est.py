@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from feeding import feed_in_cuts
 
 from imu_host.core import orientation
 from imu_host.core.pipeline import Pipeline
@@ -21,12 +22,7 @@ from imu_host.sim.generate import simulate
 
 def _run(samples: Samples, rate: float, cuts: list[int], reference: bool):  # noqa: ANN202
     p = Pipeline(rate, samples.has_gyro, keep_trace=True, reference=reference)
-    events = []
-    prev = 0
-    for c in [*cuts, len(samples)]:
-        events += p.feed(samples.slice(prev, c))
-        prev = c
-    events += p.finish()
+    events = feed_in_cuts(p, samples, cuts)
     return events, p.angle_trace(), p._orient.flags
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from feeding import feed_in_cuts
 
 from imu_host.core.pipeline import Pipeline
 from imu_host.core.samples import Samples
@@ -15,12 +16,7 @@ from imu_host.sim.generate import simulate
 
 def _run(samples, rate, has_gyro, cuts, reference):  # noqa: ANN001, ANN202
     p = Pipeline(rate, has_gyro, keep_trace=True, reference=reference)
-    events = []
-    prev = 0
-    for c in [*cuts, len(samples)]:
-        events += p.feed(samples.slice(prev, c))
-        prev = c
-    events += p.finish()
+    events = feed_in_cuts(p, samples, cuts)
     return events, p.angle_trace(), p.reps
 
 

@@ -261,15 +261,22 @@ def read_multi_recording(folder: str | os.PathLike[str]) -> MultiRecording:
     return MultiRecording(str(root), doc, boards, feeds, pings)
 
 
-def _read_pings(
-    path: Path, boards: dict[str, BoardRecording], n_feeds: int
-) -> list[tuple[int, str, float, float, float]]:
+def _table_lines(path: Path, header: str) -> list[str]:
+    """The lines of a small CSV table of the folder, its first line checked to be
+    ``header`` (one clear line naming the file otherwise)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read: {err}", path=str(path)) from None
-    if not lines or lines[0].strip() != PINGS_HEADER:
-        raise InputError(f"first line should be '{PINGS_HEADER}'", path=str(path), line=1)
+    if not lines or lines[0].strip() != header:
+        raise InputError(f"first line should be '{header}'", path=str(path), line=1)
+    return lines
+
+
+def _read_pings(
+    path: Path, boards: dict[str, BoardRecording], n_feeds: int
+) -> list[tuple[int, str, float, float, float]]:
+    lines = _table_lines(path, PINGS_HEADER)
     out: list[tuple[int, str, float, float, float]] = []
     last = 0
     names = PINGS_HEADER.split(",")
@@ -309,12 +316,7 @@ def _read_pings(
 
 
 def _read_feeds(path: Path, boards: dict[str, BoardRecording]) -> list[tuple[str, int, float]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read: {err}", path=str(path)) from None
-    if not lines or lines[0].strip() != FEEDS_HEADER:
-        raise InputError(f"first line should be '{FEEDS_HEADER}'", path=str(path), line=1)
+    lines = _table_lines(path, FEEDS_HEADER)
     out: list[tuple[str, int, float]] = []
     last = dict.fromkeys(boards, 0)
     for ln, line in enumerate(lines[1:], start=2):
