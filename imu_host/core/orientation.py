@@ -840,11 +840,18 @@ class RollEstimator:
         step. A gap longer than ``reseed_gap_s`` counts one nominal period here; the rest
         of it is integrated by :meth:`_gap_turn` (the smoothed rate lags a gap's jump)."""
         st = self._step_s(t)
-        st = np.where(st > self.s.reseed_gap_s, self.dt, st)
-        steps = np.concatenate([self._step_q, st])
-        self._step_q = steps[len(t) :]
-        self._step_q_last = steps[: len(t)]
-        return self._step_q_last
+        if float(st.max()) > self.s.reseed_gap_s:
+            st = np.where(st > self.s.reseed_gap_s, self.dt, st)
+        q, n = self._step_q, len(st)
+        h = len(q)
+        if n >= h:
+            out = np.concatenate((q, st[: n - h]))
+            self._step_q = st[n - h :]
+        else:
+            out = q[:n]
+            self._step_q = np.concatenate((q[n:], st))
+        self._step_q_last = out
+        return out
 
     def _gap_turn(self, n: int, axes: np.ndarray) -> np.ndarray | None:
         """Roll over each short gap among the next ``n`` samples (deg per sample; None if

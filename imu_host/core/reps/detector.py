@@ -83,6 +83,11 @@ GAP_SPEED_SPAN_S = 0.25
 # for steps up to GAP_INTEGRATED_S (the estimator integrates the gyro over real steps up
 # to its max_step_s), one period beyond
 GAP_RESEED_SPAN_S = 2.0
+# a feed of this many blocks or fewer (live: a frame or two) takes the plain block step:
+# the fast path's per-feed set-up costs more than it saves there (same state, same results)
+STEP_BLOCKS_MAX = 2
+GAP_RESEED_MIN_S = 0.06  # ...after a gap longer than this (the estimator re-reads gravity
+# only after a jump longer than its reseed_gap_s; shorter ones the gyro integrates)
 GAP_STEP_DEG = 1.0
 GAP_INTEGRATED_S = 0.25
 POSE_MATCH_DEG = 6.0  # two rests this close are the same pose
@@ -404,7 +409,7 @@ class RepDetector:
             ra = ra[:m].reshape(nb, self.k)
             calm_b = np.asarray(ca[:m].reshape(nb, self.k).all(axis=1))
             bad = np.isnan(th).any(axis=1)
-            if self.reference:
+            if self.reference or nb <= STEP_BLOCKS_MAX:
                 for j in range(nb):
                     self._calm = bool(calm_b[j])
                     self._block(t[j], th[j], ra[j], bool(bad[j]))
@@ -470,7 +475,8 @@ class RepDetector:
                 u = d - ra[seg] * dt
                 u = np.where(np.isfinite(u) & (np.abs(u) > GAP_STEP_DEG), u, 0.0)
                 cum = np.cumsum(np.concatenate([[unexplained], u]))[1:]
-                lm = t[seg] <= tg + GAP_RESEED_SPAN_S
+                span = GAP_RESEED_SPAN_S if tg - t0 > GAP_RESEED_MIN_S else GAP_SPEED_SPAN_S
+                lm = t[seg] <= tg + span
                 v2 = cum / (tg - t0)
                 ok = lm & (u != 0.0) & (np.abs(v2) > np.abs(out[seg]))
                 out[seg] = np.where(ok, v2, out[seg])
