@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from imu_host.analysis import Analysis, analyze
+from imu_host.analysis import Analysis, analyze_path
 from imu_host.cli.options import (
     add_import_arguments,
     add_settings_arguments,
@@ -82,12 +82,11 @@ def run(args: argparse.Namespace) -> int:
         from imu_host.cli.replay_multi import run_replay_multi
 
         return run_replay_multi(args)
-    from imu_host.io.recording import load
-
     settings = settings_from_args(args)
-    rec = load(args.file, import_options(args))
-    print_notices(rec.notices, args.file)
-    a = analyze(rec, settings, trace=bool(args.report))  # the trace is only for the report
+    # a plain v1 recording is streamed (memory flat in its length); a bad row anywhere
+    # raises here, before anything is printed or saved. The trace is only for the report.
+    a = analyze_path(args.file, import_options(args), settings, trace=bool(args.report))
+    print_notices(a.notices, args.file)
     if args.report:
         from imu_host.core.events import FlagEvent
         from imu_host.report.summary import write_report
