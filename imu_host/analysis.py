@@ -40,8 +40,9 @@ class Analysis:
 
 # samples per Pipeline.feed in a replay (~2.7 min at 100 Hz): any split gives the same
 # results, and bounded feeds keep the per-sample intermediates small (peak memory of a
-# 1 h replay 198 -> 87 MB) at no cost in speed (benchmarks/bench_speed.py)
-FEED_SAMPLES = 8192
+# 1 h replay 198 -> 87 MB) at no cost in speed (benchmarks/bench_speed.py). Halving it
+# saves ~3 MB of a streamed replay's peak but costs ~8% of its time in a fresh process.
+FEED_SAMPLES = 16384
 
 
 def analyze(
