@@ -174,7 +174,9 @@ def test_a_cut_off_last_row_is_the_same_notice(tmp_path, monkeypatch, where):
     ],
 )
 @pytest.mark.parametrize("bad_row", [None, 10, 4000])
-def test_rate_errors_come_after_any_bad_row_as_in_read_recording(tmp_path, head, bad_row):
+def test_rate_errors_come_after_any_bad_row_as_in_read_recording(
+    tmp_path, monkeypatch, head, bad_row
+):
     """With no declared rate the stream reads ahead for the times; a bad declared rate is
     reported only when every row is fine (as read_recording, which reads all rows first)."""
     r = [f"{i * 0.01:.6f},0.0100,-0.2000,0.9800" for i in range(5000)]
@@ -186,7 +188,9 @@ def test_rate_errors_come_after_any_bad_row_as_in_read_recording(tmp_path, head,
     if bad_row is not None:
         line = bad_row + len(head.splitlines()) + 1
         assert isinstance(want, str) and f"f.csv:{line}: row has 2 fields" in want
-    assert by_stream(p, 512) == want
+    for chunk in (source.RAW_CHUNK_BYTES, 4096):  # (4096: row 4000 is past the look-ahead)
+        small_reads(monkeypatch, chunk)
+        assert by_stream(p, 512) == want
 
 
 def test_times_that_give_no_rate_and_files_with_no_samples(tmp_path):
