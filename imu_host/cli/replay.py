@@ -100,6 +100,20 @@ def run(args: argparse.Namespace) -> int:
     return save_and_show(a.summary, args, lambda _summary: render_table(a))
 
 
+def give_back_freed_memory() -> None:
+    """Hand the heap pages the analysis freed back to the OS (glibc's ``malloc_trim``), so
+    the history's libraries (sqlite3, OpenSSL for the file's SHA-256: ~5 MB) loaded after
+    it do not add to its peak (1 h replay: 51 -> 46 MB peak RSS). ctypes is loaded by
+    numpy already; without glibc (macOS, musl, Windows) nothing happens."""
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return
+    trim(0)
+
+
 def save_and_show(
     summary: dict[str, Any], args: argparse.Namespace, render: Callable[[dict[str, Any]], str]
 ) -> int:
@@ -110,6 +124,7 @@ def save_and_show(
     history_error: str | None = None
     history_note: str | None = None
     if not args.no_save:
+        give_back_freed_memory()  # before the history's libraries load
         from imu_host.history.store import save_to_history
         from imu_host.paths import default_db_path
 
