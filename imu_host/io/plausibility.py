@@ -5,6 +5,11 @@ Each check returns at most one short sentence; readers attach them to
 checks use physics, not the exercise: at rest an accelerometer reads 1 g; a thigh that
 tilts by tens of degrees turns at tens of degrees per second; knee rolls take seconds,
 so a useful rate is tens of samples per second or more.
+
+:class:`SampleChecks` runs the checks on a recording fed block by block (a streamed replay)
+and :func:`check_samples` on samples in memory, with the same code: the same sentences.
+The statistics look at every ``checked_step``-th sample (a power of two, so a stream can
+thin what it kept as it grows).
 """
 
 from __future__ import annotations

@@ -16,9 +16,11 @@ Format::
 Every problem with an input file raises :class:`imu_host.errors.InputError` naming the
 file, line and field. The writer never overwrites an existing file.
 
-The reader streams: the file is read in bounded blocks of bytes (:mod:`imu_host.io.source`)
-into preallocated column arrays (no text copy of the whole file), so peak memory is about
-the size of the samples, not of the text. A block of strict rows (what the writer writes:
+The reader streams: the file is read in bounded blocks of bytes (:mod:`imu_host.io.source`).
+:func:`open_recording` hands the samples on block by block (:class:`RecordingStream`: a
+replay's memory does not grow with the recording); :func:`read_recording`, on the same row
+code, fills preallocated column arrays (no text copy of the whole file), so its peak
+memory is about the size of the samples, not of the text. A block of strict rows (what the writer writes:
 plain decimals, see :func:`_exact_block_numpy`) is read from its bytes without decoding
 them, by the compiled reader ``_strict_csv`` where ``pip install`` could build it, else by
 its numpy twin; both give exactly ``float()`` of each field. Any other block is decoded
@@ -855,6 +857,6 @@ def import_csv(path: str | os.PathLike[str], options: ImportOptions) -> Recordin
 
 __all__ = [
     "ACCEL_COLS", "G0", "GYRO_COLS", "MAGIC", "MEX_OPTIONS", "ImportOptions", "Recording",
-    "RecordingWriter", "as_recorded", "import_csv", "load", "read_recording",
-    "write_recording",
+    "RecordingStream", "RecordingWriter", "as_recorded", "import_csv", "load", "open_recording",
+    "read_recording", "starts_with_magic", "write_recording",
 ]  # fmt: skip
