@@ -48,7 +48,7 @@ SPF = 5
 BOARD_CHILD = r"""
 import json, os, select, sys, time
 import numpy as np
-from imu_host.sim import board as cmd_demo
+from imu_host.sim import board as sim_board
 
 fd = int(sys.argv[1]); seconds = float(sys.argv[2]); log_path = sys.argv[3]
 os.set_blocking(fd, False)

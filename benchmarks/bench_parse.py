@@ -6,8 +6,12 @@ loadtxt per block, what every block took before the strict readers), best of
 ``--repeat``, alternating, with each reader's time as a ratio of the general reader's in
 the same run (goal, issue 13: <= 0.5).
 
-Memory: peak RSS of a process that only reads the recording and of a whole replay,
-against the file size (goal: reader peak <= 2x the file size).
+Also timed: the streaming reader (``open_recording``: the same parsing, the samples handed
+on in blocks of 16384 and never all held), as a ratio of the general reader's time.
+
+Memory: peak RSS of a process that only reads the recording (whole, and streamed) and of a
+whole replay (which streams), against the file size (goal: replay peak <= 2x the file size,
+and flat in the recording's length).
 
 Usage: python benchmarks/bench_parse.py [--repeat N] [hours ...]   (default: 1 4)
 """
@@ -63,7 +67,16 @@ def reader_times(path: Path, repeat: int) -> list[tuple[str, float, float]]:
                 best[name] = (min(best[name][0], w), min(best[name][1], c))
     finally:
         rec._exact_block = saved
-    return [(m, *best[m]) for m in modes]
+    out = [(m, *best[m]) for m in modes]
+    best_s = (math.inf, math.inf)
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        with rec.open_recording(path) as stream:
+            for _block in stream.blocks():
+                pass
+        w, c = time.perf_counter() - w0, time.process_time() - c0
+        best_s = (min(best_s[0], w), min(best_s[1], c))
+    return [*out, ("streamed (open_recording, default reader)", *best_s)]
 
 
 def main() -> None:
@@ -92,15 +105,20 @@ def main() -> None:
             size = f.stat().st_size / 2**20
             reader = peak_rss_mb([PY, "-c", f"from imu_host.io.recording import read_recording; "
                                   f"read_recording({str(f)!r})"])  # fmt: skip
+            streamed = peak_rss_mb([PY, "-c", "from imu_host.io.recording import open_recording\n"
+                                    f"with open_recording({str(f)!r}) as s:\n"
+                                    "    for b in s.blocks(): pass"])  # fmt: skip
             t0 = time.perf_counter()
             replay = peak_rss_mb([*imu_host_cmd(), "replay", str(f), "--json", "--no-save"])
             wall = time.perf_counter() - t0
             rows.append((f"{h:g} h", f"{size:.0f}", f"{reader:.0f}", f"{reader - base:.0f}",
-                         f"{(reader - base) / size:.2f}", f"{replay:.0f}", f"{wall:.1f}"))  # fmt: skip
+                         f"{(reader - base) / size:.2f}", f"{streamed:.0f}", f"{replay:.0f}",
+                         f"{replay / size:.2f}", f"{wall:.1f}"))  # fmt: skip
             f.unlink()
     print(f"python -c 'import numpy' peak RSS: {base:.0f} MB")
     print(table(rows, ("recording", "file MB", "reader peak MB", "reader - numpy MB",
-                       "x file size", "replay peak MB", "replay s")))  # fmt: skip
+                       "x file size", "streamed reader peak MB", "replay peak MB",
+                       "replay x file size", "replay s")))  # fmt: skip
 
 
 if __name__ == "__main__":

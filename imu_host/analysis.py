@@ -1,14 +1,27 @@
-"""Whole recordings through the streaming pipeline: load (io) -> Pipeline (core) -> Analysis."""
+"""Whole recordings through the streaming pipeline: load (io) -> Pipeline (core) -> Analysis.
+
+A plain v1 recording is streamed (:func:`analyze_path`: read block by block while the
+pipeline runs, so memory does not grow with the recording's length); other inputs are
+loaded whole (:func:`analyze`). Both feed the pipeline the same blocks of
+:data:`FEED_SAMPLES` samples, so they give the same results.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from imu_host.core.events import Event, Rep
 from imu_host.core.pipeline import Pipeline, Settings
-from imu_host.io.recording import ImportOptions, Recording, load
+from imu_host.io.recording import (
+    ImportOptions,
+    Recording,
+    RecordingStream,
+    load,
+    open_recording,
+    starts_with_magic,
+)
 
 
 @dataclass
@@ -21,12 +34,14 @@ class Analysis:
     angle_deg: np.ndarray
     summary: dict
     meta: dict[str, str]
-    recording: Recording
+    recording: Recording | None  # None when the recording was streamed (no samples kept)
+    notices: list[str] = field(default_factory=list)  # one-line warnings about the input
 
 
 # samples per Pipeline.feed in a replay (~2.7 min at 100 Hz): any split gives the same
 # results, and bounded feeds keep the per-sample intermediates small (peak memory of a
-# 1 h replay 198 -> 87 MB) at no cost in speed (benchmarks/bench_speed.py)
+# 1 h replay 198 -> 87 MB) at no cost in speed (benchmarks/bench_speed.py). Halving it
+# saves ~3 MB of a streamed replay's peak but costs ~8% of its time in a fresh process.
 FEED_SAMPLES = 16384
 
 
@@ -42,19 +57,55 @@ def analyze(
     step = FEED_SAMPLES if chunk is None else chunk
     for i in range(0, len(s), step):
         p.feed(s.slice(i, i + step))
+    return _result(p, rec.path, rec.sample_rate_hz, len(s), s.has_gyro, rec.meta, rec,
+                   rec.notices)  # fmt: skip
+
+
+def analyze_stream(
+    stream: RecordingStream,
+    settings: Settings | None = None,
+    chunk: int | None = None,
+    trace: bool = True,
+) -> Analysis:
+    """:func:`analyze` of a recording read as it goes (the same results; the recording's
+    samples are never all in memory). An InputError (a bad row anywhere) comes before
+    any result; ``notices`` are complete."""
+    p = Pipeline(stream.sample_rate_hz, stream.has_gyro, settings, keep_trace=trace)
+    for block in stream.blocks(FEED_SAMPLES if chunk is None else chunk):
+        p.feed(block)
+    return _result(p, stream.path, stream.sample_rate_hz, stream.samples_read, stream.has_gyro,
+                   stream.meta, None, stream.notices)  # fmt: skip
+
+
+def _result(p: Pipeline, path: str, rate: float, n: int, has_gyro: bool, meta: dict[str, str],
+            rec: Recording | None, notices: list[str]) -> Analysis:  # fmt: skip
     p.finish()
     t, a = p.angle_trace()
     summ = p.summary()
-    summ["source"] = {"path": rec.path, "sample_rate_hz": rec.sample_rate_hz,
-                      "samples": len(s), "has_gyro": s.has_gyro}  # fmt: skip
-    return Analysis(p.reps, p.events, t, a, summ, rec.meta, rec)
+    summ["source"] = {"path": path, "sample_rate_hz": rate, "samples": n, "has_gyro": has_gyro}
+    return Analysis(p.reps, p.events, t, a, summ, meta, rec, list(notices))
+
+
+def analyze_path(
+    path: str,
+    options: ImportOptions | None = None,
+    settings: Settings | None = None,
+    trace: bool = True,
+) -> Analysis:
+    """Analyse a recording file: a plain v1 recording streamed, anything else (import
+    options, a raw byte capture) loaded whole. The same results either way."""
+    if options is None and starts_with_magic(path):
+        with open_recording(path) as stream:
+            return analyze_stream(stream, settings, trace=trace)
+    return analyze(load(path, options), settings, trace=trace)
 
 
 def analyze_file(
     path: str, options: ImportOptions | None = None, settings: Settings | None = None
 ) -> Analysis:
     """Load a recording (v1, or foreign with import options) and analyse it."""
-    return analyze(load(path, options), settings)
+    return analyze_path(path, options, settings)
 
 
-__all__ = ["Analysis", "analyze", "analyze_file"]
+__all__ = ["FEED_SAMPLES", "Analysis", "analyze", "analyze_file", "analyze_path",
+           "analyze_stream"]  # fmt: skip

@@ -2,7 +2,7 @@
 
 Files, folders (their ``*.csv`` and ``*.bin`` files) and globs; ``--jobs N`` analyses in
 N processes. Each file's numbers are exactly ``imu-host replay FILE --json --no-save``'s
-(the same load + analyze calls); a file that fails is reported in its row (``error``)
+(the same :func:`~imu_host.analysis.analyze_path` call); a file that fails is reported in its row (``error``)
 and the batch goes on. Nothing is stored in the history.
 """
 
@@ -79,17 +79,15 @@ def expand(paths: list[str]) -> list[str]:
 
 def analyze_one(path: str, options: Any, settings: Any) -> dict[str, Any]:
     """The replay --json summary of one file, or its one-line error."""
-    from imu_host.analysis import analyze
-    from imu_host.io.recording import load
+    from imu_host.analysis import analyze_path
 
     try:
-        rec = load(path, options)
-        a = analyze(rec, settings, trace=False)  # a summary needs no angle trace
+        a = analyze_path(path, options, settings, trace=False)  # a summary needs no trace
     except InputError as err:
         return {"file": path, "error": str(err)}
     except Exception as err:  # noqa: BLE001  (one bad file must not stop the batch)
         return {"file": path, "error": f"internal error: {type(err).__name__}: {err}"}
-    return {"file": path, "summary": a.summary, "notices": rec.notices}
+    return {"file": path, "summary": a.summary, "notices": a.notices}
 
 
 def _job(task: tuple[str, Any, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from imu_host.analysis import Analysis, analyze
+from imu_host.analysis import Analysis, analyze_path
 from imu_host.cli.options import (
     add_import_arguments,
     add_settings_arguments,
@@ -82,12 +82,11 @@ def run(args: argparse.Namespace) -> int:
         from imu_host.cli.replay_multi import run_replay_multi
 
         return run_replay_multi(args)
-    from imu_host.io.recording import load
-
     settings = settings_from_args(args)
-    rec = load(args.file, import_options(args))
-    print_notices(rec.notices, args.file)
-    a = analyze(rec, settings, trace=bool(args.report))  # the trace is only for the report
+    # a plain v1 recording is streamed (memory flat in its length); a bad row anywhere
+    # raises here, before anything is printed or saved. The trace is only for the report.
+    a = analyze_path(args.file, import_options(args), settings, trace=bool(args.report))
+    print_notices(a.notices, args.file)
     if args.report:
         from imu_host.core.events import FlagEvent
         from imu_host.report.summary import write_report
@@ -101,6 +100,20 @@ def run(args: argparse.Namespace) -> int:
     return save_and_show(a.summary, args, lambda _summary: render_table(a))
 
 
+def give_back_freed_memory() -> None:
+    """Hand the heap pages the analysis freed back to the OS (glibc's ``malloc_trim``), so
+    the history's libraries (sqlite3, OpenSSL for the file's SHA-256: ~5 MB) loaded after
+    it do not add to its peak (1 h replay: 51 -> 46 MB peak RSS). ctypes is loaded by
+    numpy already; without glibc (macOS, musl, Windows) nothing happens."""
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return
+    trim(0)
+
+
 def save_and_show(
     summary: dict[str, Any], args: argparse.Namespace, render: Callable[[dict[str, Any]], str]
 ) -> int:
@@ -111,6 +124,7 @@ def save_and_show(
     history_error: str | None = None
     history_note: str | None = None
     if not args.no_save:
+        give_back_freed_memory()  # before the history's libraries load
         from imu_host.history.store import save_to_history
         from imu_host.paths import default_db_path
 

@@ -16,9 +16,11 @@ Format::
 Every problem with an input file raises :class:`imu_host.errors.InputError` naming the
 file, line and field. The writer never overwrites an existing file.
 
-The reader streams: the file is read in bounded blocks of bytes (:mod:`imu_host.io.source`)
-into preallocated column arrays (no text copy of the whole file), so peak memory is about
-the size of the samples, not of the text. A block of strict rows (what the writer writes:
+The reader streams: the file is read in bounded blocks of bytes (:mod:`imu_host.io.source`).
+:func:`open_recording` hands the samples on block by block (:class:`RecordingStream`: a
+replay's memory does not grow with the recording); :func:`read_recording`, on the same row
+code, fills preallocated column arrays (no text copy of the whole file), so its peak
+memory is about the size of the samples, not of the text. A block of strict rows (what the writer writes:
 plain decimals, see :func:`_exact_block_numpy`) is read from its bytes without decoding
 them, by the compiled reader ``_strict_csv`` where ``pip install`` could build it, else by
 its numpy twin; both give exactly ``float()`` of each field. Any other block is decoded
@@ -37,6 +39,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -51,7 +54,7 @@ from imu_host.io.limits import (
     MAX_TIME_S,
     MIN_RATE_HZ,
 )
-from imu_host.io.plausibility import check_samples, estimate_rate
+from imu_host.io.plausibility import RATE_HEAD_SAMPLES, SampleChecks, check_samples, estimate_rate
 from imu_host.io.source import BOM, decode_block, file_size, open_input, raw_line_blocks, shown
 from imu_host.paths import create_exclusive
 
@@ -221,16 +224,19 @@ def parse_number(text: str, path: str, line: int, name: str, bound: float) -> fl
     return x
 
 
+def _as_index(group: list[int]) -> list[int] | slice:
+    """A group of adjacent columns as a slice: one strided copy per block, not two."""
+    adjacent = group == list(range(group[0], group[-1] + 1))
+    return slice(group[0], group[-1] + 1) if adjacent else group
+
+
 class ColumnStore:
     """Growable float64 column groups filled block by block (amortised growth, no list of
     rows, and no copy at the end: each group is already the final contiguous array)."""
 
     def __init__(self, groups: list[list[int]], capacity: int) -> None:
         self.n = 0
-        # a group of adjacent columns as a slice: one strided copy per block, not two
-        self.groups: list[list[int] | slice] = [
-            slice(g[0], g[-1] + 1) if g == list(range(g[0], g[-1] + 1)) else g for g in groups
-        ]
+        self.groups = [_as_index(g) for g in groups]
         self.data = [np.empty((max(capacity, 16), len(g))) for g in groups]
 
     def append(self, block: np.ndarray) -> None:
@@ -413,7 +419,10 @@ def _exact_block_c(raw: bytes | memoryview, ncol: int, bounds: np.ndarray) -> np
     # separator are 4 bytes)
     out = np.empty((len(raw) // (4 * ncol) + 1, ncol))
     rows = _strict_csv.read(raw, out, ncol, bounds)
-    return None if rows < 0 else out[:rows]
+    if rows < 0:
+        return None
+    out.resize((rows, ncol), refcheck=False)  # the unused room given back, no copy
+    return out
 
 
 _exact_block = _exact_block_numpy if _strict_csv is None else _exact_block_c
@@ -505,78 +514,218 @@ def _header(path: str, blocks: Iterator[tuple[int, str, bool]]):  # noqa: ANN202
     raise InputError("no header row (expected 't_s,ax_g,ay_g,az_g,...')", path=path)
 
 
-def read_recording(path: str | os.PathLike[str]) -> Recording:
-    """Load a v1 recording. Raises InputError for anything that is not one."""
-    path = str(path)
-    with open_input(path) as fh:
-        size = file_size(fh)
-        blocks = raw_line_blocks(fh, path)
-        texts = ((ln, decode_block(b, path, ln), term) for ln, b, term in blocks)
-        comments, header_ln, header, (rest_ln, rest_text, rest_term) = _header(path, texts)
-        rest = (rest_ln, rest_text.encode("utf-8"), rest_term)
-        meta = _parse_meta(path, comments)
-        names = [c.strip() for c in header.split(",")]
-        _check_names(path, header_ln, names)
-        has_gyro = all(c in names for c in GYRO_COLS)
-        known = [n for n in names if n in BOUNDS]
-        bounds = np.array([BOUNDS[n] for n in known])
-        simple = len(known) == len(names)
-        store: ColumnStore | None = None
-        extras: list[list[str]] = []
-        notices: list[str] = []
-        ti = known.index("t_s")
-        groups = [[ti], [known.index(c) for c in ACCEL_COLS]]
-        if has_gyro:
-            groups.append([known.index(c) for c in GYRO_COLS])
-        prev: float | None = None
+class _Rows:
+    """A v1 file's header (read when this is made) and then its rows, block by block:
+    every parsing and validation step of the reader, shared by :func:`read_recording`
+    (which keeps the rows) and :class:`RecordingStream` (which hands them on)."""
+
+    def __init__(self, path: str, fh: IO[bytes]) -> None:
+        self.path = path
+        self.size = file_size(fh)
+        self._blocks = raw_line_blocks(fh, path)
+        texts = ((ln, decode_block(b, path, ln), term) for ln, b, term in self._blocks)
+        comments, self.header_line, header, (rest_ln, rest_text, rest_term) = _header(path, texts)
+        self._rest = (rest_ln, rest_text.encode("utf-8"), rest_term)
+        self.meta = _parse_meta(path, comments)
+        self.names = [c.strip() for c in header.split(",")]
+        _check_names(path, self.header_line, self.names)
+        self.has_gyro = all(c in self.names for c in GYRO_COLS)
+        self.known = [n for n in self.names if n in BOUNDS]
+        self.simple = len(self.known) == len(self.names)
+        self.ti = self.known.index("t_s")
+        # the known columns' groups: time, accel (, gyro)
+        self.groups = [[self.ti], [self.known.index(c) for c in ACCEL_COLS]]
+        if self.has_gyro:
+            self.groups.append([self.known.index(c) for c in GYRO_COLS])
+        self.notices: list[str] = []  # about the rows (a cut-off last row)
+        # (bytes, lines) of the first block with rows: sizes a whole-file store
+        self.sizing: tuple[int, int] = (1, 1)
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, list[list[str]]]]:
+        """Per block in file order: the rows' known columns (an array, never empty) and the
+        raw text of their unknown columns; InputError at the first bad line."""
+        path, names, ti = self.path, self.names, self.ti
+        bounds = np.array([BOUNDS[n] for n in self.known])
         ncol = len(names)
-        for first, raw, terminated in _chain(rest, blocks):
-            head = _exact_head(raw, terminated, ncol, bounds) if simple else None
+        prev: float | None = None  # the last time so far: times never decrease
+        sized = False
+        for first, raw, terminated in _chain(self._pop_rest(), self._blocks):
+            head = _exact_head(raw, terminated, ncol, bounds) if self.simple else None
             if head is None:  # the general reader, on the block's text
                 text = decode_block(raw, path, first)
             else:  # strict rows, then the cut-off rest of a last block (if any) as text
                 rows, used = head
                 rest_first = first + len(rows)
                 text = decode_block(raw[used:], path, rest_first)
-                if store is None:
-                    store = _sized_store(groups, size, used, len(rows))
+                if not sized:
+                    self.sizing, sized = (used, len(rows)), True
                 _check_order(path, rows[:, ti], prev, raw, first, "t_s")
                 prev = float(rows[-1, ti])
-                store.append(rows)
+                yield rows, []
                 if not text:
                     continue
                 first = rest_first
-            if store is None and text.strip():
-                store = _sized_store(groups, size, len(text), text.count("\n"))
-            if store is None:
+            if not text.strip():  # (blank: no rows, nothing to name)
                 continue
-            arr = _fast_block(text, ncol, bounds) if simple else None
+            arr = _fast_block(text, ncol, bounds) if self.simple else None
+            extra: list[list[str]] = []
             if arr is None:
-                arr, ex = _slow_block(path, text, first, names, not terminated, notices)
-                extras.extend(ex)
+                arr, extra = _slow_block(path, text, first, names, not terminated, self.notices)
             _check_order(path, arr[:, ti], prev, text, first, "t_s")
             if len(arr):
+                if not sized:
+                    self.sizing, sized = (len(text), text.count("\n")), True
                 prev = float(arr[-1, ti])
-                store.append(arr)
-    if store is None or store.n == 0:
-        raise InputError("no samples after the header row", path=path, line=header_ln)
-    parts = store.finish()
+                yield arr, extra
+
+    def _pop_rest(self) -> tuple[int, bytes, bool]:
+        """The rest of the header's block, handed on once (not kept for the whole read)."""
+        rest, self._rest = self._rest, (0, b"", True)
+        return rest
+
+    def rate(self, t_head: np.ndarray, n: int) -> tuple[float, float | None]:
+        """(sample rate, declared rate or None) once ``n`` samples were read, the first
+        ones' times ``t_head`` (at least RATE_HEAD_SAMPLES of them, or all); InputError
+        when there are no samples or no plausible rate."""
+        if n == 0:
+            raise InputError("no samples after the header row", path=self.path,
+                             line=self.header_line)  # fmt: skip
+        declared = _declared_rate(self.path, self.meta)
+        rate = declared if declared is not None else rate_from_times(self.path, t_head)
+        return rate, declared
+
+
+def read_recording(path: str | os.PathLike[str]) -> Recording:
+    """Load a v1 recording. Raises InputError for anything that is not one."""
+    path = str(path)
+    with open_input(path) as fh:
+        rows = _Rows(path, fh)
+        store: ColumnStore | None = None
+        extras: list[list[str]] = []
+        for arr, ex in rows.blocks():
+            if store is None:
+                store = _sized_store(rows.groups, rows.size, *rows.sizing)
+            store.append(arr)
+            extras.extend(ex)
+    parts = store.finish() if store is not None else [np.zeros(0)]
     t = parts[0].reshape(-1)
+    rate, declared = rows.rate(t, len(t))
     accel = parts[1]
-    gyro = parts[2] if has_gyro else None
+    gyro = parts[2] if rows.has_gyro else None
     extra: dict[str, np.ndarray] = {}
-    if not simple:
-        for k, n in enumerate(n for n in names if n not in BOUNDS):
+    if not rows.simple:
+        for k, n in enumerate(n for n in rows.names if n not in BOUNDS):
             extra[n] = np.array([r[k] for r in extras], dtype=object)
-    declared = _declared_rate(path, meta)
-    rate = declared if declared is not None else rate_from_times(path, t)
     samples = Samples(t, accel, gyro)
-    notices.extend(check_samples(samples, rate, declared))
-    return Recording(path, samples, rate, meta, extra, notices)
+    notices = rows.notices + check_samples(samples, rate, declared)
+    return Recording(path, samples, rate, rows.meta, extra, notices)
+
+
+# samples per block of a RecordingStream (a replay's feed, ~2.7 min at 100 Hz)
+STREAM_BLOCK_SAMPLES = 16384
+
+
+class RecordingStream:
+    """A v1 recording read as it is consumed, in bounded memory: its header and sample
+    rate are known when it is opened (:func:`open_recording`), its samples come from
+    :meth:`blocks`. Every value, error line (file, line, field; a bad row anywhere is
+    named before a bad rate, as :func:`read_recording` does) and notice is
+    :func:`read_recording`'s: the same parsing code, and the same unit checks fed block
+    by block (:class:`~imu_host.io.plausibility.SampleChecks`).
+
+    ``notices`` is complete once :meth:`blocks` has run to its end (the checks look at
+    the whole recording). ``extra`` columns are not kept."""
+
+    def __init__(self, path: str, fh: IO[bytes], rows: _Rows) -> None:
+        self.path = path
+        self.meta = rows.meta
+        self.has_gyro = rows.has_gyro
+        self.notices: list[str] = rows.notices
+        self.samples_read = 0
+        self._fh = fh
+        self._rows = rows
+        self._it = rows.blocks()
+        # read ahead what the rate needs (with no declared rate: the first times)
+        self._ahead: list[np.ndarray] = []
+        n = 0
+        for arr, _extra in self._it:
+            self._ahead.append(arr)
+            n += len(arr)
+            if n >= RATE_HEAD_SAMPLES:
+                break
+        ti = rows.ti
+        t_head = np.concatenate([a[:, ti] for a in self._ahead]) if self._ahead else np.zeros(0)
+        try:
+            self.sample_rate_hz, self.declared_rate_hz = rows.rate(t_head, n)
+        except InputError:
+            for _ in self._it:  # a bad row further on is named first, as read_recording does
+                pass
+            raise
+        self._checks = SampleChecks(self.sample_rate_hz, self.declared_rate_hz)
+
+    def blocks(self, size: int = STREAM_BLOCK_SAMPLES) -> Iterator[Samples]:
+        """The samples in order, ``size`` per block (the last one shorter), each block its
+        own arrays; InputError at the first bad line. Once only."""
+        pending, have = self._ahead, sum(len(a) for a in self._ahead)
+        self._ahead = []
+        for arr, _extra in self._it:
+            pending.append(arr)
+            have += len(arr)
+            while have >= size:
+                yield self._take(pending, size)
+                have -= size
+        while have > 0:
+            m = min(size, have)
+            yield self._take(pending, m)
+            have -= m
+        self.notices.extend(self._checks.notices())
+
+    def _take(self, pending: list[np.ndarray], m: int) -> Samples:
+        """The first ``m`` rows of ``pending`` as Samples (taken off ``pending``)."""
+        cols = [np.empty((m, len(g))) for g in self._rows.groups]
+        index = [_as_index(g) for g in self._rows.groups]
+        done = 0
+        while done < m:
+            arr = pending[0]
+            k = min(m - done, len(arr))
+            for out, g in zip(cols, index, strict=True):
+                out[done : done + k] = arr[:k, g]
+            done += k
+            if k == len(arr):
+                pending.pop(0)
+            else:
+                pending[0] = arr[k:]
+        s = Samples(cols[0].reshape(-1), cols[1], cols[2] if self.has_gyro else None)
+        self._checks.add(s)
+        self.samples_read += m
+        return s
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> RecordingStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_recording(path: str | os.PathLike[str]) -> RecordingStream:
+    """Open a v1 recording for streaming (see :class:`RecordingStream`; use it as a
+    context manager). Reads the header and what the sample rate needs; InputError for
+    anything that is not a v1 recording."""
+    path = str(path)
+    fh = open_input(path)
+    try:
+        return RecordingStream(path, fh, _Rows(path, fh))
+    except BaseException:
+        fh.close()
+        raise
 
 
 def _chain(first: tuple[int, bytes, bool], rest: Iterator[tuple[int, bytes, bool]]):  # noqa: ANN202
     yield first
+    del first  # (a block is not kept while the next ones are read)
     yield from rest
 
 
@@ -673,7 +822,7 @@ def rate_from_times(path: str, t: np.ndarray) -> float:
     return rate
 
 
-def _starts_with_magic(path: str) -> bool:
+def starts_with_magic(path: str) -> bool:
     """The file opens with the v1 magic line (after an optional UTF-8 BOM)."""
     try:
         with open_input(path) as fh:  # regular files only (never blocks on a pipe)
@@ -686,7 +835,7 @@ def _starts_with_magic(path: str) -> bool:
 def load(path: str | os.PathLike[str], options: ImportOptions | None = None) -> Recording:
     """Load a v1 recording (or a raw byte capture, recognised by its content), or a
     foreign file when import options are given."""
-    if options is None and _starts_with_magic(str(path)):
+    if options is None and starts_with_magic(str(path)):
         return read_recording(path)  # (without importing the foreign-format readers)
     from imu_host.io.importers import import_file, looks_like_raw_capture
 
@@ -708,6 +857,6 @@ def import_csv(path: str | os.PathLike[str], options: ImportOptions) -> Recordin
 
 __all__ = [
     "ACCEL_COLS", "G0", "GYRO_COLS", "MAGIC", "MEX_OPTIONS", "ImportOptions", "Recording",
-    "RecordingWriter", "as_recorded", "import_csv", "load", "read_recording",
-    "write_recording",
+    "RecordingStream", "RecordingWriter", "as_recorded", "import_csv", "load", "open_recording",
+    "read_recording", "starts_with_magic", "write_recording",
 ]  # fmt: skip

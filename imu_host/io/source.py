@@ -87,8 +87,13 @@ def decode_block(block: bytes, path: str, first_line: int) -> str:
         raise InputError("not UTF-8 text, expected CSV", path=path, line=line) from None
 
 
+# the v1 reader's blocks (~4000 rows): a replay streams them through the pipeline, so
+# smaller blocks are less memory held at once, and no slower (benchmarks/bench_speed.py)
+RAW_CHUNK_BYTES = 1 << 18
+
+
 def raw_line_blocks(
-    fh: IO[bytes], path: str, chunk: int = CHUNK_BYTES
+    fh: IO[bytes], path: str, chunk: int = RAW_CHUNK_BYTES
 ) -> Iterator[tuple[int, bytes, bool]]:
     """:func:`line_blocks` without the decoding: ``(first line number, bytes, terminated)``
     blocks of whole lines, the same blocks (a caller that needs the text, or the check
@@ -123,6 +128,7 @@ def raw_line_blocks(
                 f"line longer than {MAX_LINE_BYTES} bytes; not a CSV row", path=path,
                 line=lineno + block.count(b"\n"),
             )  # fmt: skip
+        data = buf = b""  # only the block and the rest are held while the caller works
         yield lineno, block, True
         lineno += _count_lines(block)
     if rest:
