@@ -217,7 +217,7 @@ def main() -> None:
         base_py = tmp / "fusion_baseline.py"
         base_py.write_text(FUSION_BASELINE)
         rec, plain, n = fusion_inputs(tmp, args.hours)
-        size_mb = rec.stat().st_size / 1e6
+        size_mb = rec.stat().st_size / 2**20  # MiB, as ru_maxrss / 1024
         timed([sys.executable, str(base_py), str(plain)], env)  # warm-up: bytecode, file cache
         timed([exe, "replay", str(rec), "--json"], env)
         ours, theirs = [], []
@@ -235,12 +235,12 @@ def main() -> None:
         for f in (rec, plain):
             f.unlink()
         rec4, plain4, n4 = fusion_inputs(tmp, args.long_hours)
-        size4_mb = rec4.stat().st_size / 1e6
+        size4_mb = rec4.stat().st_size / 2**20
         _t4, rss4_ours = timed([exe, "replay", str(rec4), "--json"], env)
         _t4b, rss4_base = timed([sys.executable, str(base_py), str(plain4)], env)
     h, h4 = f"{args.hours:g} h", f"{args.long_hours:g} h"
-    print(f"\n{h} at 100 Hz: {n:,} samples, {size_mb:.1f} MB v1 CSV; {h4}: {n4:,} samples, "
-          f"{size4_mb:.1f} MB; best of {args.repeat}, this machine: {os.cpu_count()} cores\n")  # fmt: skip
+    print(f"\n{h} at 100 Hz: {n:,} samples, {size_mb:.1f} MiB v1 CSV; {h4}: {n4:,} samples, "
+          f"{size4_mb:.1f} MiB (RSS in MiB too); best of {args.repeat}, this machine: {os.cpu_count()} cores\n")  # fmt: skip
     print("| measure | imu-host | Fusion baseline | ratio | goal |")
     print("|---|---|---|---|---|")
     print(f"| whole `replay --json`, {h} (s) | {t_ours:.2f} | {t_base:.2f} | "
@@ -250,10 +250,10 @@ def main() -> None:
           f"{det_ref:,.0f} | {det_fast / det_ref:.2f} | >= 2,500,000 |")  # fmt: skip
     print("| `batch` 100 files --jobs 2 vs shell loop | see `benchmarks/bench_batch.py` | | | "
           "<= 0.1 |")  # fmt: skip
-    print(f"| peak RSS {h} (MB) | {rss_ours:.0f} | {rss_base:.0f} | {rss_ours / rss_base:.2f} | "
-          f"<= 2x file ({2 * size_mb:.0f}) |")  # fmt: skip
-    print(f"| peak RSS {h4} (MB) | {rss4_ours:.0f} | {rss4_base:.0f} | "
-          f"{rss4_ours / rss4_base:.2f} | <= 2x file ({2 * size4_mb:.0f}) |")  # fmt: skip
+    print(f"| peak RSS {h} (MiB; x file) | {rss_ours:.1f} ({rss_ours / size_mb:.2f}x) | "
+          f"{rss_base:.1f} | {rss_ours / rss_base:.2f} | <= 2x file ({2 * size_mb:.1f}) |")  # fmt: skip
+    print(f"| peak RSS {h4} (MiB; x file) | {rss4_ours:.1f} ({rss4_ours / size4_mb:.2f}x) | "
+          f"{rss4_base:.1f} | {rss4_ours / rss4_base:.2f} | <= 2x file ({2 * size4_mb:.1f}) |")  # fmt: skip
     print(f"\nwhere the {h} replay's time goes (in-process, best of {args.repeat}):\n")
     print("| phase | s |")
     print("|---|---|")

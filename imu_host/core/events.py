@@ -7,10 +7,13 @@ report/history code and the live view. ``to_dict()`` gives the JSON form.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
+
+from imu_host.core import quantiles
 
 LEFT = "left"
 RIGHT = "right"
@@ -82,7 +85,7 @@ def tempo_medians(reps: Iterable[Rep]) -> dict[str, float | None]:
     reps = list(reps)
 
     def med(xs: list[float]) -> float | None:
-        return float(statistics.median(xs)) if xs else None
+        return quantiles.median(np.asarray(xs, dtype=float)) if xs else None
 
     return {
         "descent": med([r.descent_s for r in reps]),

@@ -63,6 +63,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from imu_host.core import quantiles
 from imu_host.core.events import (
     KNEES_APART,
     LEFT,
@@ -519,7 +520,7 @@ class _Board:
         now = self.to_session(np.array([d for d, _, _ in self._shift_log]), ref)
         self.shifts = [float(t + (n - self.correction_s) - a)
                        for (_, a, t), n in zip(self._shift_log, now, strict=True)]  # fmt: skip
-        est = -float(np.median(self.shifts))
+        est = -quantiles.median(np.asarray(self.shifts, dtype=float))
         if self.clock.pinged and ref.pinged and not s.refine_with_pings:
             self.motion_residual_s = est
             self.correction_s = 0.0

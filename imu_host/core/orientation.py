@@ -934,7 +934,8 @@ class RollEstimator:
             return mid
         out = mid.copy()
         win = np.stack([x[rows + k] for k in range(2 * h + 1)], axis=2)  # (m, 3, w)
-        med = np.median(win, axis=2)
+        # the middle of the odd window, sorted: np.median without its numpy.ma import
+        med = np.median(win, axis=2) if np.isnan(win).any() else np.sort(win, axis=2)[:, :, h]
         out[rows] = np.where(np.abs(mid[rows] - med) > self.s.gyro_spike_dps, med, mid[rows])
         return out
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from imu_host.core import quantiles
 from imu_host.core.events import (
     ALL_FLAGS,
     FAST_DROP,
@@ -41,7 +42,7 @@ TEMPO_PHASES = ("descent", "hold", "return")
 def median_or_none(values: Iterable[float]) -> float | None:
     """Median of ``values`` (mean of the middle two for an even count); None if empty."""
     xs = list(values)
-    return float(np.median(np.asarray(xs, dtype=float))) if xs else None
+    return quantiles.median(np.asarray(xs, dtype=float)) if xs else None
 
 
 def mean_or_none(values: Iterable[float]) -> float | None:

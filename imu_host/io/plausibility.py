@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imu_host.core import quantiles
 from imu_host.core.samples import Samples
 
 G0 = 9.80665  # m/s^2 per g
@@ -162,7 +163,7 @@ class SampleChecks:
         rate_hz = self.rate_hz
         acc = np.concatenate([a for _, a, _ in self._kept])
         mag = np.linalg.norm(acc, axis=1)
-        med = float(np.median(mag))
+        med = quantiles.median(mag)
         if s.mps2_band[0] <= med <= s.mps2_band[1]:
             out.append(
                 f"the accelerometer reads {med:.1f} at rest, expected about 1 g: looks like "
@@ -180,12 +181,12 @@ class SampleChecks:
             )
         if self._has_gyro:
             gyr = np.concatenate([g for _, _, g in self._kept if g is not None])
-            p99 = float(np.percentile(gyr, 99))
+            p99 = quantiles.percentile(gyr, 99)
             unit = acc / np.maximum(mag, 1e-12)[:, None]
             mean = unit.mean(axis=0)
             mean /= max(float(np.linalg.norm(mean)), 1e-12)
             tilt = np.degrees(np.arccos(np.clip(unit @ mean, -1.0, 1.0)))
-            moved = float(np.percentile(tilt, 95))
+            moved = quantiles.percentile(tilt, 95)
             if p99 > s.gyro_counts_dps:
                 out.append(
                     f"the gyro reaches {p99:.0f} deg/s (99th percentile): looks like raw counts "
@@ -239,5 +240,5 @@ def estimate_rate(t: np.ndarray) -> float:
     d = d[d > 0]
     if len(d) == 0:
         return 0.0
-    d = d[d < 3.0 * np.median(d)]
+    d = d[d < 3.0 * quantiles.median(d)]
     return float(1.0 / np.mean(d))

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from imu_host.core import quantiles
+
 PAIRWISE_BLOCK = 8  # numpy's pairwise summation: 8 partial sums...
 PAIRWISE_MAX = 128  # ...for up to this many values (exact_mean falls back to numpy beyond)
 
@@ -145,7 +147,7 @@ def lever_corrected_peak(
     n = len(v)
     if n < 3:
         return vi
-    step = float(np.median(np.diff(t_s)))
+    step = quantiles.median(np.diff(t_s))
     k = max(1, int(round(span_s / step))) if step > 0 else 1
     if i - k < 0 or i + k >= n:
         return vi
@@ -175,4 +177,4 @@ def settled_depth(
     idx = idx[t_s[idx] <= t_s[idx[0]] + span_s]
     if float(t_s[idx[-1]] - t_s[idx[0]]) < min_s:
         return None
-    return float(np.median(depth_deg[idx]))
+    return quantiles.median(depth_deg[idx])
