@@ -38,11 +38,11 @@ class Analysis:
     notices: list[str] = field(default_factory=list)  # one-line warnings about the input
 
 
-# samples per Pipeline.feed in a replay (~2.7 min at 100 Hz): any split gives the same
-# results, and bounded feeds keep the per-sample intermediates small (peak memory of a
-# 1 h replay 198 -> 87 MB) at no cost in speed (benchmarks/bench_speed.py). Halving it
-# saves ~3 MB of a streamed replay's peak but costs ~8% of its time in a fresh process.
-FEED_SAMPLES = 16384
+# samples per Pipeline.feed in a replay (~80 s at 100 Hz): any split gives the same
+# results, and bounded feeds keep the per-sample intermediates small. 8192 rather than
+# 16384: a streamed 1 h replay peaks at 40.8 MB instead of 45.0 MB (1.81x the file, was
+# 2.05x), best of 8 alternating runs 0.48 s either way (benchmarks/bench_speed.py)
+FEED_SAMPLES = 8192
 
 
 def analyze(
