@@ -191,6 +191,14 @@ def _steps(t: np.ndarray, prev: float) -> np.ndarray:
     return d
 
 
+def _run_lengths(x: np.ndarray, carried: int) -> np.ndarray:
+    """Per sample, how many samples in a row up to it ``x`` has been true, counting on
+    from the ``carried`` run the previous block ended with."""
+    idx = np.arange(1, len(x) + 1)
+    last_false = np.maximum.accumulate(np.where(~x, idx, 0))
+    return idx - last_false + np.where(last_false == 0, carried, 0)
+
+
 def _dot3(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Row-wise dot product with a 3-vector; unlike ``m @ v`` (BLAS), the result does not
     depend on how many rows are passed, which keeps the stream chunk-invariant."""
@@ -436,7 +444,6 @@ class RollEstimator:
         # gap's rotation vector in deg); see _gap_turn
         self._gap_turns: list[tuple[int, np.ndarray]] = []
         self._gyr_no_despike = 0  # rows whose despike window spans a short gap
-        self._step_q_last = np.zeros(0)  # the steps _gyro_step_s returned last, s
         self._hold_ts: list[float] = []  # pending starts of short gaps' holds, s
         self._holding = False  # the angle is the gyro's alone until the re-seed
         self._t_in_last: float | None = None  # time of the last sample fed, s
@@ -782,13 +789,10 @@ class RollEstimator:
 
     def _sustained(self, x: np.ndarray) -> np.ndarray:
         """True where ``x`` has been true for ``activity_min_s`` in a row (carried)."""
-        n = len(x)
         if not x.any():
             self._shake_run = 0
             return x
-        idx = np.arange(1, n + 1)
-        last_false = np.maximum.accumulate(np.where(~x, idx, 0))
-        run = idx - last_false + np.where(last_false == 0, self._shake_run, 0)
+        run = _run_lengths(x, self._shake_run)
         self._shake_run = int(run[-1])
         return run >= self._act_min_n
 
@@ -806,10 +810,7 @@ class RollEstimator:
         good = np.abs(mag - 1.0) <= self.s.accel_hold_g
         if self._gap_short and gyro is not None:
             w2 = np.einsum("ij,ij->i", gyro, gyro)
-            still = good & (w2 <= self.s.reseed_still_dps**2)
-            idx = np.arange(1, len(still) + 1)
-            last_not = np.maximum.accumulate(np.where(~still, idx, 0))
-            run = idx - last_not + np.where(last_not == 0, self._still_run, 0)
+            run = _run_lengths(good & (w2 <= self.s.reseed_still_dps**2), self._still_run)
             good = run >= self._still_n
             self._still_run = int(run[-1])
         first = int(np.argmax(good)) if good.any() else len(acc)
@@ -850,7 +851,6 @@ class RollEstimator:
         else:
             out = q[:n]
             self._step_q = np.concatenate((q[n:], st))
-        self._step_q_last = out
         return out
 
     def _gap_turn(self, n: int, axes: np.ndarray) -> np.ndarray | None:
@@ -869,18 +869,6 @@ class RollEstimator:
             ax = axes if axes.ndim == 1 else axes[k - n0]
             out[k - n0] = float(v[0] * ax[0] + v[1] * ax[1] + v[2] * ax[2])
         return out
-
-    def _reseed_index(self, t: np.ndarray) -> int:
-        """Index in ``t`` of a pending complementary-filter re-seed (0 if none here; one
-        due at the first sample is done by clearing ``_comp_ready``)."""
-        while self._reseed_t and self._reseed_t[0] <= float(t[-1]):
-            ts = self._reseed_t.pop(0)
-            i = int(np.searchsorted(t, ts))
-            if i == 0:
-                self._comp_ready = False
-            else:
-                return i
-        return 0
 
     def _hold_gravity(self, acc: np.ndarray, mag: np.ndarray) -> np.ndarray:
         """Accelerometer only: where |a| is more than ``accel_hold_g`` (g) off 1 g the
@@ -1102,13 +1090,14 @@ class RollEstimator:
         if self.has_gyro:
             rate = _dot3(c, a)
             al = self._alpha
-            x = al * rate * self._gyro_step_s(t)
+            steps = self._gyro_step_s(t)
+            x = al * rate * steps
             turn = self._gap_turn(len(t), a)
             if turn is not None:
                 x = x + al * turn
             x = x + (1.0 - al) * theta_acc
-            if self._holding or (self._hold_ts and self._hold_ts[0] <= float(t[-1])):
-                inc = rate * self._step_q_last + (0.0 if turn is None else turn)
+            if self._hold_due(float(t[-1])):
+                inc = rate * steps + (0.0 if turn is None else turn)
                 theta = self._integrate_held(t, x, inc, theta_acc)
             else:
                 theta = self._complementary(t, x, theta_acc)
@@ -1137,6 +1126,10 @@ class RollEstimator:
             self._comp_ready = True
         parts.append(self._comp(x[pos:]))
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _hold_due(self, t_end: float) -> bool:
+        """A short gap's gyro-only hold is under way, or begins by ``t_end`` (s)."""
+        return self._holding or bool(self._hold_ts and self._hold_ts[0] <= t_end)
 
     def _integrate_held(
         self, t: np.ndarray, x: np.ndarray, inc: np.ndarray, theta_acc: np.ndarray
@@ -1187,11 +1180,7 @@ class RollEstimator:
         mark, self._tbe_mark = self._tbe_mark, None
         theta_before = self._theta_last
         t_end = float(pend[-1][0][0][-1])
-        if (
-            (self._reseed_t and self._reseed_t[0] <= t_end)
-            or self._holding
-            or (self._hold_ts and self._hold_ts[0] <= t_end)
-        ):
+        if (self._reseed_t and self._reseed_t[0] <= t_end) or self._hold_due(t_end):
             axis, done = self.axis, 0
             for seg, axes in pend:
                 per = len(seg[0]) // len(axes)

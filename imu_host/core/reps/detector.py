@@ -1272,28 +1272,8 @@ class RepDetector:
         return self._prev_t
 
     def _bounce_track(self, e: _Excursion, depth: np.ndarray, t_end: float) -> None:
-        s = self.s
-        if e.bounced:
-            return
-        near = e.peak - max(BOUNCE_NEAR_DEG, BOUNCE_NEAR_FRACTION * e.peak)
-        for x in depth:
-            x = float(x)
-            if x > e.bmax:
-                e.bmax = x
-                e.bmin = math.inf
-                continue
-            bmin = e.bmin
-            if e.bmax >= near and x < bmin:
-                e.bmin = bmin = x
-            if (
-                e.bmax >= near
-                and e.bmax - bmin >= s.bounce_deg
-                and x - bmin >= s.bounce_deg
-                and bmin > HALFWAY * e.peak
-            ):
-                e.bounced = True
-                self._events.append(FlagEvent(t_end, BOUNCE, self._side(e.sign), e.bmax - bmin))
-                return
+        if not e.bounced:
+            self._bounce_values(e, depth.tolist(), t_end)
 
     def _complete(self, end_s: float) -> None:
         e = self._exc
